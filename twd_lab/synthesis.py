@@ -1,0 +1,259 @@
+"""Synthesis: overlay trigger words and other words on a background, and label where the trigger ends.
+
+The lab's functions keep their names and meanings; each random one takes ``rng=`` (a seed or a
+``numpy.random.Generator``) instead of using NumPy's global state, so the same seed gives the same
+example bit for bit. They accept pydub ``AudioSegment`` (the lab's code runs unchanged) and float32
+arrays at 44.1 kHz (the fast path: :func:`create_training_example` converts once and works on arrays).
+
+What differs from the lab, on purpose:
+
+- :func:`insert_audio_clip` cannot spin forever. After ``max_tries`` random draws it picks uniformly
+  among the start times that are still free (the distribution rejection sampling converges to), and only
+  when no start is free returns the background unchanged and ``(10000, 10000)``.
+- Every synthesized clip is exactly ``CLIP_SAMPLES`` long: a background is trimmed, or looped if short
+  (see :func:`twd_lab.audio.fit_to_clip`), so the spectrogram always has ``TX`` frames.
+- Silence is never normalised into NaN: a silent mix stays silent.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from twd_lab.audio import (
+    _is_segment,
+    apply_gain,
+    fit_to_clip,
+    match_target_amplitude,
+    to_samples,
+    to_segment,
+    write_wav,
+)
+from twd_lab.constants import (
+    BACKGROUND_GAIN_DB,
+    CLIP_MS,
+    CLIP_SAMPLES,
+    LABEL_RUN,
+    MAX_ACTIVATES,
+    MAX_NEGATIVES,
+    PCM16_SCALE,
+    SAMPLE_RATE,
+    TARGET_DBFS,
+    TY,
+)
+from twd_lab.rng import RngLike, as_generator
+
+Segment = tuple[int, int]
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+NO_ROOM: Segment = (CLIP_MS, CLIP_MS)
+
+__all__ = [
+    "NO_ROOM",
+    "SynthesizedExample",
+    "create_training_example",
+    "get_random_time_segment",
+    "insert_audio_clip",
+    "insert_ones",
+    "is_overlapping",
+    "synthesize_example",
+]
+
+
+def _whole(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value).is_integer():
+        raise TypeError(f"{name} must be a whole number of milliseconds, got {value!r}")
+    return int(value)
+
+
+def _duration_ms(clip) -> int:
+    """Length in ms: ``len()`` of an AudioSegment (as pydub rounds it), or samples at 44.1 kHz."""
+    if _is_segment(clip):
+        return len(clip)
+    return round(np.asarray(clip).shape[0] * 1000 / SAMPLE_RATE)
+
+
+def get_random_time_segment(segment_ms: int, *, rng: RngLike = None) -> Segment:
+    """A random ``(start_ms, end_ms)`` for a clip of ``segment_ms`` inside a 10 s clip.
+
+    ``start_ms`` is uniform in ``[0, 10000 - segment_ms)`` and ``end_ms = start_ms + segment_ms - 1``
+    (both ends inclusive), as in the lab. ``segment_ms`` must be in ``1 … 9999``.
+    """
+    segment_ms = _whole(segment_ms, "segment_ms")
+    if not 0 < segment_ms < CLIP_MS:
+        raise ValueError(f"segment_ms must be between 1 and {CLIP_MS - 1} ms, got {segment_ms}")
+    start = int(as_generator(rng).integers(0, CLIP_MS - segment_ms))
+    return start, start + segment_ms - 1
+
+
+def is_overlapping(segment_time: Segment, previous_segments: Sequence[Segment]) -> bool:
+    """True if ``segment_time`` overlaps any of ``previous_segments`` (touching ends count as overlap)."""
+    start, end = segment_time
+    return any(start <= prev_end and end >= prev_start for prev_start, prev_end in previous_segments)
+
+
+def _free_start(segment_ms: int, previous_segments: Sequence[Segment], rng: np.random.Generator):
+    """A start time drawn uniformly among those that overlap nothing, or None if there is none."""
+    free = np.ones(CLIP_MS - segment_ms, dtype=bool)
+    for prev_start, prev_end in previous_segments:
+        free[max(0, prev_start - segment_ms + 1) : max(0, prev_end + 1)] = False
+    starts = np.flatnonzero(free)
+    return None if starts.size == 0 else int(starts[rng.integers(starts.size)])
+
+
+def _overlay(background: np.ndarray, clip: np.ndarray, start_ms: int) -> np.ndarray:
+    """A copy of ``background`` with ``clip`` added from ``start_ms`` (cut at the end, as pydub does)."""
+    out = background.copy()
+    start = int(start_ms * SAMPLE_RATE // 1000)
+    part = clip[: max(0, out.shape[0] - start)]
+    out[start : start + part.shape[0]] += part
+    return out
+
+
+def insert_audio_clip(
+    background, audio_clip, previous_segments: list[Segment], *, rng: RngLike = None, max_tries: int = 10
+):
+    """Overlay ``audio_clip`` on ``background`` at a random time that overlaps no previous segment.
+
+    Returns ``(new_background, segment_time)``. As in the lab, ``segment_time`` is appended to
+    ``previous_segments`` (the list is changed in place) and ``background`` itself is not changed.
+    The lab retried forever; here after ``max_tries`` random draws the start is drawn uniformly among the
+    free ones, and if none is free the background comes back unchanged with ``(10000, 10000)``.
+
+    ``background`` and ``audio_clip`` are both pydub ``AudioSegment`` or both float arrays at 44.1 kHz
+    (an array clip on an AudioSegment background is converted).
+    """
+    rng = as_generator(rng)
+    segment_ms = _duration_ms(audio_clip)
+    background_ms = min(_duration_ms(background), CLIP_MS)
+    if segment_ms >= background_ms:
+        raise ValueError(
+            f"audio_clip is {segment_ms} ms long; it must be shorter than the background "
+            f"({background_ms} ms, at most {CLIP_MS} ms are used)"
+        )
+    if segment_ms == 0:
+        raise ValueError("audio_clip is empty (0 ms)")
+    segment_time = get_random_time_segment(segment_ms, rng=rng)
+    tries = 0
+    while is_overlapping(segment_time, previous_segments) and tries < max_tries:
+        segment_time = get_random_time_segment(segment_ms, rng=rng)
+        tries += 1
+    if is_overlapping(segment_time, previous_segments):
+        start = _free_start(segment_ms, previous_segments, rng)
+        if start is None:
+            return background, NO_ROOM
+        segment_time = (start, start + segment_ms - 1)
+    previous_segments.append(segment_time)
+    if _is_segment(background):
+        clip = audio_clip if _is_segment(audio_clip) else to_segment(audio_clip)
+        return background.overlay(clip, position=segment_time[0]), segment_time
+    clip = to_samples(audio_clip) if _is_segment(audio_clip) else np.asarray(audio_clip, dtype=np.float32)
+    return _overlay(np.asarray(background, dtype=np.float32), clip, segment_time[0]), segment_time
+
+
+def insert_ones(y: np.ndarray, segment_end_ms: int) -> np.ndarray:
+    """Set ``y[0, e+1 … e+50]`` to 1 where ``e = int(segment_end_ms * Ty / 10000)``, clipped at ``Ty - 1``.
+
+    ``y`` has shape ``(1, Ty)``; as in the lab it is changed in place and returned.
+    ``segment_end_ms = 10000`` (the "no room" answer of :func:`insert_audio_clip`) sets nothing.
+    """
+    if not isinstance(y, np.ndarray) or y.ndim != 2 or y.shape[0] != 1:
+        shape = getattr(y, "shape", type(y).__name__)
+        raise ValueError(f"y must be a NumPy array of shape (1, Ty), got {shape}")
+    if isinstance(segment_end_ms, bool) or not isinstance(segment_end_ms, numbers.Real) or segment_end_ms < 0:
+        raise ValueError(f"segment_end_ms must be a time in ms >= 0, got {segment_end_ms!r}")
+    ty = y.shape[1]
+    end = int(segment_end_ms * ty / 10000.0)
+    y[0, end + 1 : min(end + 1 + LABEL_RUN, ty)] = 1
+    return y
+
+
+@dataclass
+class SynthesizedExample:
+    """One synthesized 10 s clip and its labels.
+
+    ``audio`` float32 ``(CLIP_SAMPLES,)`` normalised to ``TARGET_DBFS``; ``y`` float32 ``(1, Ty)``;
+    ``activate_segments`` / ``negative_segments`` the ``(start_ms, end_ms)`` of each clip inserted
+    (clips that found no room are left out).
+    """
+
+    audio: np.ndarray
+    y: np.ndarray
+    activate_segments: list[Segment] = field(default_factory=list)
+    negative_segments: list[Segment] = field(default_factory=list)
+
+
+def _as_clips(clips, name: str) -> list[np.ndarray]:
+    if len(clips) == 0:
+        raise ValueError(f"{name} must hold at least one clip, got none")
+    return [to_samples(c) if _is_segment(c) else np.asarray(c, dtype=np.float32) for c in clips]
+
+
+def synthesize_example(
+    background,
+    activates,
+    negatives,
+    *,
+    rng: RngLike = None,
+    n_activates: int | None = None,
+    n_negatives: int | None = None,
+    background_gain_db: float = BACKGROUND_GAIN_DB,
+    augment: Augment | None = None,
+    Ty: int = TY,
+) -> SynthesizedExample:
+    """Synthesize one example as the lab's ``create_training_example`` does, without the spectrogram.
+
+    The background (trimmed or looped to exactly 10 s) is lowered by ``background_gain_db``; ``n_activates``
+    (default: uniform 0-4) random activates and ``n_negatives`` (default 0-2) random negatives are overlaid
+    without overlap, each passed first through ``augment(clip, rng)`` if given; a label run follows the end
+    of each activate; the mix is normalised to ``TARGET_DBFS`` and clipped to [-1, 1].
+    """
+    rng = as_generator(rng)
+    bg = to_samples(background) if _is_segment(background) else np.asarray(background, dtype=np.float32)
+    bg = apply_gain(fit_to_clip(bg), background_gain_db)
+    acts, negs = _as_clips(activates, "activates"), _as_clips(negatives, "negatives")
+    if n_activates is None:
+        n_activates = int(rng.integers(0, MAX_ACTIVATES + 1))
+    if n_negatives is None:
+        n_negatives = int(rng.integers(0, MAX_NEGATIVES + 1))
+    y = np.zeros((1, Ty), dtype=np.float32)
+    previous: list[Segment] = []
+    placed: dict[str, list[Segment]] = {"activates": [], "negatives": []}
+    for name, pool, count in (("activates", acts, n_activates), ("negatives", negs, n_negatives)):
+        for i in rng.integers(len(pool), size=count):
+            clip = pool[i] if augment is None else np.asarray(augment(pool[i], rng), dtype=np.float32)
+            bg, segment_time = insert_audio_clip(bg, clip, previous, rng=rng)
+            if segment_time != NO_ROOM:
+                placed[name].append(segment_time)
+                if name == "activates":
+                    insert_ones(y, segment_time[1])
+    audio = match_target_amplitude(bg, TARGET_DBFS)
+    np.clip(audio, -1.0, 1.0, out=audio)
+    return SynthesizedExample(audio, y, placed["activates"], placed["negatives"])
+
+
+def create_training_example(
+    background,
+    activates,
+    negatives,
+    Ty: int = TY,
+    *,
+    rng: RngLike = None,
+    augment: Augment | None = None,
+    out_wav: str | Path | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The lab's function: a random example ``x [shape=(101, 5511)]``, ``y [shape=(1, Ty)]``, float32.
+
+    ``x`` has the lab's values (the spectrogram of the 16-bit sample values). Nothing is written unless
+    ``out_wav`` is given (the lab always wrote ``train.wav``); an existing ``out_wav`` is not replaced.
+    """
+    from twd_lab.spectrogram import spectrogram
+
+    ex = synthesize_example(background, activates, negatives, rng=rng, augment=augment, Ty=Ty)
+    if out_wav is not None:
+        write_wav(out_wav, ex.audio)
+    assert ex.audio.shape == (CLIP_SAMPLES,)
+    return spectrogram(ex.audio * np.float32(PCM16_SCALE)), ex.y
