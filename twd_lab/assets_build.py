@@ -161,6 +161,20 @@ def plan_clips(
     return records
 
 
+def render_records(records: list[dict], *, sample_rate: int = tts.TTS_SAMPLE_RATE) -> list[np.ndarray]:
+    """Render planned records (from :func:`plan_clips` or ``index.json``) to float32 clips."""
+    requests = [
+        tts.Request(
+            r["text"],
+            tts.Voice(r["engine"], r["voice"].split(":", 1)[1], r["speaker"]),
+            r["speed"],
+            r["pitch"],
+        )
+        for r in records
+    ]
+    return tts.render_many(requests, sample_rate=sample_rate)
+
+
 def make_chime(*, sample_rate: int = SAMPLE_RATE, seconds: float = CHIME_SECONDS) -> np.ndarray:
     """A short bell: a few inharmonic partials (ratios of a struck bar) with their own decays."""
     t = np.arange(int(seconds * sample_rate)) / sample_rate
@@ -239,16 +253,7 @@ def build_assets(
     if raw.is_dir():
         for old in sorted(raw.glob("*/*/*.wav")):
             old.unlink()
-    requests = [
-        tts.Request(
-            r["text"],
-            tts.Voice(r["engine"], r["voice"].split(":", 1)[1], r["speaker"]),
-            r["speed"],
-            r["pitch"],
-        )
-        for r in records
-    ]
-    clips = tts.render_many(requests, sample_rate=sample_rate)
+    clips = render_records(records, sample_rate=sample_rate)
     counters: Counter = Counter()
     index = []
     words_by_split: dict[str, list[np.ndarray]] = {"train": [], "heldout": []}
