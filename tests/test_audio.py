@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -208,3 +209,27 @@ def test_load_raw_audio_bad_folders(tmp_path, raw_folder):
         f.unlink()
     with pytest.raises(ValueError, match="no .wav files"):
         load_raw_audio(raw_folder)
+
+
+def test_load_raw_audio_without_a_path_reads_the_bundled_assets():
+    pytest.importorskip("twd_lab.assets_index")
+    from twd_lab.assets_index import bundled_raw_dir
+
+    try:
+        root = bundled_raw_dir()
+    except (FileNotFoundError, OSError) as exc:
+        pytest.skip(f"no bundled assets: {exc}")
+    activates, negatives, backgrounds = load_raw_audio(as_arrays=True)
+    assert len(activates) == len(list((root / "activates").glob("*.wav")))
+    assert negatives and all(len(b) == CLIP_SAMPLES for b in backgrounds)
+
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "real_speech" / "coursera"
+
+
+@pytest.mark.real_speech
+@pytest.mark.skipif(not REAL.is_dir(), reason="needs ../shared/real_speech (not in a user's clone)")
+def test_load_raw_audio_reads_the_course_folder_with_mixed_mono_and_stereo():
+    activates, negatives, backgrounds = load_raw_audio(REAL, as_arrays=True)
+    assert (len(activates), len(negatives), len(backgrounds)) == (10, 10, 2)
+    assert all(c.ndim == 1 and np.isfinite(c).all() for c in activates + negatives + backgrounds)

@@ -120,3 +120,15 @@ def test_plot_labels_frequency_axis_in_real_hz():
     assert ax.get_xlim()[1] == pytest.approx(1.0, abs=0.01)
     assert "Hz" in ax.get_ylabel() and "s" in ax.get_xlabel()
     assert plot_spectrogram(spectrogram(noise(0.2)), ax=ax) is ax
+
+
+def test_plot_labels_and_probabilities_draw_on_given_axes():
+    from twd_lab.plotting import new_axes, plot_labels, plot_probabilities
+
+    y = np.zeros((1, 1375), np.float32)
+    y[0, 100:150] = 1
+    ax = new_axes()
+    assert plot_labels(y, ax=ax) is ax
+    assert ax.get_xlim()[1] == pytest.approx(10.0, abs=0.5)
+    ax2 = plot_probabilities(np.linspace(0, 1, 1375).reshape(1, 1375, 1), threshold=0.5)
+    assert ax2.get_ylabel() == "probability" and len(ax2.lines) == 2

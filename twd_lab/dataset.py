@@ -78,7 +78,7 @@ def _pwrite_all(fd: int, buf: np.ndarray, offset: int) -> None:
 
 def _build_chunk(task: tuple) -> int:
     """Build examples ``start … stop-1`` and write them at row ``row`` of one shard. Returns the count."""
-    from twd_lab.synthesis import create_training_example
+    from twd_lab.synthesis import synthesize_example, training_x
 
     start, stop, row, x_path, x_offset, y_path, y_offset = task
     s = _STATE
@@ -88,11 +88,9 @@ def _build_chunk(task: tuple) -> int:
     for k, i in enumerate(range(start, stop)):
         rng = np.random.default_rng(np.random.SeedSequence(s["seed"], spawn_key=(i,)))
         background = s["backgrounds"][int(rng.integers(len(s["backgrounds"])))]
-        x, y = create_training_example(
-            background, s["activates"], s["negatives"], rng=rng, augment=s["augment"]
-        )
-        xs[k] = x.T
-        ys[k, :, 0] = y[0]
+        ex = synthesize_example(background, s["activates"], s["negatives"], rng=rng, augment=s["augment"])
+        training_x(ex.audio, out=xs[k])  # as create_training_example, written straight into the batch
+        ys[k, :, 0] = ex.y[0]
     for path, offset, buf in ((x_path, x_offset, xs), (y_path, y_offset, ys)):
         fd = os.open(path, os.O_WRONLY)
         try:

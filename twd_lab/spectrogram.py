@@ -24,15 +24,16 @@ from twd_lab.constants import HOP, LAB_FS, N_FREQ, NFFT, SAMPLE_RATE, frames_for
 __all__ = ["N_FREQ", "graph_spectrogram", "spectrogram"]
 
 
-@lru_cache(maxsize=4)
-def _window_and_scale(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+@lru_cache(maxsize=8)
+def _window_and_scale(dtype: np.dtype, gain: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     # As mlab: window_hanning is np.hanning(NFFT); the PSD is |rfft|^2 / (Fs * sum(w^2)), doubled for
-    # every bin but DC and Nyquist (NFFT is even) to fold the negative frequencies in.
+    # every bin but DC and Nyquist (NFFT is even) to fold the negative frequencies in. An input gain
+    # (the lab's int16 scale) rides on the window, saving a scaled copy of the audio.
     window = np.hanning(NFFT)
     scale = np.full(N_FREQ, 2.0 / (LAB_FS * np.sum(window**2)))
     scale[0] /= 2.0
     scale[-1] /= 2.0
-    return window.astype(dtype), scale.astype(dtype)
+    return (window * gain).astype(dtype), scale.astype(dtype)
 
 
 def _as_signal(samples) -> np.ndarray:
@@ -66,17 +67,27 @@ def spectrogram(samples, *, dtype=np.float32) -> np.ndarray:
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    x = np.ascontiguousarray(_as_signal(samples), dtype=dtype)
+    return _power_frames(_as_signal(samples), dtype).T
+
+
+def _power_frames(x: np.ndarray, dtype, gain: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
+    """The spectrogram as ``(n_frames, N_FREQ)`` C array (written into ``out`` if given) of ``x * gain``."""
+    x = np.ascontiguousarray(x, dtype=dtype)
     n_frames = frames_for_samples(x.shape[0])
-    window, scale = _window_and_scale(dtype)
+    window, scale = _window_and_scale(np.dtype(dtype), float(gain))
     frames = as_strided(
         x, shape=(n_frames, NFFT), strides=(x.strides[0] * HOP, x.strides[0]), writeable=False
     )
     z = scipy.fft.rfft(frames * window, axis=1, overwrite_x=True)  # (n_frames, N_FREQ) complex
-    power = np.square(z.real)
-    power += np.square(z.imag)
-    power *= scale
-    return power.T
+    if out is None:
+        out = np.empty((n_frames, N_FREQ), dtype)
+    elif out.shape != (n_frames, N_FREQ) or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous {np.dtype(dtype)} array of shape {(n_frames, N_FREQ)}")
+    pairs = z.view(dtype).reshape(n_frames, N_FREQ, 2)  # (re, im) side by side: square in place
+    np.square(pairs, out=pairs)
+    np.add(pairs[..., 0], pairs[..., 1], out=out)
+    out *= scale
+    return out
 
 
 def graph_spectrogram(wav_file_or_samples, plot: bool = True, *, ax=None) -> np.ndarray:

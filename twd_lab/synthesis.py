@@ -17,6 +17,7 @@ What differs from the lab, on purpose:
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,8 +28,8 @@ import numpy as np
 from twd_lab.audio import (
     _is_segment,
     apply_gain,
+    dbfs,
     fit_to_clip,
-    match_target_amplitude,
     to_samples,
     to_segment,
     write_wav,
@@ -60,6 +61,7 @@ __all__ = [
     "insert_ones",
     "is_overlapping",
     "synthesize_example",
+    "training_x",
 ]
 
 
@@ -104,29 +106,16 @@ def _free_start(segment_ms: int, previous_segments: Sequence[Segment], rng: np.r
     return None if starts.size == 0 else int(starts[rng.integers(starts.size)])
 
 
-def _overlay(background: np.ndarray, clip: np.ndarray, start_ms: int) -> np.ndarray:
-    """A copy of ``background`` with ``clip`` added from ``start_ms`` (cut at the end, as pydub does)."""
-    out = background.copy()
+def _add_at(background: np.ndarray, clip: np.ndarray, start_ms: int) -> np.ndarray:
+    """Add ``clip`` to ``background`` in place from ``start_ms`` (cut at the end, as pydub's overlay)."""
     start = int(start_ms * SAMPLE_RATE // 1000)
-    part = clip[: max(0, out.shape[0] - start)]
-    out[start : start + part.shape[0]] += part
-    return out
+    part = clip[: max(0, background.shape[0] - start)]
+    background[start : start + part.shape[0]] += part
+    return background
 
 
-def insert_audio_clip(
-    background, audio_clip, previous_segments: list[Segment], *, rng: RngLike = None, max_tries: int = 10
-):
-    """Overlay ``audio_clip`` on ``background`` at a random time that overlaps no previous segment.
-
-    Returns ``(new_background, segment_time)``. As in the lab, ``segment_time`` is appended to
-    ``previous_segments`` (the list is changed in place) and ``background`` itself is not changed.
-    The lab retried forever; here after ``max_tries`` random draws the start is drawn uniformly among the
-    free ones, and if none is free the background comes back unchanged with ``(10000, 10000)``.
-
-    ``background`` and ``audio_clip`` are both pydub ``AudioSegment`` or both float arrays at 44.1 kHz
-    (an array clip on an AudioSegment background is converted).
-    """
-    rng = as_generator(rng)
+def _place(audio_clip, background, previous_segments: list[Segment], rng, max_tries: int) -> Segment:
+    """Choose where ``audio_clip`` goes (appending it to ``previous_segments``), or return ``NO_ROOM``."""
     segment_ms = _duration_ms(audio_clip)
     background_ms = min(_duration_ms(background), CLIP_MS)
     if segment_ms >= background_ms:
@@ -144,14 +133,33 @@ def insert_audio_clip(
     if is_overlapping(segment_time, previous_segments):
         start = _free_start(segment_ms, previous_segments, rng)
         if start is None:
-            return background, NO_ROOM
+            return NO_ROOM
         segment_time = (start, start + segment_ms - 1)
     previous_segments.append(segment_time)
+    return segment_time
+
+
+def insert_audio_clip(
+    background, audio_clip, previous_segments: list[Segment], *, rng: RngLike = None, max_tries: int = 10
+):
+    """Overlay ``audio_clip`` on ``background`` at a random time that overlaps no previous segment.
+
+    Returns ``(new_background, segment_time)``. As in the lab, ``segment_time`` is appended to
+    ``previous_segments`` (the list is changed in place) and ``background`` itself is not changed.
+    The lab retried forever; here after ``max_tries`` random draws the start is drawn uniformly among the
+    free ones, and if none is free the background comes back unchanged with ``(10000, 10000)``.
+
+    ``background`` and ``audio_clip`` are both pydub ``AudioSegment`` or both float arrays at 44.1 kHz
+    (an array clip on an AudioSegment background is converted).
+    """
+    segment_time = _place(audio_clip, background, previous_segments, as_generator(rng), max_tries)
+    if segment_time == NO_ROOM:
+        return background, NO_ROOM
     if _is_segment(background):
         clip = audio_clip if _is_segment(audio_clip) else to_segment(audio_clip)
         return background.overlay(clip, position=segment_time[0]), segment_time
-    clip = to_samples(audio_clip) if _is_segment(audio_clip) else np.asarray(audio_clip, dtype=np.float32)
-    return _overlay(np.asarray(background, dtype=np.float32), clip, segment_time[0]), segment_time
+    new = np.array(background, dtype=np.float32)  # a copy: the caller's background stays as it was
+    return _add_at(new, _as_array(audio_clip), segment_time[0]), segment_time
 
 
 def insert_ones(y: np.ndarray, segment_end_ms: int) -> np.ndarray:
@@ -186,10 +194,14 @@ class SynthesizedExample:
     negative_segments: list[Segment] = field(default_factory=list)
 
 
-def _as_clips(clips, name: str) -> list[np.ndarray]:
+def _as_array(clip) -> np.ndarray:
+    return to_samples(clip) if _is_segment(clip) else np.asarray(clip, dtype=np.float32)
+
+
+def _check_pool(clips, name: str):
     if len(clips) == 0:
         raise ValueError(f"{name} must hold at least one clip, got none")
-    return [to_samples(c) if _is_segment(c) else np.asarray(c, dtype=np.float32) for c in clips]
+    return clips
 
 
 def synthesize_example(
@@ -212,9 +224,9 @@ def synthesize_example(
     of each activate; the mix is normalised to ``TARGET_DBFS`` and clipped to [-1, 1].
     """
     rng = as_generator(rng)
-    bg = to_samples(background) if _is_segment(background) else np.asarray(background, dtype=np.float32)
-    bg = apply_gain(fit_to_clip(bg), background_gain_db)
-    acts, negs = _as_clips(activates, "activates"), _as_clips(negatives, "negatives")
+    bg = apply_gain(fit_to_clip(_as_array(background)), background_gain_db)
+    # only the clips drawn are converted (a pool of AudioSegments may be long)
+    acts, negs = _check_pool(activates, "activates"), _check_pool(negatives, "negatives")
     if n_activates is None:
         n_activates = int(rng.integers(0, MAX_ACTIVATES + 1))
     if n_negatives is None:
@@ -224,15 +236,20 @@ def synthesize_example(
     placed: dict[str, list[Segment]] = {"activates": [], "negatives": []}
     for name, pool, count in (("activates", acts, n_activates), ("negatives", negs, n_negatives)):
         for i in rng.integers(len(pool), size=count):
-            clip = pool[i] if augment is None else np.asarray(augment(pool[i], rng), dtype=np.float32)
-            bg, segment_time = insert_audio_clip(bg, clip, previous, rng=rng)
+            clip = _as_array(pool[i])
+            if augment is not None:
+                clip = np.asarray(augment(clip, rng), dtype=np.float32)
+            segment_time = _place(clip, bg, previous, rng, max_tries=10)
             if segment_time != NO_ROOM:
+                _add_at(bg, clip, segment_time[0])  # bg is our own copy: add in place
                 placed[name].append(segment_time)
                 if name == "activates":
                     insert_ones(y, segment_time[1])
-    audio = match_target_amplitude(bg, TARGET_DBFS)
-    np.clip(audio, -1.0, 1.0, out=audio)
-    return SynthesizedExample(audio, y, placed["activates"], placed["negatives"])
+    level = dbfs(bg)
+    if math.isfinite(level):  # as match_target_amplitude, in place; silence stays silent
+        bg *= np.float32(10.0 ** ((TARGET_DBFS - level) / 20.0))
+    np.clip(bg, -1.0, 1.0, out=bg)
+    return SynthesizedExample(bg, y, placed["activates"], placed["negatives"])
 
 
 def create_training_example(
@@ -250,10 +267,21 @@ def create_training_example(
     ``x`` has the lab's values (the spectrogram of the 16-bit sample values). Nothing is written unless
     ``out_wav`` is given (the lab always wrote ``train.wav``); an existing ``out_wav`` is not replaced.
     """
-    from twd_lab.spectrogram import spectrogram
-
     ex = synthesize_example(background, activates, negatives, rng=rng, augment=augment, Ty=Ty)
     if out_wav is not None:
         write_wav(out_wav, ex.audio)
-    assert ex.audio.shape == (CLIP_SAMPLES,)
-    return spectrogram(ex.audio * np.float32(PCM16_SCALE)), ex.y
+    return training_x(ex.audio), ex.y
+
+
+def training_x(audio: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """The model input for 10 s of float audio: ``spectrogram(audio * PCM16_SCALE)``, ``(101, 5511)``.
+
+    The scale is folded into the window (no scaled copy of the audio); ``out``, if given, is a C-contiguous
+    float32 ``(TX, N_FREQ)`` array that receives the values (the result is its transpose).
+    """
+    from twd_lab.spectrogram import _power_frames
+
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.shape != (CLIP_SAMPLES,):
+        raise ValueError(f"audio must have shape ({CLIP_SAMPLES},) (10 s at 44.1 kHz), got {audio.shape}")
+    return _power_frames(audio, np.float32, gain=PCM16_SCALE, out=out).T
