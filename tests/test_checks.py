@@ -1,0 +1,211 @@
+"""The exercise graders: a right implementation passes, each usual mistake fails with a helpful message."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from twd_lab import checks
+from twd_lab.constants import CLIP_MS, TY
+from twd_lab.synthesis import (
+    create_training_example,
+    get_random_time_segment,
+    insert_audio_clip,
+    insert_ones,
+    is_overlapping,
+)
+
+
+def failures(result) -> str:
+    return "\n".join(result.failures)
+
+
+# --- is_overlapping ------------------------------------------------------------------------------
+
+
+def test_is_overlapping_check_passes_the_library_function(capsys):
+    result = checks.check_is_overlapping(is_overlapping)
+    assert result and result.passed and result.n_cases == 8
+    assert "check_is_overlapping: all 8 cases passed." in capsys.readouterr().out
+
+
+def test_is_overlapping_check_catches_strict_comparison_on_touching_segments():
+    def strict(segment_time, previous_segments):
+        s, e = segment_time
+        return any(s < pe and e > ps for ps, pe in previous_segments)
+
+    result = checks.check_is_overlapping(strict, verbose=False)
+    assert not result
+    assert "touching" in failures(result) and "expected True, got False" in failures(result)
+
+
+def test_is_overlapping_check_catches_returning_after_the_first_segment():
+    def early_return(segment_time, previous_segments):
+        s, e = segment_time
+        for ps, pe in previous_segments:
+            return s <= pe and e >= ps
+        return False
+
+    result = checks.check_is_overlapping(early_return, verbose=False)
+    assert not result and "only the LAST" in failures(result)
+
+
+def test_a_check_reports_an_exception_as_a_failed_case_and_prints_it(capsys):
+    def broken(segment_time, previous_segments):
+        raise NameError("name 'overlap' is not defined")
+
+    result = checks.check_is_overlapping(broken)
+    out = capsys.readouterr().out
+    assert not result and "8 of 8 cases failed" in out and "raised NameError" in out
+
+
+# --- get_random_time_segment ----------------------------------------------------------------------
+
+
+def test_random_segment_check_passes_the_library_function():
+    assert checks.check_get_random_time_segment(get_random_time_segment, verbose=False)
+
+
+def test_random_segment_check_catches_an_off_by_one_end():
+    def off_by_one(segment_ms, rng=None):
+        start = int(np.random.default_rng(rng).integers(0, CLIP_MS - segment_ms))
+        return start, start + segment_ms
+
+    result = checks.check_get_random_time_segment(off_by_one, verbose=False)
+    assert not result and "segment_start + segment_ms - 1" in failures(result)
+
+
+def test_random_segment_check_catches_global_random_state():
+    def global_state(segment_ms, rng=None):
+        start = int(np.random.randint(0, CLIP_MS - segment_ms))
+        return start, start + segment_ms - 1
+
+    result = checks.check_get_random_time_segment(global_state, verbose=False)
+    assert not result and "same seed" in failures(result)
+
+
+def test_random_segment_check_asks_for_an_rng_argument():
+    def no_rng(segment_ms):
+        return 0, segment_ms - 1
+
+    result = checks.check_get_random_time_segment(no_rng, verbose=False)
+    assert not result and "rng" in failures(result)
+
+
+# --- insert_ones ----------------------------------------------------------------------------------
+
+
+def test_insert_ones_check_passes_the_library_function():
+    assert checks.check_insert_ones(insert_ones, verbose=False)
+
+
+def test_insert_ones_check_catches_a_run_starting_one_step_early():
+    def early(y, segment_end_ms):
+        e = int(segment_end_ms * TY / 10000.0)
+        y[0, e : e + 50] = 1
+        return y
+
+    result = checks.check_insert_ones(early, verbose=False)
+    assert not result
+    assert "first wrong step" in failures(result) and "ones expected at steps 1..50" in failures(result)
+
+
+def test_insert_ones_check_catches_an_index_error_at_the_end():
+    def unclipped(y, segment_end_ms):
+        e = int(segment_end_ms * TY / 10000.0)
+        for i in range(e + 1, e + 51):
+            y[0, i] = 1
+        return y
+
+    result = checks.check_insert_ones(unclipped, verbose=False)
+    assert not result and "IndexError" in failures(result)
+
+
+def test_insert_ones_check_catches_returning_nothing():
+    def no_return(y, segment_end_ms):
+        insert_ones(y, segment_end_ms)
+
+    result = checks.check_insert_ones(no_return, verbose=False)
+    assert not result and "returned None" in failures(result)
+
+
+# --- insert_audio_clip ----------------------------------------------------------------------------
+
+
+def test_insert_audio_clip_check_passes_the_library_function():
+    assert checks.check_insert_audio_clip(insert_audio_clip, verbose=False)
+
+
+def test_insert_audio_clip_check_catches_ignoring_previous_segments():
+    def careless(background, audio_clip, previous_segments, rng=None):
+        return insert_audio_clip(background, audio_clip, [], rng=rng)
+
+    result = checks.check_insert_audio_clip(careless, verbose=False)
+    assert not result
+    assert "previous_segments should become" in failures(result) or "overlaps" in failures(result)
+
+
+# --- create_training_example ----------------------------------------------------------------------
+
+
+def test_create_training_example_check_passes_the_library_function(clips):
+    background, activates, negatives = clips
+    assert checks.check_create_training_example(
+        create_training_example, background, activates, negatives, verbose=False
+    )
+
+
+def test_create_training_example_check_catches_ones_for_negatives(clips):
+    background, activates, negatives = clips
+
+    def labels_everything(background, activates, negatives, rng=None):
+        x, y = create_training_example(background, activates + negatives, negatives, rng=rng)
+        return x, y
+
+    def wrong_y_shape(background, activates, negatives, rng=None):
+        x, y = create_training_example(background, activates, negatives, rng=rng)
+        return x, y.reshape(-1)
+
+    result = checks.check_create_training_example(wrong_y_shape, background, activates, negatives, verbose=False)
+    assert not result and "y: expected shape (1, 1375)" in failures(result)
+    # labelling negatives too is still a valid-looking y; only the "no activates" case exposes it
+    result = checks.check_create_training_example(labels_everything, background, activates, negatives,
+                                                  verbose=False)
+    assert not result and "no activates given" in failures(result)
+
+
+# --- model ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_check_model_passes_every_style_and_both_output_layers():
+    from twd_lab.models import build_model
+
+    for style in ("sequential", "functional", "subclassed"):
+        assert checks.check_model(build_model(style), verbose=False), style
+    assert checks.check_model(build_model("functional", output_layer="time_distributed"), verbose=False)
+
+
+@pytest.mark.slow
+def test_check_model_names_the_wrong_layer_and_the_parameter_count():
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([
+        keras.Input((5511, 101)),
+        layers.Conv1D(196, 15, strides=4), layers.BatchNormalization(), layers.Activation("relu"),
+        layers.Dropout(0.2),  # keep_prob thinking: should be rate 0.8
+        layers.GRU(128, return_sequences=True), layers.Dropout(0.8), layers.BatchNormalization(),
+        layers.GRU(128, return_sequences=True), layers.Dropout(0.8), layers.BatchNormalization(),
+        layers.Dropout(0.8), layers.Dense(1, activation="sigmoid"),
+    ])
+    result = checks.check_model(model, verbose=False)
+    assert not result
+    text = failures(result)
+    assert "layer 4: Dropout" in text and "expected Dropout(rate=0.8), got Dropout(rate=0.2)" in text
+    assert "parameters" not in text  # same count: dropout has no weights
+
+    small = keras.Sequential([keras.Input((5511, 101)), layers.Conv1D(196, 15, strides=4), layers.GRU(64),
+                              layers.Dense(1, activation="sigmoid")])
+    text = failures(checks.check_model(small, verbose=False))
+    assert "expected 12 layers" in text and "expected 523,329 parameters" in text

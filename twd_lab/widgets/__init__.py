@@ -1,0 +1,48 @@
+"""Interactive views for the lessons (ipywidgets 8): thin layers over the library's functions.
+
+Every widget is an ``ipywidgets.VBox`` whose state lives in traits or child widgets, and whose
+drawing is a matplotlib figure kept on the widget (``.figure``) and shown as a PNG. A test can set a
+control's value and read what the widget shows (the figure's artists, the HTML text, the audio bytes)
+without a browser. When a notebook is exported, each widget also offers that PNG as a static picture.
+
+Importing this package imports none of the widgets (and never TensorFlow): each name is loaded from
+its module on first use, and only the model widgets load Keras, when they need a model.
+
+>>> from twd_lab.widgets import AudioPlayer      # doctest: +SKIP
+>>> AudioPlayer("clip.wav")                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "AudioPlayer": "audio_player",
+    "SynthesisExplorer": "synthesis_explorer",
+    "KerasStylesStepper": "keras_styles",
+    "DetectionDemo": "detection_demo",
+    "ThresholdExplorer": "threshold_explorer",
+    "TrainingMonitor": "training_monitor",
+}
+
+__all__ = [
+    "AudioPlayer",
+    "DetectionDemo",
+    "KerasStylesStepper",
+    "SynthesisExplorer",
+    "ThresholdExplorer",
+    "TrainingMonitor",
+]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'twd_lab.widgets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"twd_lab.widgets.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

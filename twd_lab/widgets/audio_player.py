@@ -1,0 +1,135 @@
+"""AudioPlayer: play a clip and see, on one time axis, its spectrogram, labels and the model's output."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import ipywidgets as w
+import numpy as np
+
+from twd_lab.constants import HOP, NOVERLAP, SAMPLE_RATE, STEP_S, THRESHOLD
+from twd_lab.plotting import plot_labels, plot_probabilities
+from twd_lab.widgets._common import FigureBox, audio_widget, html_escape, new_figure, wav_bytes
+
+
+def load_samples(samples_or_path) -> np.ndarray:
+    """A path (read at 44.1 kHz, mono) or samples -> float32 samples."""
+    if isinstance(samples_or_path, (str, os.PathLike)):
+        from twd_lab.audio import read_wav
+
+        return read_wav(samples_or_path)
+    x = np.asarray(samples_or_path, dtype=np.float32)
+    if x.ndim == 2:
+        x = x.mean(axis=1, dtype=np.float32)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"samples must be a non-empty array of shape (n,) or (n, channels), got {x.shape}")
+    return x
+
+
+def trigger_times(triggers, step_s: float = STEP_S) -> list[float]:
+    """Times (s) of detections given as output steps (ints), seconds (floats), or records with ``time_s``."""
+    times = []
+    for t in triggers or ():
+        if isinstance(t, dict):
+            times.append(float(t["time_s"]) if "time_s" in t else float(t["step"]) * step_s)
+        elif hasattr(t, "time_s"):
+            times.append(float(t.time_s))
+        elif hasattr(t, "step"):
+            times.append(float(t.step) * step_s)
+        elif isinstance(t, (int, np.integer)):
+            times.append(int(t) * step_s)
+        else:
+            times.append(float(t))
+    return times
+
+
+def draw_spectrogram(ax, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
+    """Draw the log power spectrogram of ``samples`` with time in seconds and frequency in kHz."""
+    from twd_lab.spectrogram import spectrogram
+
+    spec = spectrogram(samples)
+    n_frames = spec.shape[1]
+    end_s = (n_frames * HOP + NOVERLAP) / sample_rate
+    ax.imshow(10 * np.log10(spec + 1e-10), origin="lower", aspect="auto", cmap="magma",
+              extent=(0.0, end_s, 0.0, sample_rate / 2000), interpolation="nearest")
+    ax.set_ylim(0, 8)  # the voices live below 8 kHz
+    ax.set_ylabel("kHz")
+
+
+class AudioPlayer(FigureBox):
+    """Play a clip; show its spectrogram, labels ``y`` and probabilities on one shared time axis.
+
+    ``samples_or_path``: float samples at 44.1 kHz (or a WAV path). ``labels``: the target ``y``
+    (``(Ty,)`` or ``(1, Ty)``). ``probs``: the model's output per step. ``triggers``: detections, as
+    output steps, seconds or records with ``time_s``. ``threshold`` is drawn on the probabilities.
+
+    The figure (``.figure``) has one row per thing shown, in that order; ``.audio`` plays the clip.
+    Call :meth:`update` to show another clip or new probabilities.
+    """
+
+    def __init__(self, samples_or_path, *, labels=None, probs=None, triggers: Sequence | None = None,
+                 threshold: float = THRESHOLD, title: str | None = None, sample_rate: int = SAMPLE_RATE):
+        super().__init__()
+        self.sample_rate = int(sample_rate)
+        self.info = w.HTML()
+        self.audio = audio_widget()
+        self.children = (self.info, self.audio, self.image)
+        self.title = title
+        self.samples = np.zeros(0, np.float32)
+        self.labels = self.probs = None
+        self.triggers: list[float] = []
+        self.threshold = float(threshold)
+        self.update(samples_or_path, labels=labels, probs=probs, triggers=triggers)
+
+    def update(self, samples_or_path=None, *, labels=None, probs=None, triggers=None,
+               threshold: float | None = None) -> None:
+        """Show a new clip and/or new labels, probabilities and detections (``None`` keeps nothing)."""
+        if samples_or_path is not None:
+            self.samples = load_samples(samples_or_path)
+            self.audio.value = wav_bytes(self.samples, self.sample_rate)
+        self.labels = None if labels is None else np.asarray(labels, np.float32).reshape(-1)
+        self.probs = None if probs is None else np.asarray(probs, np.float32).reshape(-1)
+        self.triggers = trigger_times(triggers)
+        if threshold is not None:
+            self.threshold = float(threshold)
+        self._redraw()
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples.size / self.sample_rate
+
+    def _redraw(self) -> None:
+        rows = ["spectrogram"] + (["labels"] if self.labels is not None else []) + (
+            ["probabilities"] if self.probs is not None else [])
+        ratios = [2.0] + [1.0] * (len(rows) - 1)
+        fig, axes = new_figure(len(rows), height_ratios=ratios)
+        self.axes = dict(zip(rows, axes))
+        draw_spectrogram(self.axes["spectrogram"], self.samples, self.sample_rate)
+        if self.labels is not None:
+            plot_labels(self.labels, ax=self.axes["labels"])
+            self.axes["labels"].set_ylabel("label y")
+        if self.probs is not None:
+            plot_probabilities(self.probs, ax=self.axes["probabilities"], threshold=self.threshold)
+            self.axes["probabilities"].set_ylabel("p(activate)")
+        for t in self.triggers:
+            for ax in axes:
+                ax.axvline(t, color="tab:red", lw=1.2)
+        for ax in axes:
+            ax.set_xlabel("")
+        axes[-1].set_xlabel("time (s)")
+        axes[-1].set_xlim(0, self.duration_s)
+        self._show_figure(fig)
+        parts = [f"<b>{html_escape(self.title)}</b>"] if self.title else []
+        parts.append(f"{self.duration_s:.2f} s at {self.sample_rate} Hz")
+        if self.labels is not None:
+            parts.append(f"{int(np.count_nonzero(np.diff(np.r_[0, self.labels]) > 0))} labelled activate(s)")
+        if self.probs is not None:
+            parts.append(f"max p = {float(self.probs.max()):.2f}")
+        if self.triggers or self.probs is not None:
+            times = ", ".join(f"{t:.2f} s" for t in self.triggers) or "none"
+            parts.append(f"detections: {times}")
+        self.info.value = " · ".join(parts)
+
+    def _summary(self) -> str:
+        return f"{self.duration_s:.2f} s, {len(self.triggers)} detection(s)"

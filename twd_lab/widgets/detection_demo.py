@@ -1,0 +1,172 @@
+"""DetectionDemo: run the detector on a bundled clip or your own WAV; tune when it fires; hear the chime."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import ipywidgets as w
+import numpy as np
+
+from twd_lab.constants import PATIENCE, REFRACTORY, SAMPLE_RATE, STEP_S, THRESHOLD
+from twd_lab.widgets._common import audio_widget, wav_bytes
+from twd_lab.widgets.audio_player import AudioPlayer, load_samples
+
+#: Seeds of the bundled examples: clips synthesized from the held-out voices (never trained on).
+EXAMPLE_SEEDS = (1, 2, 3)
+
+
+def heldout_examples(seeds=EXAMPLE_SEEDS) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """``{name: (samples, y)}``: 10 s clips synthesized from the bundled held-out voices, one per seed."""
+    from twd_lab.assets_index import bundled_raw_dir
+    from twd_lab.audio import load_raw_audio
+    from twd_lab.synthesis import synthesize_example
+
+    acts, negs, bgs = load_raw_audio(bundled_raw_dir("heldout"), as_arrays=True)
+    examples = {}
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        ex = synthesize_example(bgs[seed % len(bgs)], acts, negs, rng=rng, n_activates=2, n_negatives=2)
+        examples[f"held-out voices, seed {seed} (2 activates, 2 other words)"] = (ex.audio, ex.y)
+    return examples
+
+
+def read_uploaded_wav(upload_value) -> tuple[str, np.ndarray]:
+    """``(name, samples)`` from a ``FileUpload`` value (ipywidgets 8: a tuple of dicts)."""
+    if not upload_value:
+        raise ValueError("no file uploaded")
+    item = upload_value[0]
+    name, content = item["name"], bytes(item["content"])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "upload.wav"
+        path.write_bytes(content)
+        return name, load_samples(path)
+
+
+class DetectionDemo(w.VBox):
+    """Pick a bundled clip or upload a WAV; move threshold, patience and refractory; see and hear the result.
+
+    ``model``: a Keras model (``None``: the shipped one, loaded on first use). ``probabilities``: a
+    function ``samples -> per-step probabilities`` to use instead of a model (tests, or another
+    detector). ``examples``: ``{name: (samples, y or None)}`` (default: three clips of held-out voices).
+
+    The probabilities are computed once per clip; the sliders only re-run the firing rule
+    (:func:`twd_lab.metrics.find_triggers`) and the chime (:func:`twd_lab.detection.chime_on_activate`).
+    ``.player`` shows the clip, its labels (for bundled clips), probabilities and detections;
+    ``.chimed`` plays the clip with a chime at each detection.
+    """
+
+    def __init__(self, model=None, *, probabilities: Callable[[np.ndarray], np.ndarray] | None = None,
+                 examples: dict | None = None, threshold: float = THRESHOLD, patience: int = PATIENCE,
+                 refractory: int = REFRACTORY):
+        super().__init__()
+        self._model = model
+        self._probabilities = probabilities
+        self.examples = dict(examples) if examples is not None else heldout_examples()
+        style = {"description_width": "80px"}
+        self.source = w.Dropdown(options=list(self.examples), description="clip", style=style,
+                                 layout=w.Layout(width="520px"))
+        self.upload = w.FileUpload(accept=".wav", multiple=False, description="upload a WAV")
+        self.threshold = w.FloatSlider(value=threshold, min=0.05, max=0.95, step=0.05, description="threshold",
+                                       style=style, continuous_update=False)
+        self.patience = w.IntSlider(value=patience, min=1, max=40, description="patience", style=style,
+                                    continuous_update=False)
+        self.refractory = w.IntSlider(value=refractory, min=0, max=200, description="refractory", style=style,
+                                      continuous_update=False)
+        self.message = w.HTML()
+        self.chimed = audio_widget()
+        self.samples = np.zeros(0, np.float32)
+        self.labels = None
+        self.probs = np.zeros(0, np.float32)
+        self.trigger_steps = np.zeros(0, np.int64)
+        first = self.examples[self.source.value]
+        self.player = AudioPlayer(first[0], title=self.source.value)
+        self.children = (
+            w.HBox([self.source, self.upload]),
+            w.HBox([self.threshold, self.patience, self.refractory]),
+            self.message,
+            self.player,
+            w.HBox([w.HTML("<b>with a chime at each detection:</b>&nbsp;"), self.chimed]),
+        )
+        self.source.observe(lambda _: self.load_example(), names="value")
+        self.upload.observe(lambda _: self._on_upload(), names="value")
+        for slider in (self.threshold, self.patience, self.refractory):
+            slider.observe(lambda _: self.update_triggers(), names="value")
+        self.load_example()
+
+    # -- the model ------------------------------------------------------------------------------
+
+    @property
+    def model(self):
+        if self._model is None:
+            from twd_lab.models import load_model
+
+            self._model = load_model(None)
+        return self._model
+
+    def compute_probabilities(self, samples: np.ndarray) -> np.ndarray:
+        if self._probabilities is not None:
+            return np.asarray(self._probabilities(samples), np.float32).reshape(-1)
+        from twd_lab.detection import detect_triggerword
+
+        return np.asarray(detect_triggerword(samples, model=self.model), np.float32).reshape(-1)
+
+    # -- inputs ---------------------------------------------------------------------------------
+
+    def load_example(self) -> None:
+        """Run the detector on the clip chosen in ``source``."""
+        samples, labels = self.examples[self.source.value]
+        self.set_clip(samples, labels=labels, title=self.source.value)
+
+    def _on_upload(self) -> None:
+        if not self.upload.value:
+            return
+        try:
+            name, samples = read_uploaded_wav(self.upload.value)
+        except (ValueError, OSError) as err:
+            self.message.value = f"<span style='color:#b00'>could not read the file: {err}</span>"
+            return
+        self.set_clip(samples, labels=None, title=f"your file: {name}")
+
+    def set_clip(self, samples, *, labels=None, title: str | None = None) -> None:
+        """Run the detector on ``samples`` (float, 44.1 kHz) and show the result."""
+        self.samples = load_samples(samples)
+        self.labels = None if labels is None else np.asarray(labels, np.float32).reshape(-1)
+        self.title = title
+        try:
+            self.probs = self.compute_probabilities(self.samples)
+        except (FileNotFoundError, ValueError) as err:
+            self.probs = np.zeros(0, np.float32)
+            self.message.value = f"<span style='color:#b00'>{err}</span>"
+        self.update_triggers()
+
+    # -- the firing rule and the chime ----------------------------------------------------------
+
+    def update_triggers(self) -> None:
+        """Apply threshold, patience and refractory to the current probabilities; redraw; re-chime."""
+        from twd_lab.metrics import find_triggers
+
+        if self.probs.size == 0:
+            self.trigger_steps = np.zeros(0, np.int64)
+            self.player.update(self.samples, labels=self.labels)
+            return
+        self.trigger_steps = find_triggers(self.probs, float(self.threshold.value), int(self.patience.value),
+                                           int(self.refractory.value))
+        self.player.title = self.title
+        self.player.update(self.samples, labels=self.labels, probs=self.probs,
+                           triggers=[int(s) for s in self.trigger_steps], threshold=float(self.threshold.value))
+        self.chimed.value = wav_bytes(self.chime(), SAMPLE_RATE)
+        times = ", ".join(f"{s * STEP_S:.2f} s" for s in self.trigger_steps) or "none"
+        self.message.value = (f"{self.trigger_steps.size} detection(s): {times} "
+                              f"(threshold {self.threshold.value:.2f}, patience {self.patience.value}, "
+                              f"refractory {self.refractory.value} steps)")
+
+    def chime(self) -> np.ndarray:
+        """The clip with the bundled chime added at each detection."""
+        from twd_lab.detection import chime_at
+
+        return chime_at(self.samples, self.trigger_steps)
+
+    def __repr__(self) -> str:
+        return f"DetectionDemo({self.title!r}, {self.trigger_steps.size} detection(s))"

@@ -1,0 +1,105 @@
+"""ThresholdExplorer: precision, recall, false accepts per hour and the DET curve as the threshold moves."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ipywidgets as w
+import numpy as np
+
+from twd_lab.constants import PATIENCE, REFRACTORY, STEP_S, THRESHOLD
+from twd_lab.widgets._common import FigureBox
+
+
+def pooled_scores(probs_per_clip, true_end_times, durations, *, threshold: float = THRESHOLD,
+                  patience: int = PATIENCE, refractory: int = REFRACTORY, step_s: float = STEP_S):
+    """Event scores pooled over clips at one operating point (:func:`twd_lab.metrics.event_scores`)."""
+    from twd_lab.metrics import EventScores, event_scores, find_triggers, steps_to_seconds
+
+    total = EventScores(0, 0, 0, 0.0, 0.0)
+    for probs, ends, duration in zip(probs_per_clip, true_end_times, durations):
+        fires = steps_to_seconds(find_triggers(probs, threshold, patience, refractory), step_s)
+        total = total + event_scores(ends, fires, duration)
+    return total
+
+
+class ThresholdExplorer(FigureBox):
+    """Move the threshold (and patience, refractory) and watch the event metrics and the DET curve.
+
+    ``probs_per_clip``: the model's per-step probabilities for each clip; ``true_end_times``: for each
+    clip, the times (s) where a trigger word ends; ``durations``: each clip's length in seconds.
+    ``.scores`` is the :class:`~twd_lab.metrics.EventScores` at the current setting, ``.curve`` the
+    :class:`~twd_lab.metrics.DetCurve` for the current patience and refractory.
+    """
+
+    def __init__(self, probs_per_clip: Sequence, true_end_times: Sequence[Sequence[float]],
+                 durations: Sequence[float], *, threshold: float = THRESHOLD, patience: int = PATIENCE,
+                 refractory: int = REFRACTORY, thresholds: Sequence[float] | None = None):
+        super().__init__()
+        if not (len(probs_per_clip) == len(true_end_times) == len(durations)):
+            raise ValueError(
+                "probs_per_clip, true_end_times and durations need one entry per clip, got "
+                f"{len(probs_per_clip)}, {len(true_end_times)} and {len(durations)}"
+            )
+        self.probs = [np.asarray(p, np.float32).reshape(-1) for p in probs_per_clip]
+        self.ends = [list(map(float, e)) for e in true_end_times]
+        self.durations = [float(d) for d in durations]
+        self.thresholds = np.asarray(thresholds if thresholds is not None else np.linspace(0.05, 0.95, 19))
+        style = {"description_width": "80px"}
+        self.threshold = w.FloatSlider(value=threshold, min=0.01, max=0.99, step=0.01,
+                                       description="threshold", style=style, continuous_update=False)
+        self.patience = w.IntSlider(value=patience, min=1, max=40, description="patience",
+                                    style=style, continuous_update=False)
+        self.refractory = w.IntSlider(value=refractory, min=0, max=200, description="refractory",
+                                      style=style, continuous_update=False)
+        self.table = w.HTML()
+        self.children = (w.HBox([self.threshold, self.patience, self.refractory]), self.table, self.image)
+        self.curve = None
+        self.scores = None
+        self.threshold.observe(lambda _: self.update(), names="value")
+        self.patience.observe(lambda _: self.update(new_curve=True), names="value")
+        self.refractory.observe(lambda _: self.update(new_curve=True), names="value")
+        self.update(new_curve=True)
+
+    def update(self, new_curve: bool = False) -> None:
+        """Recompute the scores at the current setting (and the DET curve if patience/refractory moved)."""
+        from twd_lab.metrics import det_curve
+
+        kwargs = {"patience": int(self.patience.value), "refractory": int(self.refractory.value)}
+        if new_curve or self.curve is None:
+            self.curve = det_curve(self.ends, self.probs, durations_s=self.durations,
+                                   thresholds=self.thresholds, **kwargs)
+        self.scores = pooled_scores(self.probs, self.ends, self.durations,
+                                    threshold=float(self.threshold.value), **kwargs)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        from matplotlib.figure import Figure
+
+        from twd_lab.metrics import plot_det
+
+        s = self.scores
+        fig = Figure(figsize=(5.5, 3.4), layout="constrained")
+        ax = fig.add_subplot()
+        plot_det(self.curve, ax=ax, label=f"patience {self.patience.value}, refractory {self.refractory.value}")
+        ax.plot([s.false_accepts_per_hour], [s.miss_rate], "o", color="tab:red", ms=9,
+                label=f"threshold {self.threshold.value:.2f}")
+        ax.legend(fontsize=8, loc="upper right")
+        self._show_figure(fig)
+        hours = s.negative_s / 3600
+        self.table.value = (
+            "<table style='font-size:13px'>"
+            f"<tr><td>precision</td><td><b>{s.precision:.3f}</b></td>"
+            f"<td>({s.hits} of {s.n_triggers} detections are right)</td></tr>"
+            f"<tr><td>recall</td><td><b>{s.recall:.3f}</b></td>"
+            f"<td>({s.hits} of {s.n_words} words detected; miss rate {s.miss_rate:.3f})</td></tr>"
+            f"<tr><td>F1</td><td><b>{s.f1:.3f}</b></td><td></td></tr>"
+            f"<tr><td>false accepts / hour</td><td><b>{s.false_accepts_per_hour:.1f}</b></td>"
+            f"<td>({s.false_accepts} in {hours * 60:.1f} min of audio without the word)</td></tr>"
+            "</table>"
+        )
+
+    def _summary(self) -> str:
+        s = self.scores
+        return (f"threshold={self.threshold.value:.2f}, precision={s.precision:.3f}, recall={s.recall:.3f}, "
+                f"FA/h={s.false_accepts_per_hour:.1f}")

@@ -1,0 +1,136 @@
+"""TrainingMonitor: a Keras callback that draws live loss and metric curves, with progress bars.
+
+This module imports Keras (the callback must subclass ``keras.callbacks.Callback``), so
+``twd_lab.widgets`` loads it only when ``TrainingMonitor`` is first used.
+"""
+
+from __future__ import annotations
+
+import time
+
+import ipywidgets as w
+import keras
+
+from twd_lab.widgets._common import FigureBox
+
+
+class _MonitorBox(FigureBox):
+    def __init__(self, monitor: TrainingMonitor):
+        super().__init__()
+        self._monitor = monitor
+        self.status = w.HTML("waiting for training to start")
+        self.epoch_bar = w.IntProgress(value=0, min=0, max=1, description="epochs", bar_style="info")
+        self.batch_bar = w.IntProgress(value=0, min=0, max=1, description="batches")
+        self.children = (self.status, w.HBox([self.epoch_bar, self.batch_bar]), self.image)
+
+    def _summary(self) -> str:
+        return f"{len(self._monitor.history.get('loss', []))} epoch(s) seen"
+
+
+class TrainingMonitor(keras.callbacks.Callback):
+    """Live plots of the loss and metrics, one point per epoch, with epoch and batch progress bars.
+
+    Pass it to ``model.fit(..., callbacks=[TrainingMonitor()])``. In a notebook it displays itself when
+    training starts (``display=False`` to place ``monitor.widget`` yourself). ``history`` holds every
+    value logged at the end of each epoch (like ``History.history``); ``.widget.figure`` the curves.
+    Each metric ``m`` is drawn with its ``val_m`` on the same axes; the batch loss of the running epoch
+    is shown in the status line, refreshed every ``batch_every`` batches.
+    """
+
+    def __init__(self, *, display: bool = True, batch_every: int = 5, max_panels: int = 3):
+        super().__init__()
+        self.display = display
+        self.batch_every = max(1, int(batch_every))
+        self.max_panels = int(max_panels)
+        self.history: dict[str, list[float]] = {}
+        self.widget = _MonitorBox(self)
+        self._t0 = 0.0
+        self._epoch = 0
+
+    # -- Keras hooks ----------------------------------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        self._t0 = time.perf_counter()
+        epochs = int((self.params or {}).get("epochs") or 1)
+        self.widget.epoch_bar.max = epochs
+        self.widget.epoch_bar.value = 0
+        self.widget.status.value = f"training: {epochs} epoch(s)"
+        if self.display:
+            try:
+                from IPython import get_ipython
+                from IPython.display import display
+            except ImportError:  # pragma: no cover - IPython is a dependency of ipywidgets
+                return
+            if get_ipython() is not None:
+                display(self.widget)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = int(epoch)
+        steps = (self.params or {}).get("steps")
+        self.widget.batch_bar.max = int(steps) if steps else 1
+        self.widget.batch_bar.value = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.widget.batch_bar.value = min(int(batch) + 1, self.widget.batch_bar.max)
+        if logs and (int(batch) + 1) % self.batch_every == 0:
+            shown = ", ".join(f"{k} {float(v):.4f}" for k, v in logs.items() if _is_number(v))
+            self.widget.status.value = f"epoch {self._epoch + 1}, batch {int(batch) + 1}: {shown}"
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            if _is_number(value):
+                self.history.setdefault(key, []).append(float(value))
+        self.widget.epoch_bar.value = min(int(epoch) + 1, self.widget.epoch_bar.max)
+        self.widget.batch_bar.value = self.widget.batch_bar.max
+        last = ", ".join(f"{k} {v[-1]:.4f}" for k, v in self.history.items())
+        self.widget.status.value = (f"epoch {int(epoch) + 1}/{self.widget.epoch_bar.max} done "
+                                    f"({time.perf_counter() - self._t0:.0f} s): {last}")
+        self.redraw()
+
+    def on_train_end(self, logs=None):
+        self.widget.epoch_bar.bar_style = "success"
+        self.widget.status.value = self.widget.status.value.replace("done", "done, training finished", 1)
+
+    # -- drawing --------------------------------------------------------------------------------
+
+    def panels(self) -> list[str]:
+        """The metrics drawn, one panel each: ``loss`` first, then the others (their ``val_`` alongside)."""
+        names = [k for k in self.history if not k.startswith("val_") and k != "learning_rate"]
+        names.sort(key=lambda k: (k != "loss", k))
+        return names[: self.max_panels]
+
+    def redraw(self) -> None:
+        panels = self.panels()
+        if not panels:
+            return
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+
+        fig = Figure(figsize=(4.0 * len(panels), 2.6), layout="constrained")
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        for ax, name in zip(axes, panels):
+            for key, style in ((name, "-o"), (f"val_{name}", "--s")):
+                if key in self.history:
+                    values = self.history[key]
+                    ax.plot(range(1, len(values) + 1), values, style, ms=3, label=key)
+            ax.set_title(name)
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.legend(fontsize=8)
+        self.widget._show_figure(fig)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+    def __repr__(self) -> str:
+        return f"TrainingMonitor({len(self.history.get('loss', []))} epoch(s))"
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
