@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import scipy.io.wavfile
 
-from twd_lab import assets_index
-from twd_lab.assets_build import HARD_NEGATIVES, TRIGGER_TEXTS
+from twd_lab import assets_build, assets_index
+from twd_lab.assets_build import HARD_NEGATIVES, ORDINARY_WORDS, TRIGGER_TEXTS
 
 ROOT = assets_index.bundled_dir()
 INDEX = assets_index.clip_index()
@@ -189,3 +189,18 @@ def test_committed_audio_stays_small():
 
 def test_nothing_from_the_shared_real_recordings_is_bundled():
     assert not [p for p in ROOT.rglob("*") if "real_speech" in p.as_posix() or "coursera" in p.as_posix()]
+
+
+def test_stored_backgrounds_regenerate_from_the_seed():
+    meta = json.loads((ROOT / "index.json").read_text())
+    words = {"train": [], "heldout": []}
+    for r in INDEX:
+        if r["class"] == "negative" and r["text"] in ORDINARY_WORDS:
+            words[r["split"]].append(_read(ROOT / r["file"])[1].astype(np.float32) / 32768.0)
+    stored = {r["file"] for r in INDEX if r["class"] == "background"}
+    made = list(assets_build.stored_backgrounds(meta["seed"], words, sample_rate=meta["sample_rate"]))
+    assert {rel for rel, *_ in made} == stored
+    for rel, _kind, _split, x in made:
+        _, pcm = _read(ROOT / rel)
+        # bit for bit on the machine that built them; at most one LSB apart where float rounding differs
+        assert np.abs(assets_build.to_pcm16(x).astype(np.int32) - pcm).max() <= 1, rel

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.signal
 
 from twd_lab import augment, noise
 
@@ -242,3 +243,26 @@ def test_babble_needs_words_and_random_background_skips_it_without_them():
 def test_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="kind"):
         noise.make_background("thunder", rng=0)
+
+
+def centroid_hz(x: np.ndarray, below_hz: float, sr: int = SR) -> float:
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / sr)
+    keep = f < below_hz
+    return float((spec * f)[keep].sum() / spec[keep].sum())
+
+
+def test_formant_shift_moves_the_envelope_but_not_the_harmonics():
+    pulses = np.zeros(SR)
+    pulses[:: SR // 160] = 1.0  # f0 = 160 Hz
+    b, a = scipy.signal.iirpeak(1000, 5, fs=SR)
+    x = scipy.signal.lfilter(b, a, pulses).astype(np.float32)
+    y = augment.formant_shift(x, 1.3, sample_rate=SR)
+    assert len(y) == len(x)
+    assert augment.rms_db(y) == pytest.approx(augment.rms_db(x), abs=0.01)
+    # the envelope (spectral centroid) moves up by about the factor ...
+    assert centroid_hz(y, 4000) / centroid_hz(x, 4000) == pytest.approx(1.3, abs=0.1)
+    # ... and the harmonics stay on multiples of 160 Hz
+    assert band_energy(y, 1270, 1290) > 10 * band_energy(y, 1350, 1370)
+    with pytest.raises(ValueError, match="factor"):
+        augment.formant_shift(x, 3.0, sample_rate=SR)

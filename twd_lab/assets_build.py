@@ -175,6 +175,24 @@ def render_records(records: list[dict], *, sample_rate: int = tts.TTS_SAMPLE_RAT
     return tts.render_many(requests, sample_rate=sample_rate)
 
 
+def stored_backgrounds(
+    seed: int, words_by_split: dict[str, list[np.ndarray]], *, sample_rate: int = tts.TTS_SAMPLE_RATE
+):
+    """Yield ``(file, kind, split, samples)`` for the backgrounds a build stores.
+
+    ``words_by_split`` holds, per split, the ordinary-word negatives (as stored) that babble is made
+    of; a split's babble is skipped when it has none.
+    """
+    for split, kinds in BACKGROUND_KINDS.items():
+        words = words_by_split.get(split, [])
+        for k, kind in enumerate(kinds):
+            if kind == "babble" and not words:
+                continue
+            rng = np.random.default_rng([seed, 3, 0 if split == "train" else 1, k])
+            x = noise.make_background(kind, rng=rng, sample_rate=sample_rate, words=words)
+            yield f"raw/{split}/{CLASS_DIRS['background']}/b{k + 1:02d}_{kind}.wav", kind, split, x
+
+
 def make_chime(*, sample_rate: int = SAMPLE_RATE, seconds: float = CHIME_SECONDS) -> np.ndarray:
     """A short bell: a few inharmonic partials (ratios of a struck bar) with their own decays."""
     t = np.arange(int(seconds * sample_rate)) / sample_rate
@@ -219,6 +237,7 @@ def build_assets(
     *,
     scale: float = 1.0,
     engines: tuple[str, ...] | None = None,
+    voices: list[tts.Voice] | None = None,
     n_activates: int | None = None,
     n_negatives: int | None = None,
     backgrounds: bool = True,
@@ -230,6 +249,7 @@ def build_assets(
     ``chime.wav`` and ``index.json``. Returns the index (a dict).
 
     ``scale`` multiplies the default clip counts; ``n_activates``/``n_negatives`` set them exactly.
+    ``voices`` defaults to every installed voice (:func:`twd_lab.tts.all_voices`).
     Existing ``raw/`` wav files in ``out`` are removed first so the folder holds exactly this build.
     """
     seed = int(seed)
@@ -242,7 +262,7 @@ def build_assets(
     out = Path(out)
     n_act = round(N_ACTIVATES * scale) if n_activates is None else int(n_activates)
     n_neg = round(N_NEGATIVES * scale) if n_negatives is None else int(n_negatives)
-    voices = tts.all_voices(engines)
+    voices = tts.all_voices(engines) if voices is None else sorted(voices)
     records = plan_clips(voices, seed, n_activates=n_act, n_negatives=n_neg)
     say(
         f"rendering {len(records)} clips with {len({r['voice'] for r in records})} voices "
@@ -270,21 +290,15 @@ def build_assets(
             words_by_split[rec["split"]].append(stored)
 
     if backgrounds:
-        for split, kinds in BACKGROUND_KINDS.items():
-            for k, kind in enumerate(kinds):
-                if kind == "babble" and not words_by_split[split]:
-                    continue
-                rng = np.random.default_rng([seed, 3, 0 if split == "train" else 1, k])
-                x = noise.make_background(kind, rng=rng, sample_rate=sample_rate, words=words_by_split[split])
-                rel = f"raw/{split}/{CLASS_DIRS['background']}/b{k + 1:02d}_{kind}.wav"
-                stored = write_pcm16(out / rel, x, sample_rate)
-                index.append(
-                    {
-                        "file": rel, "class": "background", "voice": f"noise:{kind}", "speaker": f"noise:{kind}",
-                        "engine": "noise", "text": "", "speed": 1.0, "pitch": 1.0, "split": split,
-                        "sample_rate": sample_rate, **_describe(stored, sample_rate),
-                    }
-                )  # fmt: skip
+        for rel, kind, split, x in stored_backgrounds(seed, words_by_split, sample_rate=sample_rate):
+            stored = write_pcm16(out / rel, x, sample_rate)
+            index.append(
+                {
+                    "file": rel, "class": "background", "voice": f"noise:{kind}", "speaker": f"noise:{kind}",
+                    "engine": "noise", "text": "", "speed": 1.0, "pitch": 1.0, "split": split,
+                    "sample_rate": sample_rate, **_describe(stored, sample_rate),
+                }
+            )  # fmt: skip
     if chime:
         write_pcm16(out / CHIME_NAME, make_chime(), SAMPLE_RATE)
 
@@ -295,12 +309,19 @@ def build_assets(
         "sample_rate": sample_rate,
         "engines": {e: tts.engine_versions()[e] for e in sorted({r["engine"] for r in records})},
         "heldout_speakers": sorted({r["speaker"] for r in records if r["split"] == "heldout"}),
+        # every voice the plan drew from (not only those drawn): the plan depends on all of them
+        "voices": [[v.engine, v.name, v.speaker] for v in voices],
         "clips": index,
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / INDEX_NAME).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     say(f"wrote {len(index)} clips to {out} in {time.time() - t0:.1f} s")
     return data
+
+
+def index_voices(index: dict) -> list[tts.Voice]:
+    """The voices a build planned with (``index.json``'s ``voices``), to plan the same clips again."""
+    return [tts.Voice(e, n, sp) for e, n, sp in index["voices"]]
 
 
 def summarize(index: dict | list[dict]) -> str:

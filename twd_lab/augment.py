@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from fractions import Fraction
 
 import numpy as np
+import scipy.fft
 import scipy.signal
 
 from twd_lab.constants import SAMPLE_RATE
@@ -161,33 +163,81 @@ def pitch_shift(x: np.ndarray, semitones: float, *, n_fft: int = 512, hop: int =
     return _resample_to_length(stretched, 1 / factor, len(x))
 
 
-def lowpass(x: np.ndarray, cutoff_hz: float, *, sample_rate: int = SAMPLE_RATE, order: int = 8) -> np.ndarray:
-    """Zero-phase Butterworth low-pass at ``cutoff_hz`` (no-op at or above Nyquist)."""
+def _butterworth_power(f_hz: np.ndarray, cutoff_hz: float, order: int, high: bool) -> np.ndarray:
+    # |H(f)|^2 of a Butterworth filter applied forwards and backwards (zero phase)
+    ratio = np.maximum(f_hz, 1e-9) / cutoff_hz
+    return 1.0 / (1.0 + (1.0 / ratio if high else ratio) ** (2 * order))
+
+
+def _fft_filter(x: np.ndarray, power: Callable[[np.ndarray], np.ndarray], sample_rate: int) -> np.ndarray:
+    # zero-phase filtering in the frequency domain, padded so the ends do not wrap into each other
+    n = len(x)
+    n_fft = scipy.fft.next_fast_len(n + min(n, sample_rate // 10) + 64, real=True)
+    spec = scipy.fft.rfft(x.astype(np.float64), n_fft)
+    spec *= power(np.fft.rfftfreq(n_fft, 1 / sample_rate))
+    return scipy.fft.irfft(spec, n_fft)[:n].astype(np.float32)
+
+
+def lowpass(x: np.ndarray, cutoff_hz: float, *, sample_rate: int = SAMPLE_RATE, order: int = 4) -> np.ndarray:
+    """Zero-phase low-pass at ``cutoff_hz``: the response of an ``order`` Butterworth filter run
+    forwards and backwards (-6·order dB/octave x 2), applied by FFT. No-op at or above Nyquist."""
     x = _as_clip(x)
     sample_rate = _check_rate(sample_rate)
     cutoff_hz = _check_positive(cutoff_hz, "cutoff_hz")
     if cutoff_hz >= sample_rate / 2 or x.size == 0:
         return x.copy()
-    sos = scipy.signal.butter(order // 2, cutoff_hz, btype="low", fs=sample_rate, output="sos")
-    if len(x) <= 3 * (2 * sos.shape[0] + 1):
-        return scipy.signal.sosfilt(sos, x).astype(np.float32)
-    # filtfilt doubles the order (hence order // 2 above) and keeps the word where it was
-    return scipy.signal.sosfiltfilt(sos, x.astype(np.float64)).astype(np.float32)
+    return _fft_filter(x, lambda f: _butterworth_power(f, cutoff_hz, order, False), sample_rate)
 
 
 def highpass(
-    x: np.ndarray, cutoff_hz: float, *, sample_rate: int = SAMPLE_RATE, order: int = 4
+    x: np.ndarray, cutoff_hz: float, *, sample_rate: int = SAMPLE_RATE, order: int = 2
 ) -> np.ndarray:
-    """Zero-phase Butterworth high-pass at ``cutoff_hz`` (a small microphone or a phone)."""
+    """Zero-phase high-pass at ``cutoff_hz`` (a small microphone or a phone), applied by FFT."""
     x = _as_clip(x)
     sample_rate = _check_rate(sample_rate)
     cutoff_hz = _check_positive(cutoff_hz, "cutoff_hz")
     if cutoff_hz >= sample_rate / 2:
         raise ValueError(f"cutoff_hz must be below Nyquist ({sample_rate / 2} Hz), got {cutoff_hz}")
-    if x.size <= 3 * (order + 1):
+    if x.size == 0:
         return x.copy()
-    sos = scipy.signal.butter(max(1, order // 2), cutoff_hz, btype="high", fs=sample_rate, output="sos")
-    return scipy.signal.sosfiltfilt(sos, x.astype(np.float64)).astype(np.float32)
+    return _fft_filter(x, lambda f: _butterworth_power(f, cutoff_hz, order, True), sample_rate)
+
+
+def formant_shift(
+    x: np.ndarray, factor: float, *, sample_rate: int = SAMPLE_RATE, lifter_ms: float = 1.5
+) -> np.ndarray:
+    """Move the formants (the spectral envelope) by ``factor`` keeping pitch and length: a crude
+    vocal-tract-length change, as if a shorter (>1) or longer (<1) throat said the same thing.
+
+    Per STFT frame the envelope is the cepstrally smoothed log spectrum (quefrencies under
+    ``lifter_ms``); the fine (harmonic) structure is kept and the envelope resampled on frequency.
+    """
+    x = _as_clip(x)
+    sample_rate = _check_rate(sample_rate)
+    factor = _check_positive(factor, "factor")
+    if not 0.5 <= factor <= 2.0:
+        raise ValueError(f"factor must be in [0.5, 2], got {factor}")
+    if factor == 1.0 or x.size == 0:
+        return x.copy()
+    n_fft = _fft_size(sample_rate)
+    hop = n_fft // 4
+    spec = _stft(x, n_fft, hop)
+    mag = np.abs(spec)
+    cep = np.fft.irfft(np.log(mag + 1e-9), n=n_fft, axis=1)
+    keep = max(2, int(lifter_ms * sample_rate / 1000))
+    cep[:, keep : n_fft - keep + 1] = 0.0
+    env = np.exp(np.fft.rfft(cep, axis=1).real)
+    src = np.arange(mag.shape[1]) / factor
+    i0 = np.minimum(np.floor(src).astype(int), mag.shape[1] - 2)
+    frac = np.clip(src - i0, 0.0, 1.0)
+    warped = env[:, i0] * (1 - frac) + env[:, i0 + 1] * frac
+    warped[:, src > mag.shape[1] - 1] = env[:, -1:].min() * 1e-3  # nothing above the old top
+    y = _istft(spec / np.maximum(env, 1e-12) * warped, n_fft, hop, len(x))
+    src_rms = np.sqrt(np.mean(x.astype(np.float64) ** 2))
+    out_rms = np.sqrt(np.mean(y**2))
+    if out_rms > _EPS:
+        y *= src_rms / out_rms
+    return y.astype(np.float32)
 
 
 def equalize(x: np.ndarray, curve_db: np.ndarray, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -328,8 +378,9 @@ def random_rir(
 class WordAugmenter:
     """Random augmentation for one inserted word: a callable ``(clip, rng) -> clip``.
 
-    In order: tape speed, tempo, pitch shift (each with its probability), random EQ, room reverb,
-    the always-on random low-pass (see module docstring), and a gain. Ranges are the defaults
+    In order: tape speed, tempo, pitch shift, formant shift, random EQ, high-pass, room reverb
+    (each with its probability), the always-on random low-pass (see module docstring), and a
+    gain. Ranges are the defaults
     below; set a probability to 0 to switch a step off. Clips are at ``sample_rate`` (the lab's
     44.1 kHz after loading).
     """
@@ -341,6 +392,8 @@ class WordAugmenter:
     tempo_range: tuple[float, float] = (0.85, 1.2)
     p_pitch: float = 0.4
     pitch_range_semitones: tuple[float, float] = (-3.0, 3.0)
+    p_formant: float = 0.4
+    formant_range: tuple[float, float] = (0.85, 1.18)
     p_eq: float = 0.7
     eq_max_db: float = 6.0
     p_highpass: float = 0.3
@@ -359,30 +412,34 @@ class WordAugmenter:
         sr = self.sample_rate
         # draw every random number up front, in a fixed order, so a step switched off by its
         # probability does not shift the numbers the later steps get
-        u = rng.random(7)
+        u = rng.random(8)  # one coin per step, in the order below
         spd = rng.uniform(*self.speed_range)
         tempo = rng.uniform(*self.tempo_range)
         semis = rng.uniform(*self.pitch_range_semitones)
+        formant = rng.uniform(*self.formant_range)
         hp = rng.uniform(*self.highpass_range_hz)
         lp = rng.uniform(*self.lowpass_range_hz)
         g = rng.uniform(*self.gain_range_db)
-        sub = np.random.default_rng(rng.integers(2**63))
+        sub = np.random.default_rng(rng.integers(2**63))  # for the EQ curve and the room
         if x.size == 0:
             return x.copy()
+        n_fft = _fft_size(sr)
         if u[0] < self.p_speed:
             x = speed(x, spd)
         if u[1] < self.p_tempo:
-            x = time_stretch(x, tempo, n_fft=_fft_size(sr), hop=_fft_size(sr) // 4)
+            x = time_stretch(x, tempo, n_fft=n_fft, hop=n_fft // 4)
         if u[2] < self.p_pitch:
-            x = pitch_shift(x, semis, n_fft=_fft_size(sr), hop=_fft_size(sr) // 4)
-        if u[3] < self.p_eq:
+            x = pitch_shift(x, semis, n_fft=n_fft, hop=n_fft // 4)
+        if u[3] < self.p_formant:
+            x = formant_shift(x, formant, sample_rate=sr)
+        if u[4] < self.p_eq:
             x = equalize(x, random_eq_curve(self.eq_max_db, rng=sub), sample_rate=sr)
-        if u[4] < self.p_highpass:
+        if u[5] < self.p_highpass:
             x = highpass(x, hp, sample_rate=sr)
-        if u[5] < self.p_reverb:
+        if u[6] < self.p_reverb:
             rir = random_rir(self.rt60_range_s, self.drr_range_db, sample_rate=sr, rng=sub)
             x = reverb(x, rir, tail_s=self.reverb_tail_s, sample_rate=sr)
-        if u[6] < self.p_lowpass:
+        if u[7] < self.p_lowpass:
             x = lowpass(x, lp, sample_rate=sr)
         return gain(x, g)
 
