@@ -204,3 +204,12 @@ def test_stored_backgrounds_regenerate_from_the_seed():
         _, pcm = _read(ROOT / rel)
         # bit for bit on the machine that built them; at most one LSB apart where float rounding differs
         assert np.abs(assets_build.to_pcm16(x).astype(np.int32) - pcm).max() <= 1, rel
+
+
+def test_the_speaker_split_does_not_depend_on_the_build_seed_or_the_installed_voices():
+    meta = json.loads((ROOT / "index.json").read_text())
+    split = assets_build.split_speakers(split_seed=meta["split_seed"])
+    for r in INDEX:
+        if r["class"] != "background":
+            assert split[r["speaker"]] == r["split"], r["speaker"]
+    assert assets_build.split_speakers(["cmu:new"], 0)["espeak:m3"] == split["espeak:m3"]

@@ -106,7 +106,11 @@ def test_the_committed_assets_are_what_the_script_makes():
     words = [r for r in meta["clips"] if r["class"] != "background"]
     n_act = sum(r["class"] == "activate" for r in words)
     plan = assets_build.plan_clips(
-        assets_build.index_voices(meta), meta["seed"], n_activates=n_act, n_negatives=len(words) - n_act
+        assets_build.index_voices(meta),
+        meta["seed"],
+        n_activates=n_act,
+        n_negatives=len(words) - n_act,
+        split_seed=meta["split_seed"],
     )
     keys = ("class", "voice", "speaker", "engine", "text", "speed", "pitch", "split")
     assert [{k: r[k] for k in keys} for r in plan] == [{k: r[k] for k in keys} for r in words]

@@ -2,7 +2,9 @@
 """Regenerate the project's own audio assets (offline, from a seed).
 
     python tools/build_assets.py --out assets --seed 0            # the shipped set, bit for bit
-    python tools/build_assets.py --out data/tts_x4 --scale 4      # a larger set for training
+    python tools/build_assets.py --out data/tts_x4 --seed 1 --scale 4   # a larger set for training
+
+Any --seed keeps the shipped train/heldout speaker split (set by --split-seed, default 0).
 
 Needs the Debian engines: apt-get install espeak-ng flite festival festvox-kallpc16k
 festvox-kdlpc16k festvox-us-slt-hts. The logic lives in twd_lab.assets_build.
@@ -22,6 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", default="assets", help="output folder (default: assets)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the plan and the noises (default: 0)")
+    parser.add_argument(
+        "--split-seed",
+        type=int,
+        default=0,
+        help="seed of the train/heldout speaker split (default: 0, the shipped split)",
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the clip counts (default: 1)")
     parser.add_argument("--activates", type=int, default=None, help="number of trigger-word clips")
     parser.add_argument("--negatives", type=int, default=None, help="number of negative clips")
@@ -32,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     index = build_assets(
         args.out,
         args.seed,
+        split_seed=args.split_seed,
         scale=args.scale,
         engines=engines,
         n_activates=args.activates,

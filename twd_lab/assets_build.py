@@ -18,7 +18,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -94,28 +94,42 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9-]+", "-", text).strip("-").lower() or "x"
 
 
-def split_speakers(voices: list[tts.Voice], seed: int) -> dict[str, str]:
+def split_speakers(extra_speakers: Iterable[str] = (), split_seed: int = 0) -> dict[str, str]:
     """``{speaker: "train" | "heldout"}``: about :data:`HELDOUT_FRACTION` of the espeak-ng speakers
-    and of the CMU speakers (at least one of each kind) are held out, chosen by ``seed``."""
-    rng = np.random.default_rng([seed, 1])
+    and of the CMU speakers (at least one of each kind) are held out, chosen by ``split_seed``.
+
+    The draw is over every speaker the project knows (installed or not, plus ``extra_speakers``),
+    so the split is the same on every machine and for every build seed: a larger training set
+    made on demand never holds a speaker the shipped held-out set holds.
+    """
+    known = {v.speaker for v in tts.all_voices(only_installed=False)} | set(extra_speakers)
+    rng = np.random.default_rng([split_seed, 1])
     out = {}
     for prefix in ("espeak:", "cmu:"):
-        speakers = sorted({v.speaker for v in voices if v.speaker.startswith(prefix)})
+        speakers = sorted(s for s in known if s.startswith(prefix))
         if not speakers:
             continue
         n_held = max(1, round(HELDOUT_FRACTION * len(speakers))) if len(speakers) > 1 else 0
         held = set(rng.permutation(speakers)[:n_held].tolist())
         out.update({s: ("heldout" if s in held else "train") for s in speakers})
+    other = sorted(known - set(out))
+    out.update(dict.fromkeys(other, "train"))
     return out
 
 
 def plan_clips(
-    voices: list[tts.Voice], seed: int, *, n_activates: int = N_ACTIVATES, n_negatives: int = N_NEGATIVES
+    voices: list[tts.Voice],
+    seed: int,
+    *,
+    n_activates: int = N_ACTIVATES,
+    n_negatives: int = N_NEGATIVES,
+    split_seed: int = 0,
 ) -> list[dict]:
     """What to render: one record per clip (class, voice, speaker, engine, text, speed, pitch, split).
 
     Clips are spread over speakers (CMU speakers weighted by :data:`CMU_WEIGHT`); within a speaker
-    the accent/engine, text, speed and pitch are drawn from ``seed``.
+    the accent/engine, text, speed and pitch are drawn from ``seed``; the speaker split from
+    ``split_seed`` (see :func:`split_speakers`).
     """
     if not voices:
         raise ValueError("no TTS voices to plan with: install espeak-ng, flite or festival")
@@ -125,7 +139,7 @@ def plan_clips(
         by_speaker.setdefault(v.speaker, []).append(v)
     speakers = sorted(by_speaker)
     weights = np.array([CMU_WEIGHT if s.startswith("cmu:") else 1.0 for s in speakers])
-    split = split_speakers(voices, seed)
+    split = split_speakers({v.speaker for v in voices}, split_seed)
 
     def spread(n: int) -> np.ndarray:
         # largest-remainder apportionment, ties broken by a seeded permutation
@@ -235,6 +249,7 @@ def build_assets(
     out: str | Path,
     seed: int = 0,
     *,
+    split_seed: int = 0,
     scale: float = 1.0,
     engines: tuple[str, ...] | None = None,
     voices: list[tts.Voice] | None = None,
@@ -263,7 +278,7 @@ def build_assets(
     n_act = round(N_ACTIVATES * scale) if n_activates is None else int(n_activates)
     n_neg = round(N_NEGATIVES * scale) if n_negatives is None else int(n_negatives)
     voices = tts.all_voices(engines) if voices is None else sorted(voices)
-    records = plan_clips(voices, seed, n_activates=n_act, n_negatives=n_neg)
+    records = plan_clips(voices, seed, n_activates=n_act, n_negatives=n_neg, split_seed=split_seed)
     say(
         f"rendering {len(records)} clips with {len({r['voice'] for r in records})} voices "
         f"({len({r['speaker'] for r in records})} speakers)"
@@ -305,6 +320,7 @@ def build_assets(
     data = {
         "version": 1,
         "seed": seed,
+        "split_seed": split_seed,
         "scale": scale,
         "sample_rate": sample_rate,
         "engines": {e: tts.engine_versions()[e] for e in sorted({r["engine"] for r in records})},
