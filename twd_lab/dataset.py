@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twd_lab.constants import N_FREQ, TX, TY
+from twd_lab.constants import CLIP_SAMPLES, N_FREQ, TX, TY
 
 __all__ = ["Dataset", "DatasetInfo", "ShardedArray", "build_dataset", "iter_batches", "load_dataset"]
 
@@ -67,6 +67,12 @@ def _init_worker(backgrounds, activates, negatives, augment, seed) -> None:
     _STATE.update(
         backgrounds=backgrounds, activates=activates, negatives=negatives, augment=augment, seed=seed
     )
+    # Buffers reused for every chunk: fresh multi-MB arrays would page-fault on each example.
+    _STATE.update(
+        xs=np.empty((_CHUNK, TX, N_FREQ), np.float32),
+        ys=np.empty((_CHUNK, TY, 1), np.float32),
+        audio=np.empty(CLIP_SAMPLES, np.float32),
+    )
 
 
 def _pwrite_all(fd: int, buf: np.ndarray, offset: int) -> None:
@@ -83,12 +89,13 @@ def _build_chunk(task: tuple) -> int:
     start, stop, row, x_path, x_offset, y_path, y_offset = task
     s = _STATE
     n = stop - start
-    xs = np.empty((n, TX, N_FREQ), np.float32)
-    ys = np.empty((n, TY, 1), np.float32)
+    xs, ys = s["xs"][:n], s["ys"][:n]
     for k, i in enumerate(range(start, stop)):
         rng = np.random.default_rng(np.random.SeedSequence(s["seed"], spawn_key=(i,)))
         background = s["backgrounds"][int(rng.integers(len(s["backgrounds"])))]
-        ex = synthesize_example(background, s["activates"], s["negatives"], rng=rng, augment=s["augment"])
+        ex = synthesize_example(
+            background, s["activates"], s["negatives"], rng=rng, augment=s["augment"], _audio_out=s["audio"]
+        )
         training_x(ex.audio, out=xs[k])  # as create_training_example, written straight into the batch
         ys[k, :, 0] = ex.y[0]
     for path, offset, buf in ((x_path, x_offset, xs), (y_path, y_offset, ys)):
@@ -225,8 +232,11 @@ def build_dataset(
     with tqdm(total=m, disable=not progress, unit="ex", desc="examples") as bar:
         if workers == 1 or len(tasks) == 1:
             _init_worker(*state)
-            for task in tasks:
-                bar.update(_build_chunk(task))
+            try:
+                for task in tasks:
+                    bar.update(_build_chunk(task))
+            finally:
+                _STATE.clear()  # let the clips and buffers go
         else:
             from concurrent.futures import ProcessPoolExecutor
 
