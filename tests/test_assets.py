@@ -213,3 +213,9 @@ def test_the_speaker_split_does_not_depend_on_the_build_seed_or_the_installed_vo
         if r["class"] != "background":
             assert split[r["speaker"]] == r["split"], r["speaker"]
     assert assets_build.split_speakers(["cmu:new"], 0)["espeak:m3"] == split["espeak:m3"]
+
+
+def test_word_lists_have_no_duplicates_and_no_overlap():
+    assert len(set(ORDINARY_WORDS)) == len(ORDINARY_WORDS)
+    assert len(set(HARD_NEGATIVES)) == len(HARD_NEGATIVES) == 15
+    assert not set(ORDINARY_WORDS) & set(HARD_NEGATIVES)
