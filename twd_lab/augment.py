@@ -12,7 +12,7 @@ instead of by the word, so the augmenters low-pass *every* clip at a random cuto
 >>> import numpy as np
 >>> clip = np.random.default_rng(0).standard_normal(44_100).astype(np.float32) * 0.1
 >>> y = WordAugmenter()(clip, np.random.default_rng(1))
->>> y.dtype == np.float32 and np.isfinite(y).all()
+>>> bool(y.dtype == np.float32 and np.isfinite(y).all())
 True
 """
 
