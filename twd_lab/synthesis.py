@@ -3,7 +3,7 @@
 The lab's functions keep their names and meanings; each random one takes ``rng=`` (a seed or a
 ``numpy.random.Generator``) instead of using NumPy's global state, so the same seed gives the same
 example bit for bit. They accept pydub ``AudioSegment`` (the lab's code runs unchanged) and float32
-arrays at 44.1 kHz (the fast path: :func:`create_training_example` converts once and works on arrays).
+arrays at 44.1 kHz (the fast path; AudioSegments are converted as they are drawn).
 
 What differs from the lab, on purpose:
 
