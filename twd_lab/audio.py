@@ -40,6 +40,13 @@ class AudioFileError(ValueError):
 # --------------------------------------------------------------------------------------------- reading
 
 
+def _int24_to_float(data: bytes) -> np.ndarray:
+    """Little-endian signed 24-bit samples -> float32 in [-1, 1)."""
+    b = np.frombuffer(data, np.uint8).reshape(-1, 3).astype(np.int32)
+    v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+    return np.where(v >= 1 << 23, v - (1 << 24), v).astype(np.float32) / float(1 << 23)
+
+
 def _parse_wav(path: Path, raw: bytes) -> tuple[np.ndarray, int]:
     """Return (float32 (n, channels), rate) from the bytes of a WAV file."""
 
@@ -96,10 +103,7 @@ def _parse_wav(path: Path, raw: bytes) -> tuple[np.ndarray, int]:
     elif tag == _PCM and width == 2:
         x = np.frombuffer(data, "<i2").astype(np.float32) / 32768.0
     elif tag == _PCM and width == 3:
-        b = np.frombuffer(data, np.uint8).reshape(-1, 3).astype(np.int32)
-        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        v = np.where(v >= 1 << 23, v - (1 << 24), v)
-        x = v.astype(np.float32) / float(1 << 23)
+        x = _int24_to_float(data)
     elif tag == _PCM and width == 4:
         x = (np.frombuffer(data, "<i4").astype(np.float64) / 2.0**31).astype(np.float32)
     elif tag == _FLOAT and width in (4, 8):
@@ -327,9 +331,7 @@ def to_samples(segment: AudioSegment) -> np.ndarray:
     elif width == 2:
         x = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
     elif width == 3:
-        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
-        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        x = np.where(v >= 1 << 23, v - (1 << 24), v).astype(np.float32) / float(1 << 23)
+        x = _int24_to_float(raw)
     elif width == 4:
         x = (np.frombuffer(raw, "<i4").astype(np.float64) / 2.0**31).astype(np.float32)
     else:
