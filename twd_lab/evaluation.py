@@ -1,0 +1,254 @@
+"""Evaluate a detector on a seeded set of synthesized 10 s test clips: the numbers behind ``twd-lab evaluate``.
+
+A test set is built from any lab-style folder (``activates/``, ``negatives/``, ``backgrounds/``) by
+the same synthesis as training, so every clip comes with the times its trigger words end.
+:func:`evaluate_model` runs the model once over the set (inference mode) and reports frame accuracy
+beside the all-zeros baseline, event precision/recall/F1, miss rate, false accepts per hour and a
+DET curve.
+
+>>> test = build_test_set(n=200, seed=0, split="heldout")        # doctest: +SKIP
+>>> report = evaluate_model(model, test)                         # doctest: +SKIP
+>>> print(format_table([report]))                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from twd_lab.constants import PATIENCE, PCM16_SCALE, REFRACTORY, STEP_S, THRESHOLD
+from twd_lab.metrics import (
+    WINDOW_S,
+    EventScores,
+    det_curve,
+    event_scores,
+    find_triggers,
+    frame_accuracy,
+    steps_to_seconds,
+)
+from twd_lab.rng import as_generator
+
+#: The real recordings the project never trains on, relative to the repository root.
+REAL_SPEECH_RELATIVE = Path("..") / "shared" / "real_speech" / "coursera"
+
+
+@dataclass
+class TestSet:
+    """Synthesized test clips: ``x`` ``(n, TX, N_FREQ)``, ``y`` ``(n, TY, 1)``, float32, and for each clip
+    the end times (s) of its trigger words. ``source`` says where the clips came from."""
+
+    __test__ = False  # not a pytest test class
+
+    x: np.ndarray
+    y: np.ndarray
+    word_ends_s: list[list[float]]
+    source: str
+    seed: int
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def duration_s(self) -> float:
+        from twd_lab.constants import CLIP_MS
+
+        return len(self) * CLIP_MS / 1000.0
+
+
+def real_speech_dir() -> Path | None:
+    """``../shared/real_speech/coursera`` next to the repository (or ``$TWD_LAB_REAL_SPEECH``); None if absent."""
+    env = os.environ.get("TWD_LAB_REAL_SPEECH")
+    candidates = [Path(env)] if env else []
+    candidates += [
+        Path.cwd() / REAL_SPEECH_RELATIVE,
+        Path(__file__).resolve().parents[1] / REAL_SPEECH_RELATIVE,
+    ]
+    for path in candidates:
+        if (path / "activates").is_dir():
+            return path.resolve()
+    return None
+
+
+def load_raw_arrays(raw) -> tuple[list, list, list, str]:
+    """(activates, negatives, backgrounds, description) from a folder, a bundled split name or arrays."""
+    from twd_lab.audio import load_raw_audio
+
+    if raw is None or raw in ("train", "heldout"):
+        from twd_lab.assets_index import bundled_raw_dir
+
+        split = raw or "train"
+        acts, negs, bgs = load_raw_audio(bundled_raw_dir(split), as_arrays=True)
+        return acts, negs, bgs, f"bundled:{split}"
+    if isinstance(raw, (str, os.PathLike)):
+        acts, negs, bgs = load_raw_audio(raw, as_arrays=True)
+        return acts, negs, bgs, str(raw)
+    if isinstance(raw, Sequence) and len(raw) == 3:
+        acts, negs, bgs = raw
+        return list(acts), list(negs), list(bgs), "arrays"
+    raise TypeError(
+        "raw must be None, 'train', 'heldout', a lab-style folder or (activates, negatives, backgrounds), "
+        f"got {type(raw).__name__}"
+    )
+
+
+def build_test_set(
+    raw=None,
+    n: int = 200,
+    seed: int = 0,
+    *,
+    augment: Callable | None = None,
+    progress: bool = False,
+) -> TestSet:
+    """Synthesize ``n`` seeded 10 s clips from ``raw`` (see :func:`load_raw_arrays`; default the bundled
+    training voices, ``"heldout"`` the held-out ones, or a path to any lab-style folder).
+
+    Each clip is made by :func:`twd_lab.synthesis.synthesize_example` (0-4 activates, 0-2 negatives,
+    the lab's levels), with ``augment(clip, rng)`` applied to each word if given. The same ``raw``,
+    ``n`` and ``seed`` give the same clips.
+    """
+    from twd_lab.constants import N_FREQ, TX, TY
+    from twd_lab.spectrogram import spectrogram
+    from twd_lab.synthesis import synthesize_example
+
+    if int(n) < 1:
+        raise ValueError(f"n must be >= 1 clip, got {n}")
+    acts, negs, bgs, source = load_raw_arrays(raw)
+    rng = as_generator(seed)
+    x = np.empty((n, TX, N_FREQ), np.float32)
+    y = np.empty((n, TY, 1), np.float32)
+    ends: list[list[float]] = []
+    steps = range(n)
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc="test clips", unit="clip")
+    for i in steps:
+        ex = synthesize_example(bgs[int(rng.integers(len(bgs)))], acts, negs, rng=rng, augment=augment)
+        x[i] = spectrogram(ex.audio * np.float32(PCM16_SCALE)).T
+        y[i] = ex.y.T
+        ends.append(sorted(end / 1000.0 for _, end in ex.activate_segments))
+    return TestSet(x, y, ends, source, int(seed))
+
+
+def predict_probs(model, x: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    """Per-step probabilities ``(n, Ty)`` of a Keras model on inputs ``(n, T, N_FREQ)``, inference mode."""
+    out = [
+        np.asarray(model(x[a : a + batch_size], training=False))[..., 0] for a in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(out, axis=0)
+
+
+def score_probs(
+    probs: np.ndarray,
+    test: TestSet,
+    *,
+    threshold: float = THRESHOLD,
+    patience: int = PATIENCE,
+    refractory: int = REFRACTORY,
+    window: tuple[float, float] = WINDOW_S,
+) -> EventScores:
+    """Pool the event scores of every clip in ``test`` given the model's ``probs`` ``(n, Ty)``."""
+    total = EventScores(0, 0, 0, 0.0, 0.0)
+    for p, ends in zip(probs, test.word_ends_s):
+        fires = steps_to_seconds(find_triggers(p, threshold, patience, refractory), STEP_S)
+        total = total + event_scores(ends, fires, p.size * STEP_S, window)
+    return total
+
+
+def evaluate_model(
+    model,
+    test: TestSet,
+    *,
+    threshold: float = THRESHOLD,
+    patience: int = PATIENCE,
+    refractory: int = REFRACTORY,
+    window: tuple[float, float] = WINDOW_S,
+    thresholds: Sequence[float] | None = None,
+    name: str | None = None,
+    probs: np.ndarray | None = None,
+) -> dict:
+    """All metrics of ``model`` on ``test``, as a plain dict (JSON-ready).
+
+    Keys: ``name``, ``source``, ``n_clips``, ``threshold``, ``patience``, ``refractory``, ``window_s``,
+    ``frame_accuracy``, ``all_zeros_accuracy``, ``loss`` (binary cross-entropy in inference mode), the
+    event scores (``precision``, ``recall``, ``f1``, ``miss_rate``, ``false_accepts``,
+    ``false_accepts_per_hour``, ``hits``, ``n_words``, ``n_triggers``, ``duration_s``, ``negative_s``),
+    ``best_f1`` with its ``best_threshold``, and ``det`` (thresholds, miss rate, false accepts/hour).
+    """
+    if probs is None:
+        probs = predict_probs(model, test.x)
+    y = test.y[..., 0]
+    acc = frame_accuracy(y, probs, threshold)
+    p = np.clip(probs, 1e-7, 1 - 1e-7)
+    loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    scores = score_probs(
+        probs, test, threshold=threshold, patience=patience, refractory=refractory, window=window
+    )
+    thresholds = np.round(np.linspace(0.05, 0.95, 19), 2) if thresholds is None else np.asarray(thresholds)
+    det = det_curve(
+        test.word_ends_s,
+        list(probs),
+        step_s=STEP_S,
+        thresholds=thresholds,
+        patience=patience,
+        refractory=refractory,
+        window=window,
+    )
+    f1s = [
+        score_probs(probs, test, threshold=t, patience=patience, refractory=refractory, window=window).f1
+        for t in det.thresholds
+    ]
+    best = int(np.argmax(f1s))
+    return {
+        "name": name or getattr(model, "name", "model"),
+        "source": test.source,
+        "seed": test.seed,
+        "n_clips": len(test),
+        "threshold": float(threshold),
+        "patience": int(patience),
+        "refractory": int(refractory),
+        "window_s": [float(window[0]), float(window[1])],
+        "frame_accuracy": acc.accuracy,
+        "all_zeros_accuracy": acc.all_zeros_baseline,
+        "loss": loss,
+        **scores.as_dict(),
+        "best_f1": float(f1s[best]),
+        "best_threshold": float(det.thresholds[best]),
+        "det": {
+            "thresholds": [float(t) for t in det.thresholds],
+            "miss_rate": [float(v) for v in det.miss_rate],
+            "false_accepts_per_hour": [float(v) for v in det.false_accepts_per_hour],
+        },
+    }
+
+
+def format_table(reports: Sequence[dict]) -> str:
+    """A Markdown table of reports from :func:`evaluate_model` (one row each), for the terminal."""
+    head = (
+        "| test set | clips | threshold | recall | precision | F1 | false accepts/h | miss rate "
+        "| frame acc. (all-zeros) | best F1 (threshold) |"
+    )
+    rows = [head, "|" + " --- |" * head.count(" | ") + " --- |"]
+    for r in reports:
+        rows.append(
+            f"| {r['source']} | {r['n_clips']} | {r['threshold']:.2f} | {r['recall']:.3f} | {r['precision']:.3f} "
+            f"| {r['f1']:.3f} | {r['false_accepts_per_hour']:.1f} | {r['miss_rate']:.3f} "
+            f"| {r['frame_accuracy']:.3f} ({r['all_zeros_accuracy']:.3f}) "
+            f"| {r['best_f1']:.3f} ({r['best_threshold']:.2f}) |"
+        )
+    return "\n".join(rows)
+
+
+def standard_reports(model, *, n: int = 200, seed: int = 0, progress: bool = False, **kwargs) -> list[dict]:
+    """The project's standard evaluation: held-out TTS voices, and real people when the recordings exist."""
+    reports = [evaluate_model(model, build_test_set("heldout", n, seed, progress=progress), **kwargs)]
+    real = real_speech_dir()
+    if real is not None:
+        test = build_test_set(real, n, seed, progress=progress)
+        test.source = "real_speech/coursera"
+        reports.append(evaluate_model(model, test, **kwargs))
+    return reports
