@@ -257,3 +257,18 @@ def test_create_training_example_keeps_the_lab_scale(clips):
     ref = mlab.specgram(ex.audio.astype(np.float64) * 32768, NFFT=200, Fs=8000, noverlap=120)[0]
     mask = ref > ref.max(axis=0) * 1e-6
     assert np.abs(10 * np.log10(x[mask] / ref[mask])).max() < 0.01
+
+
+def test_training_x_is_the_scaled_spectrogram_and_can_fill_a_buffer(clips):
+    from twd_lab.spectrogram import spectrogram
+    from twd_lab.synthesis import training_x
+
+    background, activates, negatives = clips
+    audio = synthesize_example(background, activates, negatives, rng=2).audio
+    x = training_x(audio)
+    np.testing.assert_allclose(x, spectrogram(audio * np.float32(32768)), rtol=1e-4, atol=1e-3)
+    out = np.empty((TX, 101), np.float32)
+    assert np.shares_memory(training_x(audio, out=out), out)
+    np.testing.assert_array_equal(out.T, x)
+    with pytest.raises(ValueError, match="10 s"):
+        training_x(audio[:-1])  # 440,999 samples would give 5,510 frames
