@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ from twd_lab.constants import SAMPLE_RATE, STEP_S, TY
 from twd_lab.widgets._common import wav_bytes
 
 PNG = b"\x89PNG"
+WHEN = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)  # an upload's last_modified
 
 
 def test_importing_the_widgets_package_loads_no_tensorflow_or_keras():
@@ -301,3 +303,96 @@ def test_keras_styles_stepper_shows_code_and_summary_and_proves_equal_outputs():
     assert "Sequential 523,329, Functional 523,329, Subclassed 523,329 (the same)" in stepper.proof.value
     stepper.next()
     assert stepper.style.value == "sequential"
+
+
+# --- DetectionDemo --------------------------------------------------------------------------------
+
+
+def fake_probabilities(samples):
+    """A stand-in detector: high for 30 steps after 2 s and after 6 s of a clip, low elsewhere."""
+    from twd_lab.detection import expected_steps
+
+    p = np.full(expected_steps(len(samples)), 0.05, np.float32)
+    for start_s in (2.0, 6.0):
+        k = int(start_s / STEP_S)
+        p[k : k + 30] = 0.9
+    return p
+
+
+@pytest.fixture
+def demo(clips):
+    from twd_lab.widgets import DetectionDemo
+
+    background, activates, _ = clips
+    y = np.zeros(TY, np.float32)
+    with_tone = background + np.resize(activates[1], background.size)
+    examples = {"noise": (background, y), "noise and a tone": (with_tone, None)}
+    return DetectionDemo(probabilities=fake_probabilities, examples=examples)
+
+
+def test_detection_demo_shows_probabilities_detections_and_chimes_them(demo):
+    from twd_lab.detection import chime_at, triggers
+
+    assert [round(t.time_s, 1) for t in demo.triggers] == [2.0, 6.0]
+    assert demo.triggers == triggers(demo.probs)
+    assert list(demo.player.axes) == ["spectrogram", "labels", "probabilities"]
+    assert "2 detection(s): 2.03 s, 6.02 s" in demo.message.value
+    assert demo.chimed.value == wav_bytes(chime_at(demo.samples, demo.triggers))
+    assert demo.chimed.value != demo.player.audio.value  # the chime is audible in the second player
+
+
+def test_detection_demo_sliders_rerun_only_the_firing_rule(demo, monkeypatch):
+    calls = []
+    monkeypatch.setattr(demo, "_probabilities", lambda x: calls.append(1) or fake_probabilities(x))
+    demo.patience.value = 31  # the bumps last 30 steps: nothing fires
+    assert demo.triggers == [] and "0 detection(s): none" in demo.message.value
+    demo.patience.value = 1
+    demo.threshold.value = 0.95
+    assert demo.triggers == []
+    demo.threshold.value = 0.5
+    demo.refractory.value = 0
+    assert len(demo.triggers) == 60  # fires at every step above the threshold
+    assert calls == []  # the model never ran again
+
+
+def test_detection_demo_switches_clips_and_reads_an_uploaded_wav(demo, tmp_path):
+    from twd_lab.audio import write_wav
+
+    demo.source.value = "noise and a tone"
+    assert demo.labels is None and list(demo.player.axes) == ["spectrogram", "probabilities"]
+    assert "noise and a tone" in demo.player.info.value
+    path = write_wav(tmp_path / "mine.wav", np.zeros(SAMPLE_RATE * 8, np.float32) + 0.01)
+    demo.upload.value = ({"name": "mine.wav", "type": "audio/wav", "size": path.stat().st_size,
+                          "content": memoryview(path.read_bytes()), "last_modified": WHEN},)
+    assert demo.title == "your file: mine.wav" and demo.samples.size == SAMPLE_RATE * 8
+    assert "your file: mine.wav" in demo.player.info.value and len(demo.triggers) == 2
+
+
+def test_detection_demo_reports_an_unreadable_upload(demo):
+    demo.upload.value = ({"name": "notes.wav", "type": "audio/wav", "size": 5, "content": memoryview(b"hello"),
+                          "last_modified": WHEN},)
+    assert "could not read the file" in demo.message.value and "not a WAV file" in demo.message.value
+
+
+def test_detection_demo_reports_a_missing_model_instead_of_failing(clips, monkeypatch):
+    from twd_lab.widgets import DetectionDemo
+
+    def missing(*args, **kwargs):
+        raise FileNotFoundError("bundled model assets/model.keras is missing. Train one with `twd-lab train`")
+
+    monkeypatch.setattr("twd_lab.models.load_model", missing)
+    demo = DetectionDemo(examples={"noise": (clips[0], None)})
+    assert "model.keras is missing" in demo.message.value and demo.probs.size == 0
+    assert list(demo.player.axes) == ["spectrogram"]
+
+
+@pytest.mark.slow
+def test_detection_demo_runs_a_real_keras_model(clips):
+    from twd_lab.detection import expected_steps
+    from twd_lab.models import build_model
+    from twd_lab.widgets import DetectionDemo
+
+    x = clips[0][: SAMPLE_RATE * 3]
+    demo = DetectionDemo(build_model("functional", input_length=None), examples={"3 s of noise": (x, None)})
+    assert demo.probs.shape == (expected_steps(x.size),)
+    assert np.all((demo.probs >= 0) & (demo.probs <= 1))

@@ -40,6 +40,7 @@ class CheckResult:
     name: str
     n_cases: int = 0
     failures: list[str] = field(default_factory=list)
+    printed: bool = field(default=False, repr=False, compare=False)
 
     @property
     def passed(self) -> bool:
@@ -59,6 +60,13 @@ class CheckResult:
         state = "passed" if self.passed else f"{len(self.failures)} failed"
         return f"CheckResult({self.name!r}, {self.n_cases} cases, {state})"
 
+    def _ipython_display_(self) -> None:
+        # A check prints its report as it finishes; as a cell's last value it shows nothing more
+        # (or the report, if it was run quietly).
+        if not self.printed:
+            print(self.report())
+            self.printed = True
+
 
 class _Runner:
     """Collects cases; a case is a description and a thunk that returns None (ok) or a message."""
@@ -72,6 +80,8 @@ class _Runner:
             problem = thunk()
         except Exception as exc:  # noqa: BLE001 - the learner's code may raise anything; report it
             problem = f"raised {type(exc).__name__}: {exc}"
+            if "NoneType" in str(exc):
+                problem += " (is something still None? fill in the code between the markers)"
         if problem:
             self.result.failures.append(f"case {self.result.n_cases} ({description}): {problem}")
             return False
@@ -80,6 +90,7 @@ class _Runner:
     def finish(self, verbose: bool) -> CheckResult:
         if verbose:
             print(self.result.report())
+            self.result.printed = True
         return self.result
 
 
@@ -483,7 +494,7 @@ def _fmt(kind: str, cfg: dict) -> str:
 
 
 def check_model(model, *, input_length: int = TX, verbose: bool = True) -> CheckResult:
-    """Grade a Keras model against the lab network (any of the three styles).
+    """Grade a Keras model (or a function ``input_shape -> model``) against the lab network, any style.
 
     Compares, layer by layer, the kind and the settings that matter (filters, kernel, stride, units,
     ``return_sequences``, dropout rate, activation), then the input and output shapes and the number of
@@ -491,6 +502,16 @@ def check_model(model, *, input_length: int = TX, verbose: bool = True) -> Check
     ``TimeDistributed(Dense(1))`` counts as ``Dense(1)``.
     """
     run = _Runner("check_model")
+    if not hasattr(model, "layers") and callable(model):  # a builder such as modelf(input_shape)
+        builder, built = model, []
+        run.case(f"{getattr(builder, '__name__', 'the builder')}(({input_length}, {N_FREQ})) builds a model",
+                 lambda: built.append(builder((input_length, N_FREQ))))
+        if not built:
+            return run.finish(verbose)
+        model = built[0]
+    if not hasattr(model, "layers"):
+        run.case("a Keras model", lambda: f"expected a Keras model, got {type(model).__name__} {model!r:.60}")
+        return run.finish(verbose)
     layers = [layer for layer in model.layers if type(layer).__name__ not in _SKIPPED_LAYERS]
 
     def count():

@@ -9,7 +9,7 @@ from pathlib import Path
 import ipywidgets as w
 import numpy as np
 
-from twd_lab.constants import PATIENCE, REFRACTORY, SAMPLE_RATE, STEP_S, THRESHOLD
+from twd_lab.constants import PATIENCE, REFRACTORY, SAMPLE_RATE, THRESHOLD
 from twd_lab.widgets._common import audio_widget, wav_bytes
 from twd_lab.widgets.audio_player import AudioPlayer, load_samples
 
@@ -51,8 +51,9 @@ class DetectionDemo(w.VBox):
     function ``samples -> per-step probabilities`` to use instead of a model (tests, or another
     detector). ``examples``: ``{name: (samples, y or None)}`` (default: three clips of held-out voices).
 
-    The probabilities are computed once per clip; the sliders only re-run the firing rule
-    (:func:`twd_lab.metrics.find_triggers`) and the chime (:func:`twd_lab.detection.chime_on_activate`).
+    The probabilities are computed once per clip (:func:`twd_lab.detection.detect_triggerword`); the
+    sliders only re-run the firing rule (:func:`twd_lab.detection.triggers`) and the chime
+    (:func:`twd_lab.detection.chime_at`).
     ``.player`` shows the clip, its labels (for bundled clips), probabilities and detections;
     ``.chimed`` plays the clip with a chime at each detection.
     """
@@ -79,7 +80,8 @@ class DetectionDemo(w.VBox):
         self.samples = np.zeros(0, np.float32)
         self.labels = None
         self.probs = np.zeros(0, np.float32)
-        self.trigger_steps = np.zeros(0, np.int64)
+        self.triggers: list = []
+        self.title: str | None = None
         first = self.examples[self.source.value]
         self.player = AudioPlayer(first[0], title=self.source.value)
         self.children = (
@@ -145,28 +147,30 @@ class DetectionDemo(w.VBox):
 
     def update_triggers(self) -> None:
         """Apply threshold, patience and refractory to the current probabilities; redraw; re-chime."""
-        from twd_lab.metrics import find_triggers
+        from twd_lab.detection import triggers
 
         if self.probs.size == 0:
-            self.trigger_steps = np.zeros(0, np.int64)
+            self.triggers = []
+            self.player.title = self.title
             self.player.update(self.samples, labels=self.labels)
+            self.chimed.value = wav_bytes(self.samples, SAMPLE_RATE)
             return
-        self.trigger_steps = find_triggers(self.probs, float(self.threshold.value), int(self.patience.value),
-                                           int(self.refractory.value))
+        self.triggers = triggers(self.probs, float(self.threshold.value), int(self.patience.value),
+                                 int(self.refractory.value))
         self.player.title = self.title
-        self.player.update(self.samples, labels=self.labels, probs=self.probs,
-                           triggers=[int(s) for s in self.trigger_steps], threshold=float(self.threshold.value))
+        self.player.update(self.samples, labels=self.labels, probs=self.probs, triggers=self.triggers,
+                           threshold=float(self.threshold.value))
         self.chimed.value = wav_bytes(self.chime(), SAMPLE_RATE)
-        times = ", ".join(f"{s * STEP_S:.2f} s" for s in self.trigger_steps) or "none"
-        self.message.value = (f"{self.trigger_steps.size} detection(s): {times} "
+        times = ", ".join(f"{t.time_s:.2f} s" for t in self.triggers) or "none"
+        self.message.value = (f"{len(self.triggers)} detection(s): {times} "
                               f"(threshold {self.threshold.value:.2f}, patience {self.patience.value}, "
                               f"refractory {self.refractory.value} steps)")
 
     def chime(self) -> np.ndarray:
-        """The clip with the bundled chime added at each detection."""
+        """The clip with the bundled chime added at each detection (:func:`twd_lab.detection.chime_at`)."""
         from twd_lab.detection import chime_at
 
-        return chime_at(self.samples, self.trigger_steps)
+        return chime_at(self.samples, self.triggers)
 
     def __repr__(self) -> str:
-        return f"DetectionDemo({self.title!r}, {self.trigger_steps.size} detection(s))"
+        return f"DetectionDemo({self.title!r}, {len(self.triggers)} detection(s))"

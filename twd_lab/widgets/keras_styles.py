@@ -119,5 +119,13 @@ class KerasStylesStepper(w.VBox):
         )
         return self.differences
 
+    def _repr_mimebundle_(self, **kwargs):
+        # A static copy of what the tabs show, for exported notebooks and notebooks opened without a kernel.
+        data = super()._repr_mimebundle_(**kwargs)
+        if data is not None:
+            data["text/html"] = (f"<b>{STYLE_LABELS[self.style.value]}</b>{self.code.value}"
+                                 f"{self.summary.value}<div>{self.proof.value}</div>")
+        return data
+
     def __repr__(self) -> str:
         return f"KerasStylesStepper(style={self.style.value!r})"

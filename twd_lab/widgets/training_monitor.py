@@ -46,6 +46,7 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.widget = _MonitorBox(self)
         self._t0 = 0.0
         self._epoch = 0
+        self._handle = None
 
     # -- Keras hooks ----------------------------------------------------------------------------
 
@@ -62,7 +63,7 @@ class TrainingMonitor(keras.callbacks.Callback):
             except ImportError:  # pragma: no cover - IPython is a dependency of ipywidgets
                 return
             if get_ipython() is not None:
-                display(self.widget)
+                self._handle = display(self.widget, display_id=True)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = int(epoch)
@@ -90,6 +91,9 @@ class TrainingMonitor(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self.widget.epoch_bar.bar_style = "success"
         self.widget.status.value = self.widget.status.value.replace("done", "done, training finished", 1)
+        if self._handle is not None:
+            # Re-send the display data so that a saved notebook keeps the final curves as its picture.
+            self._handle.update(self.widget)
 
     # -- drawing --------------------------------------------------------------------------------
 
