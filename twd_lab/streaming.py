@@ -102,11 +102,9 @@ def triggers_at(steps, scores) -> list[Trigger]:
 # ------------------------------------------------------------------------------------ the network
 
 
-def _clone(layer, **overrides):
-    """A fresh copy of a Keras layer (same config, ``overrides`` applied), not yet built."""
-    config = layer.get_config()
-    config.update(overrides)
-    return type(layer).from_config(config)
+def _clone(layer):
+    """A fresh copy of a Keras layer (same config), not yet built."""
+    return type(layer).from_config(layer.get_config())
 
 
 def _use_xla() -> bool:
@@ -117,9 +115,10 @@ class ChunkedModel:
     """The lab network as ``(normalised frames, GRU states) -> (probabilities, new GRU states)``.
 
     Built from a trained model's layers (``conv``, ``bn_conv``, ``gru_1``, ``bn_1``, ``gru_2``, ``bn_2``,
-    ``output``; dropout is the identity at inference and left out) with copies of their weights: the
-    GRUs are re-made with ``return_state=True`` so they start from, and hand back, a hidden state.
-    :meth:`sync` copies the weights again (after more training). The model's
+    ``output``; dropout is the identity at inference and left out) with copies of their weights, in
+    inference mode. The GRUs run as a scan over their cells' weights that starts from, and hands back,
+    a hidden state (Keras's own GRU layer does the same arithmetic but compiles and runs slower); padded
+    steps (``mask`` False) leave the state as it is. :meth:`sync` copies the weights again. The model's
     :class:`~twd_lab.layers.CausalNormalization` layer (``norm``; none is allowed) is used as it is.
 
     Raises ``ValueError`` if ``model`` lacks one of the layers (another architecture).
@@ -139,18 +138,13 @@ class ChunkedModel:
         self.source = model
         self.norm = norm_layer(model)
         src = {name: model.get_layer(name) for name in LAB_LAYERS}
+        for name in ("gru_1", "gru_2"):
+            _check_gru(src[name])
         self.units = (int(src["gru_1"].units), int(src["gru_2"].units))
-        gru = {"return_sequences": True, "return_state": True}
-        self.layers = {
-            name: _clone(layer, **(gru if name.startswith("gru") else {})) for name, layer in src.items()
-        }
-        # build every copy by tracing the forward pass once on a symbolic input
-        self._forward(
-            keras.KerasTensor((1, None, N_FREQ)),
-            keras.KerasTensor((1, None), dtype="bool"),
-            keras.KerasTensor((1, self.units[0])),
-            keras.KerasTensor((1, self.units[1])),
-        )
+        self.layers = {name: _clone(layer) for name, layer in src.items()}
+        x = keras.KerasTensor((1, None, N_FREQ))  # build every copy: one symbolic pass through them
+        for name in LAB_LAYERS:
+            x = self.layers[name](x)
         self.sync()
         self._compiled: dict[int, Callable] = {}
 
@@ -165,9 +159,9 @@ class ChunkedModel:
         L = self.layers
         x = L["conv"](frames)
         x = ops.relu(L["bn_conv"](x, training=False))
-        x, h1 = L["gru_1"](x, initial_state=h1, mask=mask, training=False)
+        x, h1 = _gru(x, mask, h1, L["gru_1"].cell)
         x = L["bn_1"](x, training=False)
-        x, h2 = L["gru_2"](x, initial_state=h2, mask=mask, training=False)
+        x, h2 = _gru(x, mask, h2, L["gru_2"].cell)
         x = L["bn_2"](x, training=False)
         return L["output"](x), h1, h2
 
@@ -229,6 +223,47 @@ class ChunkedModel:
         """The whole-file pass: probabilities ``(n_steps,)`` for spectrogram frames ``(T, 101)`` (lab values)."""
         y, _ = self.normalize(raw_frames)
         return self.run(y, *self.initial_state())[0]
+
+
+def _check_gru(layer) -> None:
+    cell = getattr(layer, "cell", None)
+    ok = (
+        cell is not None
+        and getattr(cell, "reset_after", False)
+        and getattr(cell, "use_bias", False)
+        and getattr(cell.activation, "__name__", "") == "tanh"
+        and getattr(cell.recurrent_activation, "__name__", "") == "sigmoid"
+    )
+    if not ok:
+        raise ValueError(
+            f"layer {layer.name!r} is not a Keras GRU with the defaults (reset_after=True, tanh, sigmoid, bias)"
+        )
+
+
+def _gru(x, mask, h, cell):
+    """A Keras GRU (``reset_after=True``) over ``x`` ``(1, T, d)`` from state ``h`` ``(1, u)``: ``(y, h)``.
+
+    The input projection of every step is one matrix product before the loop; the loop itself only
+    multiplies the state. Where ``mask`` ``(1, T)`` is False the state is carried unchanged.
+    """
+    from keras import ops
+
+    kernel, recurrent, bias = cell.kernel, cell.recurrent_kernel, cell.bias
+    xw = ops.matmul(x[0], kernel) + bias[0]  # (T, 3u): the z, r and candidate parts of every step
+
+    def step(h, inputs):
+        xt, keep = inputs
+        inner = ops.matmul(h, recurrent) + bias[1]
+        xz, xr, xh = ops.split(xt[None], 3, axis=-1)
+        iz, ir, ih = ops.split(inner, 3, axis=-1)
+        z = ops.sigmoid(xz + iz)
+        r = ops.sigmoid(xr + ir)
+        candidate = ops.tanh(xh + r * ih)
+        h = ops.where(keep, z * h + (1.0 - z) * candidate, h)
+        return h, h
+
+    h, ys = ops.scan(step, h, (xw, mask[0]))  # ys: (T, 1, u)
+    return ops.transpose(ys, (1, 0, 2)), h
 
 
 def _has_layer(model, name: str) -> bool:
