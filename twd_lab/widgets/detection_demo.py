@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -171,6 +172,13 @@ class DetectionDemo(w.VBox):
         from twd_lab.detection import chime_at
 
         return chime_at(self.samples, self.triggers)
+
+    def _repr_mimebundle_(self, **kwargs):
+        # The player's picture as a static copy, for exported notebooks and notebooks opened without a kernel.
+        data = super()._repr_mimebundle_(**kwargs)
+        if data is not None and self.player.png:
+            data["image/png"] = base64.b64encode(self.player.png).decode("ascii")
+        return data
 
     def __repr__(self) -> str:
         return f"DetectionDemo({self.title!r}, {len(self.triggers)} detection(s))"
