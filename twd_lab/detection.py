@@ -33,6 +33,8 @@ from typing import NamedTuple
 import numpy as np
 
 from twd_lab.constants import (
+    CONV_KERNEL,
+    N_FREQ,
     PATIENCE,
     PCM16_SCALE,
     REFRACTORY,
@@ -50,10 +52,13 @@ __all__ = [
     "RECEPTIVE_FIELD_SAMPLES",
     "ChimeResult",
     "Trigger",
+    "check_new_file",
     "chime_at",
     "chime_on_activate",
+    "detect_file",
     "detect_triggerword",
     "expected_steps",
+    "frame_probabilities",
     "load_audio",
     "preprocess_audio",
     "step_times_s",
@@ -171,13 +176,25 @@ def probabilities(audio: np.ndarray, model=None) -> np.ndarray:
     if audio.size < RECEPTIVE_FIELD_SAMPLES:
         return np.zeros(0, np.float32)
     from twd_lab.spectrogram import spectrogram
+
+    return frame_probabilities(spectrogram(audio * np.float32(PCM16_SCALE)).T, model)
+
+
+def frame_probabilities(frames, model=None) -> np.ndarray:
+    """Probabilities for spectrogram frames with the lab's values: ``(T, 101) -> (n_steps,)``, or a batch
+    ``(n, T, 101) -> (n, n_steps)`` (e.g. a :class:`twd_lab.evaluation.TestSet`'s ``x``), clip by clip."""
     from twd_lab.streaming import _resolve
 
-    frames = spectrogram(audio * np.float32(PCM16_SCALE)).T  # the lab's values, (T, 101)
+    x = np.asarray(frames, np.float32)
+    if x.ndim not in (2, 3) or x.shape[-1] != N_FREQ:
+        raise ValueError(f"frames must have shape (T, {N_FREQ}) or (n, T, {N_FREQ}), got {x.shape}")
+    if x.shape[-2] < CONV_KERNEL:  # shorter than one Conv1D kernel: no output step
+        return np.zeros(x.shape[:-2] + (0,), np.float32)
     runner, keras_model = _resolve(model)
-    if runner is not None:
-        return runner.probabilities(frames)
-    return _plain_call(keras_model, frames)
+    one = runner.probabilities if runner is not None else (lambda f: _plain_call(keras_model, f))
+    if x.ndim == 2:
+        return one(x)
+    return np.stack([one(clip) for clip in x]) if len(x) else np.zeros((0, 0), np.float32)
 
 
 def _plain_call(model, frames: np.ndarray) -> np.ndarray:
@@ -315,6 +332,24 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def check_new_file(path: PathLike, *, source: PathLike | None = None, overwrite: bool = False) -> Path:
+    """``path`` as a Path if a new file may be written there; else raise saying why.
+
+    Never the ``source`` file (even with ``overwrite``), never a folder, and an existing file only with
+    ``overwrite=True``.
+    """
+    target = Path(path)
+    if source is not None and (
+        _same_file(target, Path(source)) or target.resolve() == Path(source).resolve()
+    ):
+        raise ValueError(f"{target} is the input file; the input is never overwritten")
+    if target.is_dir():
+        raise IsADirectoryError(f"{target} is a folder; give a .wav file name")
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} already exists; pass overwrite=True (--overwrite) to replace it")
+    return target
+
+
 def chime_on_activate(
     path_or_samples,
     predictions=None,
@@ -347,17 +382,8 @@ def chime_on_activate(
         )
     target = None
     if out_path is not None:
-        target = Path(out_path)
-        if isinstance(path_or_samples, (str, os.PathLike)) and (
-            _same_file(target, Path(path_or_samples)) or target.resolve() == Path(path_or_samples).resolve()
-        ):
-            raise ValueError(
-                f"out_path {target} is the input file; chime_on_activate never overwrites its input"
-            )
-        if target.is_dir():
-            raise IsADirectoryError(f"out_path {target} is a folder; give a .wav file name")
-        if target.exists() and not overwrite:
-            raise FileExistsError(f"out_path {target} already exists; pass overwrite=True to replace it")
+        source = path_or_samples if isinstance(path_or_samples, (str, os.PathLike)) else None
+        target = check_new_file(out_path, source=source, overwrite=overwrite)
     audio = load_audio(path_or_samples)
     if predictions is None:
         probs = probabilities(preprocess_audio(audio), model)
@@ -375,3 +401,44 @@ def chime_on_activate(
 
         write_wav(target, mixed, SAMPLE_RATE, overwrite=overwrite)
     return ChimeResult(mixed, fired, target)
+
+
+# ------------------------------------------------------------------------------------- one file
+
+
+def detect_file(
+    path: PathLike,
+    model=None,
+    *,
+    threshold: float = THRESHOLD,
+    patience: int = PATIENCE,
+    refractory: int = REFRACTORY,
+    chime_out: PathLike | None = None,
+    overwrite: bool = False,
+) -> dict:
+    """Detect in one WAV file: ``{"file": str, "duration_s": float, "triggers": [{"time_s", "score"}, ...]}``.
+
+    The form ``twd-lab detect --json`` prints. With ``chime_out`` the chimed audio is written there too
+    (see :func:`chime_on_activate`; checked before any work is done).
+    """
+    if chime_out is not None:
+        check_new_file(chime_out, source=path, overwrite=overwrite)
+    audio = load_audio(path)
+    from twd_lab.audio import match_target_amplitude
+
+    probs = probabilities(match_target_amplitude(audio, TARGET_DBFS), model)
+    fired = triggers(probs, threshold, patience, refractory)
+    if chime_out is not None:
+        from twd_lab.audio import write_wav
+
+        write_wav(
+            check_new_file(chime_out, source=path, overwrite=overwrite),
+            chime_at(audio, fired),
+            SAMPLE_RATE,
+            overwrite=overwrite,
+        )
+    return {
+        "file": str(path),
+        "duration_s": round(audio.size / SAMPLE_RATE, 4),
+        "triggers": [{"time_s": t.time_s, "score": t.score} for t in fired],
+    }

@@ -1,0 +1,416 @@
+"""The ``twd-lab`` command: a thin layer of argparse over the library.
+
+    twd-lab demo       the whole pipeline on the bundled defaults, with files to open
+    twd-lab detect     triggers in WAV files of any length (text or one JSON object per file)
+    twd-lab synth      a training set on disk (twd_lab.dataset.build_dataset)
+    twd-lab train      train the lab network (twd_lab.training.train) and save a .keras model
+    twd-lab evaluate   event metrics on seeded synthesized test clips (twd_lab.evaluation)
+
+Every command has ``--help``. Success exits 0; an error prints one line, ``twd-lab: error: ...``, and
+exits 1 (2 for a bad command line). Nothing here imports NumPy or TensorFlow until a command needs them,
+so ``twd-lab --help`` answers at once; only ``demo``, ``detect``, ``train`` and ``evaluate`` load Keras.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import zipfile
+from pathlib import Path
+
+from twd_lab.constants import PATIENCE, REFRACTORY, THRESHOLD
+
+PROG = "twd-lab"
+#: Errors a user can cause (a bad path, a broken file, a bad value): one line, no traceback.
+EXPECTED_ERRORS = (ValueError, OSError, zipfile.BadZipFile, RuntimeError)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (``twd-lab: error: ...``) and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{PROG}: error: {message} (see `{self.prog} --help`)\n")
+
+
+class CommandError(Exception):
+    """An error already reported (one line each); the command exits 1."""
+
+
+def _quiet_tensorflow() -> None:
+    """Import TensorFlow with its start-up chatter (oneDNN, CPU features, absl) kept off the terminal.
+
+    ``TF_CPP_MIN_LOG_LEVEL`` only works if set before Python starts, so the C-level stderr is pointed at
+    /dev/null for the import and flushed before it is restored. Python exceptions still surface.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules or os.environ.get("TWD_LAB_VERBOSE_TF"):
+        return
+    import ctypes
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            try:
+                ctypes.CDLL(None).fflush(None)
+            except (OSError, AttributeError):
+                pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err) or type(err).__name__
+    return " ".join(text.split())
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
+    return value
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _add_firing_rule(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--threshold", type=_probability, default=THRESHOLD, help=f"fire above this probability ({THRESHOLD})"
+    )
+    p.add_argument(
+        "--patience",
+        type=_count(1),
+        default=PATIENCE,
+        help=f"consecutive output steps above the threshold before it fires ({PATIENCE})",
+    )
+    p.add_argument(
+        "--refractory",
+        type=_count(0),
+        default=REFRACTORY,
+        help=f"output steps after a firing before it may fire again ({REFRACTORY}; a step is 7.26 ms)",
+    )
+
+
+# ------------------------------------------------------------------------------------------ commands
+
+
+def cmd_demo(args) -> int:
+    _quiet_tensorflow()
+    from twd_lab.demo import run_demo
+
+    result = run_demo(
+        args.out,
+        seed=args.seed,
+        model=args.model,
+        threshold=args.threshold,
+        patience=args.patience,
+        refractory=args.refractory,
+    )
+    print(result.report())
+    return 0
+
+
+def _chime_target(chime: str | None, file: str, several: bool) -> Path | None:
+    """Where one file's chimed copy goes: ``--chime`` itself, or ``<stem>_chimed.wav`` in a ``--chime`` folder."""
+    if chime is None:
+        return None
+    target = Path(chime)
+    if several or target.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        return target / f"{Path(file).stem}_chimed.wav"
+    return target
+
+
+def cmd_detect(args) -> int:
+    _quiet_tensorflow()
+    from twd_lab.detection import detect_file
+    from twd_lab.streaming import load_keras_model
+
+    model = load_keras_model(args.model)  # once, for every file; fails before any file is read
+    several = len(args.files) > 1
+    failed = 0
+    for file in args.files:
+        try:
+            result = detect_file(
+                file,
+                model,
+                threshold=args.threshold,
+                patience=args.patience,
+                refractory=args.refractory,
+                chime_out=_chime_target(args.chime, file, several),
+                overwrite=args.overwrite,
+            )
+        except EXPECTED_ERRORS as err:
+            failed += 1
+            print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr, flush=True)
+            continue
+        if args.json:
+            print(json.dumps(result), flush=True)
+        else:
+            fired = result["triggers"]
+            found = ", ".join(f"{t['time_s']:.2f} s (p={t['score']:.2f})" for t in fired) or "none"
+            print(f"{file}  {result['duration_s']:.2f} s  activate: {found}", flush=True)
+        chime = _chime_target(args.chime, file, several)
+        if chime is not None:
+            print(f"wrote {chime}", file=sys.stderr if args.json else sys.stdout, flush=True)
+    if failed:
+        raise CommandError(f"{failed} of {len(args.files)} file(s) failed")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from twd_lab.dataset import build_dataset
+
+    info = build_dataset(
+        args.out, args.m, raw=args.raw, seed=args.seed, workers=args.workers, progress=not args.quiet
+    )
+    print(
+        f"wrote {info.m} examples ({info.source}, seed {info.seed}) to {info.path} "
+        f"in {len(info.shards)} shard(s), {info.seconds:.1f} s"
+    )
+    return 0
+
+
+def cmd_train(args) -> int:
+    _quiet_tensorflow()
+    out = Path(args.out)
+    if out.suffix != ".keras":
+        raise ValueError(f"--out must be a .keras file, got {out}")
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} already exists; choose another --out or pass --overwrite")
+    import keras
+
+    from twd_lab.evaluation import build_test_set
+    from twd_lab.layers import log_power_prior
+    from twd_lab.models import build_model, compile_model
+    from twd_lab.training import ArrayDataset, OnTheFlyDataset, train
+
+    keras.utils.set_random_seed(args.seed)
+    if args.data is not None:
+        data = ArrayDataset.from_shards(args.data, args.batch_size, seed=args.seed)
+    else:
+        data = OnTheFlyDataset(
+            args.raw, args.steps_per_epoch, args.batch_size, seed=args.seed, augment=not args.no_augment
+        )
+    mu0, sigma0 = log_power_prior(data[0][0])  # the input normalisation's prior, from one batch
+    model = build_model("functional", norm_config={"mu0": mu0.tolist(), "sigma0": sigma0.tolist()})
+    compile_model(model, learning_rate=args.learning_rate)
+    dev = build_test_set(args.raw or "train", args.dev_clips, seed=10_000 + args.seed)  # picks the best epoch
+    history = train(
+        model,
+        train_data=data,
+        val_data=dev,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        checkpoint_dir=args.checkpoint_dir,
+        overwrite=args.overwrite,
+        time_limit_s=None if args.time_limit_min is None else args.time_limit_min * 60,
+        progress="epoch" if args.quiet else True,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    best = (
+        ""
+        if history.best_value is None
+        else f"; best dev F1 {history.best_value:.3f} (epoch {history.best_epoch + 1})"
+    )
+    print(f"trained {len(history.epoch)} epoch(s){best}; saved {out}")
+    print(f"try it: {PROG} detect FILE.wav --model {out}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    _quiet_tensorflow()
+    from twd_lab.detection import frame_probabilities
+    from twd_lab.evaluation import build_test_set, evaluate_model, format_table, real_speech_dir
+    from twd_lab.streaming import load_keras_model
+
+    model = load_keras_model(args.model)
+    if args.raw is not None:
+        sources = [(args.raw, None)]
+    else:  # the project's standard: held-out TTS voices, and real people when the recordings are here
+        sources = [("heldout", None)]
+        real = real_speech_dir()
+        if real is not None:
+            sources.append((real, "real_speech/coursera"))
+    reports = []
+    for raw, label in sources:
+        test = build_test_set(raw, args.n, args.seed, progress=not args.quiet)
+        if label:
+            test.source = label
+        probs = frame_probabilities(test.x, model)
+        reports.append(
+            evaluate_model(
+                model,
+                test,
+                probs=probs,
+                threshold=args.threshold,
+                patience=args.patience,
+                refractory=args.refractory,
+            )
+        )
+    if args.json:
+        print(json.dumps(reports if len(reports) > 1 else reports[0]))
+    else:
+        print(format_table(reports))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Trigger word detection, from the Sequence Models lab: synthesize, train, detect.",
+        epilog="Start with `twd-lab demo`; the lessons are notebooks: `jupyter lab notebooks/`.",
+    )
+    from twd_lab import __version__
+
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "demo",
+        help="the whole pipeline once, with files to open",
+        description="Synthesize a 10 s example from the bundled held-out voices, show its labels, detect "
+        "with the shipped model, and write a picture (spectrogram, labels, probabilities), the example "
+        "and a chimed copy into a new folder.",
+    )
+    p.add_argument(
+        "--out", help="a new (or empty) folder; default ./twd-lab-demo, or -2, -3, ... if it exists"
+    )
+    p.add_argument("--seed", type=_count(0), default=0, help="which example (0)")
+    p.add_argument("--model", help="a .keras model (default: the shipped one)")
+    _add_firing_rule(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "detect",
+        help="find the trigger word in WAV files of any length",
+        description="Print when the trigger word ends in each WAV file (any length; 8/16/24/32-bit integer "
+        "or 32/64-bit float; mono or stereo; any rate). time_s is when the detector fires.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="WAV files")
+    p.add_argument("--model", help="a .keras model (default: the shipped one)")
+    _add_firing_rule(p)
+    p.add_argument(
+        "--chime",
+        metavar="OUT.wav",
+        help="also write the audio with a chime where it fires (with several FILEs: a folder)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="let --chime replace an existing file")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='one JSON object per file: {"file", "duration_s", "triggers": [{"time_s", "score"}]}',
+    )
+    p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser(
+        "synth",
+        help="synthesize a training set to disk",
+        description="Synthesize M 10 s examples (spectrograms X and labels Y) into .npy shards in OUT.",
+    )
+    p.add_argument("--out", required=True, help="dataset folder (new, empty, or an earlier twd-lab dataset)")
+    p.add_argument("-m", type=_count(1), default=32, help="number of examples (32)")
+    p.add_argument("--seed", type=_count(0), default=0, help="random seed (0)")
+    p.add_argument(
+        "--raw", help="lab-style folder with activates/ negatives/ backgrounds/ (default: bundled)"
+    )
+    p.add_argument("--workers", type=_count(1), help="processes (default: one per CPU)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser(
+        "train",
+        help="train the lab network and save it",
+        description="Train the lab network on a dataset folder (--data) or on examples synthesized on the "
+        "fly from the bundled voices (or --raw), with the lab's Adam and binary cross-entropy, and save "
+        "it as a .keras file.",
+    )
+    p.add_argument("--data", help="a dataset folder from `twd-lab synth` (default: synthesize on the fly)")
+    p.add_argument("--raw", help="lab-style folder to synthesize from (default: bundled training voices)")
+    p.add_argument("--out", default="model.keras", help="where to save the model (model.keras)")
+    p.add_argument("--epochs", type=_count(1), default=10, help="epochs (10)")
+    p.add_argument("--batch-size", type=_count(1), default=32, help="examples per batch (32)")
+    p.add_argument(
+        "--steps-per-epoch", type=_count(1), default=50, help="batches per epoch when synthesizing (50)"
+    )
+    p.add_argument(
+        "--learning-rate",
+        type=float,
+        default=1e-4,
+        help="Adam learning rate (the lab's 1e-4; 1e-3 is faster)",
+    )
+    p.add_argument("--seed", type=_count(0), default=0, help="random seed (0)")
+    p.add_argument(
+        "--dev-clips", type=_count(1), default=32, help="clips scored after each epoch to keep the best (32)"
+    )
+    p.add_argument("--checkpoint-dir", help="also keep best.keras, last.keras and history.csv here")
+    p.add_argument("--time-limit-min", type=float, help="stop after the epoch that passes this many minutes")
+    p.add_argument("--no-augment", action="store_true", help="use the clips as they are")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out or checkpoints")
+    p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="event metrics on seeded test clips",
+        description="Synthesize N seeded 10 s test clips and report frame accuracy (beside the all-zeros "
+        "baseline), event precision/recall/F1, false accepts per hour and miss rate. Default: the bundled "
+        "held-out voices, and ../shared/real_speech when it exists.",
+    )
+    p.add_argument("--raw", help="lab-style folder of recordings to build the test clips from")
+    p.add_argument("-n", "--clips", dest="n", type=_count(1), default=200, help="test clips per set (200)")
+    p.add_argument("--seed", type=_count(0), default=0, help="random seed (0)")
+    p.add_argument("--model", help="a .keras model (default: the shipped one)")
+    _add_firing_rule(p)
+    p.add_argument("--json", action="store_true", help="the full reports (with the DET curve) as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``twd-lab`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CommandError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    except EXPECTED_ERRORS as err:
+        print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
