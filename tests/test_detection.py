@@ -94,7 +94,7 @@ def test_silence_gives_finite_probabilities_not_nan(model):
 @pytest.mark.parametrize(
     "bad, match",
     [
-        (np.zeros(0, np.float32), "empty"),
+        (np.zeros(0, np.float32), "at least one sample"),
         (np.array([0.1, np.nan] * 1000, np.float32), "NaN"),
         (np.zeros((10, 10, 2), np.float32), "shape"),
         (np.array(["a"] * 2000), "numeric"),
@@ -103,6 +103,17 @@ def test_silence_gives_finite_probabilities_not_nan(model):
 def test_bad_sample_arrays_raise_a_clear_value_error(bad, match):
     with pytest.raises(ValueError, match=match):
         detect_triggerword(bad)  # raised before any model is needed
+
+
+def test_plot_draws_the_spectrogram_and_the_probabilities_and_returns_them(model):
+    from matplotlib.figure import Figure
+
+    axes = Figure().subplots(2, 1)
+    audio = speechy(2.0)
+    probs = detect_triggerword(audio, model, plot=True, ax=axes)
+    np.testing.assert_array_equal(probs, detect_triggerword(audio, model))
+    assert axes[0].images and axes[1].lines
+    np.testing.assert_allclose(axes[1].lines[0].get_ydata(), probs)
 
 
 def test_the_callers_array_is_not_changed(model):

@@ -101,7 +101,7 @@ def load_audio(path_or_samples, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray
             f"samples must be a numeric array of shape (n,) or (n, channels), got shape {x.shape} of {x.dtype}"
         )
     if x.shape[0] == 0 or x.size == 0:
-        raise ValueError("samples are empty: there is no audio to detect in")
+        raise ValueError(f"samples must hold at least one sample, got an empty array of shape {x.shape}")
     if x.dtype.kind in "iu":
         offset, scale = _int_scale(x.dtype)
         x = ((x.astype(np.float64) - offset) / scale).astype(np.float32)

@@ -146,7 +146,7 @@ class ChunkedModel:
         for name in LAB_LAYERS:
             x = self.layers[name](x)
         self.sync()
-        self._compiled: dict[int, Callable] = {}
+        self._compiled: dict[int | str, Callable] = {}
 
     def sync(self) -> None:
         """Copy the current weights of the source model's layers into this runner."""
@@ -221,8 +221,24 @@ class ChunkedModel:
 
     def probabilities(self, raw_frames: np.ndarray) -> np.ndarray:
         """The whole-file pass: probabilities ``(n_steps,)`` for spectrogram frames ``(T, 101)`` (lab values)."""
-        y, _ = self.normalize(raw_frames)
+        frames = np.asarray(raw_frames, np.float32)
+        y = frames if self.norm is None else np.asarray(self._normalize_whole()(frames[None]))[0]
         return self.run(y, *self.initial_state())[0]
+
+    def _normalize_whole(self) -> Callable:
+        # the same layer.normalize from no state, as one graph (a third faster than op by op on a minute)
+        fn = self._compiled.get("normalize")
+        if fn is None:
+            fn = lambda x: self.norm.normalize(x)[0]
+            import keras
+
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                spec = tf.TensorSpec((1, None, N_FREQ), tf.float32)
+                fn = tf.function(fn, input_signature=[spec])
+            self._compiled["normalize"] = fn
+        return fn
 
 
 def _check_gru(layer) -> None:

@@ -1,0 +1,255 @@
+"""Detection benchmark: real-time factor on a 60 s clip, streaming latency, start-up of `twd-lab detect`.
+
+    python benchmarks/bench_detect.py              # about 1-2 minutes
+    python benchmarks/bench_detect.py --json out.json
+
+Measured in one run, after warm-up, as medians:
+
+* ``detect``: :func:`twd_lab.detection.detect_triggerword` on 60 s of synthesized speech (one pass of
+  any length: 8,265 output steps). Real-time factor = seconds of compute per second of audio (target
+  <= 0.005). Baseline, the lab's way: the model built for 10 s (``Tx=5511``), and for each 10 s window
+  ``plt.specgram`` then ``model.predict`` (issue 5 quotes about 0.017).
+* streaming: :class:`twd_lab.streaming.StreamingDetector` fed 0.5 s (and 0.25, 0.1 s) chunks: compute per
+  chunk, and the latency from a sample arriving to the decision that includes it: waiting for the chunk to
+  fill (0 to chunk_s, chunk_s/2 on average) plus the compute. Also how far the stream's probabilities are
+  from the whole-file pass.
+* start-up: wall time of ``twd-lab detect FILE --json`` on a 10 s file in a fresh process, of
+  ``twd-lab --help``, and of ``import tensorflow`` alone (its share of the start-up).
+
+The shipped model is used when it exists; otherwise a model with random weights (speed does not depend
+on the weights). Other load on the machine shows in the timings: compare the ratios of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from twd_lab.constants import CLIP_SAMPLES, SAMPLE_RATE, TX
+
+SECONDS = 60
+
+
+def median_time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def sixty_seconds(seed: int = 0) -> np.ndarray:
+    """60 s of speech-like audio: six synthesized 10 s examples from the bundled voices, end to end."""
+    try:
+        from twd_lab.audio import load_raw_audio
+        from twd_lab.synthesis import synthesize_example
+
+        acts, negs, bgs = load_raw_audio(None, as_arrays=True)
+        rng = np.random.default_rng(seed)
+        parts = [
+            synthesize_example(bgs[i % len(bgs)], acts, negs, rng=rng).audio for i in range(SECONDS // 10)
+        ]
+        return np.concatenate(parts)
+    except (FileNotFoundError, ValueError):
+        return (np.random.default_rng(seed).standard_normal(SECONDS * SAMPLE_RATE) * 0.1).astype(np.float32)
+
+
+def get_model():
+    from twd_lab.assets_index import model_path
+    from twd_lab.models import build_model, load_model
+
+    try:
+        return load_model(model_path()), "shipped"
+    except FileNotFoundError:
+        import keras
+
+        keras.utils.set_random_seed(0)
+        return build_model("functional", input_length=None), "random weights (no shipped model)"
+
+
+# ----------------------------------------------------------------------------------------- detect
+
+
+def bench_detect(model, audio: np.ndarray, repeat: int) -> dict:
+    from twd_lab.detection import detect_triggerword, preprocess_audio
+    from twd_lab.spectrogram import spectrogram
+    from twd_lab.streaming import chunked_model
+
+    detect_triggerword(audio, model)  # warm-up: loads, compiles
+    seconds = audio.size / SAMPLE_RATE
+    total = median_time(lambda: detect_triggerword(audio, model), repeat)
+    runner = chunked_model(model)
+    clip = preprocess_audio(audio)
+    frames = spectrogram(clip * np.float32(32768.0)).T
+    norm, _ = runner.normalize(frames)
+    parts = {
+        "preprocess_s": median_time(lambda: preprocess_audio(audio), repeat),
+        "spectrogram_s": median_time(lambda: spectrogram(clip * np.float32(32768.0)), repeat),
+        "normalize_s": median_time(lambda: runner.normalize(frames), repeat),
+        "network_s": median_time(lambda: runner.run(norm, *runner.initial_state()), repeat),
+    }
+    return {
+        "audio_s": seconds,
+        "steps": int(detect_triggerword(audio, model).size),
+        "detect_s": total,
+        "rtf": total / seconds,
+        **{k: round(v, 4) for k, v in parts.items()},
+    }
+
+
+def bench_lab(model, audio: np.ndarray, repeat: int) -> dict:
+    """The lab's detect_triggerword, window by window: plt.specgram, then model.predict on (1, 5511, 101)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import mlab
+
+    from twd_lab.models import build_model, copy_weights
+
+    lab_model = copy_weights(model, build_model("functional", input_length=TX))
+    windows = [audio[a : a + CLIP_SAMPLES] for a in range(0, audio.size - CLIP_SAMPLES + 1, CLIP_SAMPLES)]
+
+    def lab_detect():
+        out = []
+        for w in windows:
+            x = mlab.specgram(w * 32768.0, NFFT=200, Fs=8000, noverlap=120)[
+                0
+            ]  # the lab's plt.specgram values
+            out.append(lab_model.predict(x.T[None].astype(np.float32), verbose=0))
+        return out
+
+    lab_detect()  # warm-up
+    total = median_time(lab_detect, repeat)
+    return {"windows": len(windows), "lab_s": total, "lab_rtf": total / (len(windows) * 10.0)}
+
+
+# -------------------------------------------------------------------------------------- streaming
+
+
+def bench_streaming(model, audio: np.ndarray) -> dict:
+    from twd_lab.detection import detect_triggerword, preprocess_audio, triggers
+    from twd_lab.streaming import StreamingDetector
+
+    clip = preprocess_audio(audio)
+    whole = detect_triggerword(clip, model)
+    results = {}
+    for chunk_s in (0.5, 0.25, 0.1):
+        det = StreamingDetector(model, chunk_s=chunk_s)
+        det.process(clip)
+        compute = np.asarray(det.compute_s[1:])  # the first chunk of a fresh detector also fills buffers
+        same = [t.time_s for t in det.triggers] == [t.time_s for t in triggers(whole)]
+        results[f"{chunk_s:g}"] = {
+            "chunks": len(det.compute_s),
+            "compute_median_ms": round(1000 * float(np.median(compute)), 2),
+            "compute_p95_ms": round(1000 * float(np.percentile(compute, 95)), 2),
+            "compute_max_ms": round(1000 * float(compute.max()), 2),
+            "latency_mean_s": round(chunk_s / 2 + float(np.mean(compute)), 4),
+            "latency_max_s": round(chunk_s + float(compute.max()), 4),
+            "max_abs_diff_vs_whole_file": float(np.abs(det.probabilities - whole).max()),
+            "same_triggers_as_whole_file": same,
+        }
+    return results
+
+
+# ---------------------------------------------------------------------------------------- start-up
+
+
+def wall(cmd: list[str], repeat: int, env=None) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_startup(model, repeat: int) -> dict:
+    from twd_lab.audio import write_wav
+
+    exe = shutil.which("twd-lab")
+    cli = [exe] if exe else [sys.executable, "-m", "twd_lab.cli"]
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "ten_seconds.wav"
+        write_wav(wav, sixty_seconds(1)[:CLIP_SAMPLES])
+        model_file = Path(tmp) / "model.keras"
+        model.save(model_file)
+        detect = wall([*cli, "detect", str(wav), "--json", "--model", str(model_file)], repeat)
+    return {
+        "twd_lab_detect_10s_file_s": round(detect, 3),
+        "twd_lab_help_s": round(wall([*cli, "--help"], repeat), 3),
+        "python_s": round(wall([sys.executable, "-c", "pass"], repeat), 3),
+        "import_numpy_scipy_s": round(wall([sys.executable, "-c", "import numpy, scipy.signal"], repeat), 3),
+        "import_tensorflow_s": round(wall([sys.executable, "-c", "import tensorflow"], repeat), 3),
+        "import_keras_and_twd_lab_models_s": round(
+            wall([sys.executable, "-c", "import twd_lab.models, twd_lab.detection"], repeat), 3
+        ),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (5)")
+    parser.add_argument("--json", help="also write the numbers to this file")
+    parser.add_argument("--skip-startup", action="store_true")
+    args = parser.parse_args(argv)
+
+    model, which = get_model()
+    audio = sixty_seconds()
+    print(f"model: {which}; audio: {audio.size / SAMPLE_RATE:.0f} s; load average {os.getloadavg()[0]:.1f}")
+    ours = bench_detect(model, audio, args.repeat)
+    lab = bench_lab(model, audio, max(1, args.repeat // 2))
+    print(
+        f"detect, 60 s: {ours['detect_s']:.3f} s, RTF {ours['rtf']:.4f} (target <= 0.005); "
+        f"lab's predict on 10 s windows: {lab['lab_s']:.3f} s, RTF {lab['lab_rtf']:.4f}; "
+        f"{lab['lab_rtf'] / ours['rtf']:.1f}x faster"
+    )
+    print(
+        f"  of which: preprocess {ours['preprocess_s']:.3f} s, spectrogram {ours['spectrogram_s']:.3f} s, "
+        f"normalise {ours['normalize_s']:.3f} s, network {ours['network_s']:.3f} s ({ours['steps']} steps)"
+    )
+    stream = bench_streaming(model, audio)
+    for chunk, r in stream.items():
+        print(
+            f"streaming, {chunk} s chunks: compute {r['compute_median_ms']:.1f} ms median, "
+            f"{r['compute_max_ms']:.1f} ms max; latency {r['latency_mean_s']:.3f} s mean, "
+            f"{r['latency_max_s']:.3f} s max; max |p - whole file| {r['max_abs_diff_vs_whole_file']:.1e}; "
+            f"same triggers: {r['same_triggers_as_whole_file']}"
+        )
+    result = {
+        "model": which,
+        "load_average": os.getloadavg()[0],
+        "detect": ours,
+        "lab": lab,
+        "streaming": stream,
+    }
+    if not args.skip_startup:
+        start = bench_startup(model, max(1, args.repeat // 2))
+        result["startup"] = start
+        print(
+            f"start-up: `twd-lab detect` on a 10 s file {start['twd_lab_detect_10s_file_s']:.2f} s, of which "
+            f"`import tensorflow` {start['import_tensorflow_s']:.2f} s "
+            f"({100 * start['import_tensorflow_s'] / start['twd_lab_detect_10s_file_s']:.0f}%); "
+            f"`twd-lab --help` {start['twd_lab_help_s']:.2f} s (python alone {start['python_s']:.2f} s)"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
