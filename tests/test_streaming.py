@@ -124,3 +124,32 @@ def test_listening_without_sounddevice_says_how_to_install_it(detector, monkeypa
     monkeypatch.setitem(sys.modules, "sounddevice", None)
     with pytest.raises(RuntimeError, match="pip install sounddevice"):
         detector.listen(1.0)
+
+
+def test_without_xla_the_probabilities_are_the_same(model, audio, monkeypatch):
+    monkeypatch.setenv("TWD_LAB_XLA", "0")
+    plain = ChunkedModel(model)
+    monkeypatch.delenv("TWD_LAB_XLA")
+    xla = ChunkedModel(model)
+    frames = np.random.default_rng(0).gamma(1.0, 300.0, size=(700, 101)).astype(np.float32)
+    np.testing.assert_allclose(plain.probabilities(frames), xla.probabilities(frames), atol=1e-5)
+
+
+def test_a_failing_xla_compilation_falls_back_for_good():
+    from twd_lab.streaming import _with_fallback
+
+    calls = []
+
+    def broken(x):
+        calls.append("xla")
+        raise NotImplementedError("no XLA here")
+
+    def plain(x):
+        calls.append("plain")
+        return x + 1
+
+    fn = _with_fallback(broken, plain, (NotImplementedError,))
+    with pytest.warns(UserWarning, match="XLA"):
+        assert fn(1) == 2
+    assert fn(2) == 3
+    assert calls == ["xla", "plain", "plain"]

@@ -174,7 +174,12 @@ class ChunkedModel:
             if keras.backend.backend() == "tensorflow":
                 import tensorflow as tf
 
-                fn = tf.function(self._forward, jit_compile=_use_xla(), reduce_retracing=True)
+                plain = tf.function(self._forward, reduce_retracing=True)
+                if _use_xla():
+                    xla = tf.function(self._forward, jit_compile=True)
+                    fn = _with_fallback(xla, plain, (tf.errors.OpError, NotImplementedError))
+                else:
+                    fn = plain
             self._compiled[block_steps] = fn
         return fn
 
@@ -239,6 +244,27 @@ class ChunkedModel:
                 fn = tf.function(fn, input_signature=[spec])
             self._compiled["normalize"] = fn
         return fn
+
+
+def _with_fallback(fast: Callable, plain: Callable, errors: tuple) -> Callable:
+    """``fast`` (XLA), or ``plain`` for good if the first call of ``fast`` fails (no XLA on this platform)."""
+    chosen: list[Callable] = []
+
+    def call(*args):
+        if chosen:
+            return chosen[0](*args)
+        try:
+            out = fast(*args)
+        except errors as exc:
+            import warnings
+
+            warnings.warn(f"XLA compilation failed ({type(exc).__name__}); running without it", stacklevel=2)
+            chosen.append(plain)
+            return plain(*args)
+        chosen.append(fast)
+        return out
+
+    return call
 
 
 def _check_gru(layer) -> None:
