@@ -165,4 +165,6 @@ def run_demo(
     }
     with open(files["summary"], "x", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)
-    return DemoResult(folder, files, list(ex.activate_segments), list(ex.negative_segments), fired, threshold)
+    return DemoResult(
+        folder, files, sorted(ex.activate_segments), sorted(ex.negative_segments), fired, threshold
+    )
