@@ -153,3 +153,15 @@ def test_a_failing_xla_compilation_falls_back_for_good():
         assert fn(1) == 2
     assert fn(2) == 3
     assert calls == ["xla", "plain", "plain"]
+
+
+def test_the_runner_cache_does_not_keep_a_model_alive():
+    import gc
+    import weakref
+
+    other = decisive_model(seed=8)
+    detect_triggerword(speechy(0.5), other)
+    ref = weakref.ref(other)
+    del other
+    gc.collect()
+    assert ref() is None

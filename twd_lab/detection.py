@@ -204,21 +204,22 @@ def _plain_call(model, frames: np.ndarray) -> np.ndarray:
     return out.reshape(-1).astype(np.float32)
 
 
-_CALLS: dict[int, tuple] = {}
+_LAST_CALL: list = []  # [(model, compiled call)]: the last model of another architecture
 
 
 def _compiled_call(model):
-    entry = _CALLS.get(id(model))
-    if entry is None or entry[0] is not model:
+    if not _LAST_CALL or _LAST_CALL[0][0] is not model:
         import keras
 
-        fn = lambda x: model(x, training=False)
+        def fn(x):
+            return model(x, training=False)
+
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
             fn = tf.function(fn, reduce_retracing=True)
-        entry = _CALLS[id(model)] = (model, fn)
-    return entry[1]
+        _LAST_CALL[:] = [(model, fn)]
+    return _LAST_CALL[0][1]
 
 
 def plot_detection(audio: np.ndarray, probs: np.ndarray, *, ax=None, threshold: float = THRESHOLD, y=None):

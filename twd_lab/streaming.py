@@ -135,7 +135,7 @@ class ChunkedModel:
                 f"model {getattr(model, 'name', model)!r} is not the lab network: it has no layer named "
                 f"{', '.join(repr(m) for m in missing)} (see twd_lab.models.build_model)"
             )
-        self.source = model
+        self._source = weakref.ref(model)  # weak: a cache keyed by the model must not keep it alive
         self.norm = norm_layer(model)
         src = {name: model.get_layer(name) for name in LAB_LAYERS}
         for name in ("gru_1", "gru_2"):
@@ -147,6 +147,14 @@ class ChunkedModel:
             x = self.layers[name](x)
         self.sync()
         self._compiled: dict[int | str, Callable] = {}
+
+    @property
+    def source(self):
+        """The Keras model the weights come from."""
+        model = self._source()
+        if model is None:
+            raise RuntimeError("the model this runner was built from no longer exists")
+        return model
 
     def sync(self) -> None:
         """Copy the current weights of the source model's layers into this runner."""
@@ -319,7 +327,7 @@ def _has_layer(model, name: str) -> bool:
 # Runners are cached: for a model object (weights re-synced on every use, so more training is seen) and
 # for a model file (keyed by path, size and modification time).
 _BY_MODEL: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_BY_PATH: dict[tuple, ChunkedModel] = {}
+_BY_PATH: dict[tuple, tuple[ChunkedModel, object]] = {}  # (runner, the model it keeps alive)
 
 
 def load_keras_model(model=None):
@@ -340,16 +348,15 @@ def _resolve(model):
             raise FileNotFoundError(f"model: no such file: {path}")
         st = path.stat()
         key = (str(path), st.st_size, st.st_mtime_ns)
-        runner = _BY_PATH.get(key)
-        if runner is None:
+        if key not in _BY_PATH:
             keras_model = load_model(path)
             try:
                 runner = ChunkedModel(keras_model)
             except ValueError:
                 return None, keras_model
             _BY_PATH.clear()  # one file model at a time is plenty
-            _BY_PATH[key] = runner
-        return runner, runner.source
+            _BY_PATH[key] = (runner, keras_model)
+        return _BY_PATH[key]
     if not hasattr(model, "get_layer"):
         raise TypeError(
             f"model must be a Keras model, a path to a .keras file or None, got {type(model).__name__}"
