@@ -85,8 +85,8 @@ def get_model():
 
 def bench_detect(model, audio: np.ndarray, repeat: int) -> dict:
     from twd_lab.detection import detect_triggerword, preprocess_audio
+    from twd_lab.inference import chunked_model
     from twd_lab.spectrogram import spectrogram
-    from twd_lab.streaming import chunked_model
 
     detect_triggerword(audio, model)  # warm-up: loads, compiles
     seconds = audio.size / SAMPLE_RATE

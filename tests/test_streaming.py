@@ -12,13 +12,14 @@ from test_detection import decisive_model, speechy
 keras = pytest.importorskip("keras")
 
 from twd_lab.detection import detect_triggerword, preprocess_audio, triggers
-from twd_lab.streaming import (
+from twd_lab.inference import (
     RECEPTIVE_FIELD_SAMPLES,
     ChunkedModel,
-    StreamingDetector,
+    _with_fallback,
     chunked_model,
     step_times_s,
 )
+from twd_lab.streaming import StreamingDetector
 
 pytestmark = pytest.mark.slow
 
@@ -136,8 +137,6 @@ def test_without_xla_the_probabilities_are_the_same(model, audio, monkeypatch):
 
 
 def test_a_failing_xla_compilation_falls_back_for_good():
-    from twd_lab.streaming import _with_fallback
-
     calls = []
 
     def broken(x):

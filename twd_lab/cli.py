@@ -148,7 +148,7 @@ def _chime_target(chime: str | None, file: str, several: bool) -> Path | None:
 def cmd_detect(args) -> int:
     _quiet_tensorflow()
     from twd_lab.detection import detect_file
-    from twd_lab.streaming import load_keras_model
+    from twd_lab.inference import load_keras_model
 
     model = load_keras_model(args.model)  # once, for every file; fails before any file is read
     several = len(args.files) > 1
@@ -247,7 +247,7 @@ def cmd_evaluate(args) -> int:
     _quiet_tensorflow()
     from twd_lab.detection import frame_probabilities
     from twd_lab.evaluation import build_test_set, evaluate_model, format_table, real_speech_dir
-    from twd_lab.streaming import load_keras_model
+    from twd_lab.inference import load_keras_model
 
     model = load_keras_model(args.model)
     if args.raw is not None:

@@ -13,14 +13,14 @@ The lab's three functions keep their names:
 :func:`triggers` turns probabilities into firings with :func:`twd_lab.metrics.find_triggers` (the one place
 that rule lives: ``threshold``, ``patience`` consecutive steps above it, ``refractory`` steps before it may
 fire again). A trigger's ``time_s`` is when the detector can fire, which is when the word has ended:
-step ``j`` is decided at ``(320 j + 1320) / 44100`` s (see :func:`twd_lab.streaming.step_times_s`).
+step ``j`` is decided at ``(320 j + 1320) / 44100`` s (see :func:`twd_lab.inference.step_times_s`).
 
 Too short. Audio shorter than the model's receptive field, 1,320 samples (30 ms: one Conv1D kernel of 15
 spectrogram frames), has no output step: :func:`detect_triggerword` returns an empty array and there are no
 triggers. Audio with no samples at all, NaN or infinity is an error (``ValueError``). Digital silence is a
 valid input (it is never level-matched into NaN).
 
-TensorFlow is imported only when a model is needed; :mod:`twd_lab.streaming` runs the network.
+TensorFlow is imported only when a model is needed; :mod:`twd_lab.inference` runs the network.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from twd_lab.constants import (
     frames_for_samples,
     steps_for_frames,
 )
-from twd_lab.streaming import RECEPTIVE_FIELD_SAMPLES, Trigger, step_times_s, triggers_at
+from twd_lab.inference import RECEPTIVE_FIELD_SAMPLES, Trigger, step_times_s, triggers_at
 
 PathLike = str | os.PathLike
 
@@ -183,14 +183,14 @@ def probabilities(audio: np.ndarray, model=None) -> np.ndarray:
 def frame_probabilities(frames, model=None) -> np.ndarray:
     """Probabilities for spectrogram frames with the lab's values: ``(T, 101) -> (n_steps,)``, or a batch
     ``(n, T, 101) -> (n, n_steps)`` (e.g. a :class:`twd_lab.evaluation.TestSet`'s ``x``), clip by clip."""
-    from twd_lab.streaming import _resolve
+    from twd_lab.inference import runner_for
 
     x = np.asarray(frames, np.float32)
     if x.ndim not in (2, 3) or x.shape[-1] != N_FREQ:
         raise ValueError(f"frames must have shape (T, {N_FREQ}) or (n, T, {N_FREQ}), got {x.shape}")
     if x.shape[-2] < CONV_KERNEL:  # shorter than one Conv1D kernel: no output step
         return np.zeros(x.shape[:-2] + (0,), np.float32)
-    runner, keras_model = _resolve(model)
+    runner, keras_model = runner_for(model)
     one = runner.probabilities if runner is not None else (lambda f: _plain_call(keras_model, f))
     if x.ndim == 2:
         return one(x)
