@@ -172,3 +172,21 @@ def test_export_handouts_writes_self_contained_html_and_an_index(tmp_path):
     assert "check_is_overlapping: all 8 cases passed." in page
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert f'href="{LESSONS[1].stem}.html"' in index and "Lesson 2" in index
+
+
+def test_freeze_never_stores_what_a_real_speech_cell_showed():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("show(real_recordings)", metadata={"tags": ["real-speech"]})
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})]
+    nb.cells = [cell]
+    executor.freeze(nb)
+    assert [o.output_type for o in cell.outputs] == ["stream"] and "not stored" in cell.outputs[0].text
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_lessons_store_nothing_from_the_real_recordings(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "real_speech" in cell.source:
+            assert "real-speech" in cell.metadata.get("tags", []), cell.source[:80]
+            assert [o.get("text", "") for o in cell.outputs] == [executor.NOT_STORED]

@@ -12,6 +12,8 @@ Outputs are then *frozen* for storage:
   several MB, and a widget view without its state only shows "model not found". Every lesson widget
   also offers a static picture (``image/png``) or HTML copy of itself, which is what a stored notebook,
   an exported handout or GitHub shows; running the cell brings the live widget back;
+* cells tagged ``real-speech`` read ``../shared/real_speech`` (recordings the project must never ship):
+  their outputs are replaced by a note, so no picture or sound of them ends up in the repository;
 * per-cell execution timestamps are not recorded, so re-running changes only what really changed.
 """
 
@@ -26,14 +28,19 @@ import nbformat
 from nbclient import NotebookClient
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+REAL_SPEECH_TAG = "real-speech"
+NOT_STORED = ("(output not stored: this cell shows ../shared/real_speech, recordings the project does not "
+              "ship; run it where they exist to see it)\n")
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def freeze(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop live-widget views and widget state from an executed notebook (in place; returns it)."""
+    """Drop live-widget views, widget state and real-speech outputs from an executed notebook (in place)."""
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if REAL_SPEECH_TAG in cell.metadata.get("tags", []):
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=NOT_STORED)]
         for output in cell.get("outputs", []):
             data = output.get("data")
             if data and WIDGET_VIEW in data:

@@ -6,6 +6,9 @@ came) or one line saying that everything passed, and returns a :class:`CheckResu
 cases pass). Nothing compares a hard-coded norm of a random array: random functions are checked for
 the properties they must have (ranges, lengths, reproducibility with a seed).
 
+One module for every lesson's graders (hence its length): each grader reads on its own, next to the
+cases it runs, which is what a learner opening it from a failed check wants to see.
+
 >>> from twd_lab.synthesis import is_overlapping            # doctest: +SKIP
 >>> check_is_overlapping(is_overlapping)                     # doctest: +SKIP
 check_is_overlapping: all 8 cases passed.
@@ -25,6 +28,7 @@ from twd_lab.constants import CLIP_MS, CONV_KERNEL, CONV_STRIDE, LABEL_RUN, N_FR
 __all__ = [
     "CheckResult",
     "check_create_training_example",
+    "check_fire_steps",
     "check_get_random_time_segment",
     "check_insert_audio_clip",
     "check_insert_ones",
@@ -553,4 +557,54 @@ def check_model(model, *, input_length: int = TX, verbose: bool = True) -> Check
 
     run.case("input and output shapes", shapes)
     run.case("number of parameters", params)
+    return run.finish(verbose)
+
+
+# ---------------------------------------------------------------------------------------- firing rule
+
+
+def _probs(*runs: tuple[int, int, float], n: int = 300, floor: float = 0.05) -> np.ndarray:
+    p = np.full(n, floor)
+    for start, stop, value in runs:
+        p[start:stop] = value
+    return p
+
+
+def check_fire_steps(fn: Callable, *, verbose: bool = True) -> CheckResult:
+    """Grade ``fire_steps(probs, threshold, patience, refractory) -> steps where the detector fires``.
+
+    The rule (:func:`twd_lab.metrics.find_triggers`): fire at step ``i`` when the ``patience`` steps up to
+    and including ``i`` are all strictly above ``threshold``, and at least ``refractory`` steps have passed
+    since the last firing (a run that stays above fires again once the refractory time is over).
+    """
+    from twd_lab.metrics import find_triggers
+
+    run = _Runner("check_fire_steps")
+    cases = [
+        ("one run, patience 1: fires on its first step", _probs((100, 160, 0.9)), 0.5, 1, 75),
+        ("patience 5: the 5th step of the run", _probs((100, 160, 0.9)), 0.5, 5, 75),
+        ("a 3-step blip is ignored with patience 5", _probs((40, 43, 0.8), (100, 160, 0.9)), 0.5, 5, 75),
+        ("refractory 0: every step above the threshold", _probs((10, 14, 0.9)), 0.5, 1, 0),
+        ("a long run fires again after the refractory time", _probs((50, 250, 0.9)), 0.5, 1, 75),
+        ("a firing blocks the next word during the refractory time", _probs((40, 43, 0.8), (100, 160, 0.9)),
+         0.5, 1, 75),
+        ("strictly above: a value equal to the threshold does not count", _probs((20, 30, 0.5)), 0.5, 1, 75),
+        ("a run too short for the patience never fires", _probs((230, 240, 0.7)), 0.5, 21, 75),
+        ("nothing above the threshold", _probs(), 0.5, 1, 75),
+    ]
+    for description, probs, threshold, patience, refractory in cases:
+        def thunk(probs=probs, threshold=threshold, patience=patience, refractory=refractory):
+            got = fn(probs.copy(), threshold, patience, refractory)
+            if got is None:
+                return "returned None; return the list of steps"
+            got = [int(v) for v in np.asarray(got).reshape(-1)]
+            want = [int(v) for v in find_triggers(probs, threshold, patience, refractory)]
+            if got != want:
+                runs = np.flatnonzero(np.diff(np.r_[0, (probs > threshold).astype(int), 0]))
+                above = ", ".join(f"{a}..{b - 1}" for a, b in zip(runs[::2], runs[1::2])) or "none"
+                return (f"steps above {threshold}: {above}; patience {patience}, refractory {refractory}: "
+                        f"expected firings at {want}, got {got}")
+            return None
+
+        run.case(description, thunk)
     return run.finish(verbose)
