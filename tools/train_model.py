@@ -9,6 +9,7 @@ never used for training. The dev set that picks the best epoch (event F1 in infe
 from training voices too. After training, the best model is evaluated on held-out TTS voices and, when
 ``../shared/real_speech/coursera`` exists, on real people; the figures go into ``model.json``.
 
+``--resume`` continues the run in ``--checkpoint-dir`` (e.g. at a lower ``--learning-rate``);
 ``--export-only CKPT_DIR`` skips training and exports/evaluates ``CKPT_DIR/best.keras`` (e.g. after
 stopping a long run). Existing output files are kept unless ``--overwrite`` is given.
 """
@@ -80,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--export-only", metavar="CKPT_DIR", help="export CKPT_DIR/best.keras without training"
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --checkpoint-dir from last.keras (optimizer state kept; "
+        "--learning-rate replaces the rate; --time-limit-min counts from now)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing output/checkpoint files")
     args = parser.parse_args(argv)
 
@@ -87,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from twd_lab import evaluation
     from twd_lab.models import build_model, compile_model, load_model
-    from twd_lab.training import BEST_NAME, OnTheFlyDataset, history_to_json, train
+    from twd_lab.training import BEST_NAME, LAST_NAME, OnTheFlyDataset, history_to_json, train
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -112,12 +119,22 @@ def main(argv: list[str] | None = None) -> int:
             meta = {**json.loads(old.read_text()), **{k: meta[k] for k in ("created",)}}
             meta["export_command"] = command.strip()
     else:
-        keras.utils.set_random_seed(args.seed)
-        t0 = time.time()
-        prior = estimate_prior(64, seed=args.seed + 1)
-        print(f"prior from 64 training examples in {time.time() - t0:.0f} s", flush=True)
-        model = compile_model(build_model("functional", norm_config=prior), learning_rate=args.learning_rate)
+        ckpt = Path(args.checkpoint_dir)
+        previous = json.loads((ckpt / "train_meta.json").read_text()) if args.resume else None
+        keras.utils.set_random_seed(args.seed + (len(previous["history"]) if previous else 0))
+        if previous:
+            model = keras.saving.load_model(ckpt / LAST_NAME, compile=True)
+            model.optimizer.learning_rate.assign(args.learning_rate)
+            print(f"resuming after epoch {len(previous['history'])} at learning rate {args.learning_rate}")
+        else:
+            t0 = time.time()
+            prior = estimate_prior(64, seed=args.seed + 1)
+            print(f"prior from 64 training examples in {time.time() - t0:.0f} s", flush=True)
+            model = compile_model(
+                build_model("functional", norm_config=prior), learning_rate=args.learning_rate
+            )
         data = OnTheFlyDataset("train", args.steps_per_epoch, args.batch_size, seed=args.seed)
+        data.epoch = len(previous["history"]) if previous else 0  # new epochs draw new examples
         dev = evaluation.build_test_set("train", args.dev_clips, seed=10_000 + args.seed)
         meta.update(
             seed=args.seed,
@@ -135,8 +152,6 @@ def main(argv: list[str] | None = None) -> int:
             loss="binary_crossentropy",
             model={"style": "functional", "output_layer": "dense", "params": model.count_params()},
         )
-        ckpt = Path(args.checkpoint_dir)
-        ckpt.mkdir(parents=True, exist_ok=True)
         t0 = time.time()
         history = train(
             model,
@@ -145,17 +160,40 @@ def main(argv: list[str] | None = None) -> int:
             epochs=args.epochs,
             batch_size=args.batch_size,
             checkpoint_dir=ckpt,
-            overwrite=args.overwrite,
+            overwrite=args.overwrite or bool(previous),
             early_stopping_patience=args.early_stopping,
             time_limit_s=args.time_limit_min * 60,
             progress="epoch",
+            initial_epoch=data.epoch,
+            initial_best=previous["best_dev_f1"] if previous else None,
         )
+        rows = json.loads(history_to_json(history))
+        phase = {"command": meta["command"], "learning_rate": args.learning_rate, "epochs": len(rows)}
+        phase["seconds"] = round(time.time() - t0, 1)
+        if previous:
+            previous.setdefault(
+                "phases",
+                [
+                    {
+                        "command": previous["command"],
+                        "learning_rate": previous["optimizer"]["learning_rate"],
+                        "epochs": previous["epochs_run"],
+                        "seconds": previous["training_seconds"],
+                    }
+                ],
+            )
+            meta = {**previous, "created": meta["created"], "git_commit": meta["git_commit"]}
+            rows = previous["history"] + rows
+        improved = history.best_epoch is not None
         meta.update(
-            training_seconds=round(time.time() - t0, 1),
-            epochs_run=len(history.epoch),
-            best_epoch=history.best_epoch,
-            best_dev_f1=history.best_value,
-            history=json.loads(history_to_json(history)),
+            phases=(previous.get("phases", []) if previous else []) + [phase],
+            training_seconds=round(
+                sum(p["seconds"] for p in (previous or {}).get("phases", [])) + phase["seconds"], 1
+            ),
+            epochs_run=len(rows),
+            best_epoch=history.best_epoch if improved else previous["best_epoch"],
+            best_dev_f1=history.best_value if improved else previous["best_dev_f1"],
+            history=rows,
         )
         (ckpt / "train_meta.json").write_text(json.dumps(meta, indent=1))
         model = load_model(ckpt / BEST_NAME)  # the best epoch, without the optimizer state

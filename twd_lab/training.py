@@ -239,10 +239,11 @@ class DevEventMetric(keras.callbacks.Callback):
 class BestWeights(keras.callbacks.Callback):
     """Keeps the weights of the epoch with the best ``monitor`` and restores them when training ends."""
 
-    def __init__(self, monitor: str = "dev_f1", mode: str = "max"):
+    def __init__(self, monitor: str = "dev_f1", mode: str = "max", initial_best: float | None = None):
         super().__init__()
         self.monitor, self.sign = monitor, (1.0 if mode == "max" else -1.0)
-        self.best, self.best_epoch, self.weights = -math.inf, None, None
+        self.best = -math.inf if initial_best is None else self.sign * initial_best
+        self.best_epoch, self.weights = None, None
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -295,6 +296,8 @@ def train(
     time_limit_s: float | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     progress: bool | str = True,
+    initial_epoch: int = 0,
+    initial_best: float | None = None,
 ) -> keras.callbacks.History:
     """Fit ``model`` (compiled with :func:`twd_lab.models.compile_model` if it is not yet).
 
@@ -307,6 +310,9 @@ def train(
     there are not replaced unless ``overwrite=True``. Training stops after ``early_stopping_patience``
     epochs without improvement, or after ``time_limit_s``; the best weights are restored at the end.
     ``progress``: True (Keras's bar), ``"epoch"`` (one line per epoch, for logs) or False.
+    To resume, pass the model loaded from ``last.keras`` (compiled), ``initial_epoch`` (epochs done)
+    and ``initial_best`` (the best ``monitor`` so far, so ``best.keras`` is only replaced by a better
+    model), with ``overwrite=True``; ``history.csv`` is appended to.
     """
     from twd_lab.models import compile_model
 
@@ -319,16 +325,20 @@ def train(
     if val_data is None:
         val_data = build_test_set("train", 32, seed=10_000)
     dev = DevEventMetric(val_data)
-    best = BestWeights(monitor)
+    best = BestWeights(monitor, initial_best=initial_best)
     cbs: list[keras.callbacks.Callback] = [dev, best]
     if checkpoint_dir is not None:
         ckpt = _checkpoint_dir(checkpoint_dir, overwrite)
         cbs += [
             keras.callbacks.ModelCheckpoint(
-                str(ckpt / BEST_NAME), monitor=monitor, mode="max", save_best_only=True
+                str(ckpt / BEST_NAME),
+                monitor=monitor,
+                mode="max",
+                save_best_only=True,
+                initial_value_threshold=initial_best,
             ),
             keras.callbacks.ModelCheckpoint(str(ckpt / LAST_NAME)),
-            keras.callbacks.CSVLogger(str(ckpt / HISTORY_NAME)),
+            keras.callbacks.CSVLogger(str(ckpt / HISTORY_NAME), append=initial_epoch > 0),
         ]
     if early_stopping_patience is not None:
         cbs.append(
@@ -338,7 +348,9 @@ def train(
         cbs.append(TimeLimit(time_limit_s))
     cbs += list(callbacks)
     verbose = {True: 1, "epoch": 2, False: 0}[progress]
-    history = model.fit(train_data, epochs=epochs, callbacks=cbs, verbose=verbose)
+    history = model.fit(
+        train_data, epochs=epochs, callbacks=cbs, verbose=verbose, initial_epoch=initial_epoch
+    )
     history.best_epoch = best.best_epoch
     history.best_value = None if best.best_epoch is None else best.sign * best.best
     history.dev_history = dev.history
