@@ -209,3 +209,36 @@ def test_check_model_names_the_wrong_layer_and_the_parameter_count():
                               layers.Dense(1, activation="sigmoid")])
     text = failures(checks.check_model(small, verbose=False))
     assert "expected 12 layers" in text and "expected 523,329 parameters" in text
+
+
+# --- the firing rule ------------------------------------------------------------------------------
+
+
+def test_fire_steps_check_passes_the_library_rule():
+    from twd_lab.metrics import find_triggers
+
+    assert checks.check_fire_steps(find_triggers, verbose=False)
+
+
+def test_fire_steps_check_catches_greater_or_equal_and_a_refractory_that_never_ends():
+    def at_or_above(probs, threshold, patience, refractory):
+        fired, run = [], 0
+        for i, p in enumerate(probs):
+            run = run + 1 if p >= threshold else 0
+            if run >= patience and (not fired or i - fired[-1] >= refractory):
+                fired.append(i)
+        return fired
+
+    text = failures(checks.check_fire_steps(at_or_above, verbose=False))
+    assert "strictly above" in text and "expected firings at [], got [20]" in text
+
+    def once_per_run(probs, threshold, patience, refractory):
+        fired, run = [], 0
+        for i, p in enumerate(probs):
+            run = run + 1 if p > threshold else 0
+            if run == patience and (not fired or i - fired[-1] >= refractory):
+                fired.append(i)
+        return fired
+
+    text = failures(checks.check_fire_steps(once_per_run, verbose=False))
+    assert "fires again after the refractory time" in text and "expected firings at [50, 125, 200]" in text
