@@ -37,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from twd_lab.constants import CLIP_SAMPLES, SAMPLE_RATE, TX
+from twd_lab.constants import CLIP_SAMPLES, LAB_FS, NFFT, NOVERLAP, PCM16_SCALE, SAMPLE_RATE, TX
 
 SECONDS = 60
 
@@ -93,11 +93,11 @@ def bench_detect(model, audio: np.ndarray, repeat: int) -> dict:
     total = median_time(lambda: detect_triggerword(audio, model), repeat)
     runner = chunked_model(model)
     clip = preprocess_audio(audio)
-    frames = spectrogram(clip * np.float32(32768.0)).T
+    frames = spectrogram(clip * np.float32(PCM16_SCALE)).T
     norm, _ = runner.normalize(frames)
     parts = {
         "preprocess_s": median_time(lambda: preprocess_audio(audio), repeat),
-        "spectrogram_s": median_time(lambda: spectrogram(clip * np.float32(32768.0)), repeat),
+        "spectrogram_s": median_time(lambda: spectrogram(clip * np.float32(PCM16_SCALE)), repeat),
         "normalize_s": median_time(lambda: runner.normalize(frames), repeat),
         "network_s": median_time(lambda: runner.run(norm, *runner.initial_state()), repeat),
     }
@@ -125,9 +125,8 @@ def bench_lab(model, audio: np.ndarray, repeat: int) -> dict:
     def lab_detect():
         out = []
         for w in windows:
-            x = mlab.specgram(w * 32768.0, NFFT=200, Fs=8000, noverlap=120)[
-                0
-            ]  # the lab's plt.specgram values
+            # the values of the lab's plt.specgram(x, 200, 8000, noverlap=120)
+            x = mlab.specgram(w * PCM16_SCALE, NFFT=NFFT, Fs=LAB_FS, noverlap=NOVERLAP)[0]
             out.append(lab_model.predict(x.T[None].astype(np.float32), verbose=0))
         return out
 

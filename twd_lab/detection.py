@@ -2,9 +2,9 @@
 
 The lab's three functions keep their names:
 
-* :func:`preprocess_audio` returns a new clip (44.1 kHz, mono, level-matched to -20 dBFS). The lab's padded
-  or trimmed the file to 10 s and *overwrote the user's file*; ours never writes anything, and keeps the
-  whole length.
+* :func:`preprocess_audio` returns a new clip (44.1 kHz, mono, level-matched to -20 dBFS). The lab's
+  version padded or trimmed the file to 10 s and *overwrote the user's file*; ours never writes anything,
+  and keeps the whole length.
 * :func:`detect_triggerword` gives the probability that "activate" has just been said at each output
   step, for audio of **any length** (the lab's model took exactly 10 s), optionally plotted.
 * :func:`chime_on_activate` mixes the bundled chime in wherever the detector fires and writes a **new**
@@ -35,6 +35,7 @@ import numpy as np
 from twd_lab.constants import (
     CONV_KERNEL,
     N_FREQ,
+    NFFT,
     PATIENCE,
     PCM16_SCALE,
     REFRACTORY,
@@ -234,7 +235,7 @@ def plot_detection(audio: np.ndarray, probs: np.ndarray, *, ax=None, threshold: 
 
         fig = Figure(figsize=(9, 1.9 * rows + 0.6), layout="constrained")
         ax = fig.subplots(rows, 1, sharex=True)
-    if np.asarray(audio).size >= 200:
+    if np.asarray(audio).size >= NFFT:
         plot_spectrogram(spectrogram(np.asarray(audio) * np.float32(PCM16_SCALE)), ax=ax[0])
     if y is not None:
         plot_labels(y, ax=ax[1])
