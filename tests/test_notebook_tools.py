@@ -23,8 +23,23 @@ def _tool(name: str):
 
 
 students = _tool("make_student_notebooks")
-executor = _tool("execute_lessons")
-handouts = _tool("export_handouts")
+
+
+@pytest.fixture(scope="module")
+def handouts():
+    pytest.importorskip("nbconvert", reason="exporting handouts needs nbconvert")
+    return _tool("export_handouts")
+
+
+class _Executor:
+    """tools/execute_lessons.py, loaded on first use (it needs nbclient, which the tests may lack)."""
+
+    def __getattr__(self, name):
+        pytest.importorskip("nbclient", reason="tools/execute_lessons.py needs nbclient")
+        return getattr(_tool("execute_lessons"), name)
+
+
+executor = _Executor()
 
 
 # --- the lessons as stored ----------------------------------------------------------------------
@@ -162,7 +177,7 @@ def test_freeze_drops_live_widget_views_and_widget_state_but_keeps_the_static_co
 # --- export_handouts ----------------------------------------------------------------------------
 
 
-def test_export_handouts_writes_self_contained_html_and_an_index(tmp_path):
+def test_export_handouts_writes_self_contained_html_and_an_index(tmp_path, handouts):
     assert handouts.main(["--out", str(tmp_path), str(LESSONS[0]), str(LESSONS[1])]) == 0
     page = (tmp_path / f"{LESSONS[0].stem}.html").read_text(encoding="utf-8")
     assert "<title>Lesson 1" in page
