@@ -13,11 +13,13 @@ from matplotlib.figure import Figure
 from twd_lab.constants import SAMPLE_RATE
 
 
-def new_figure(n_rows: int = 1, *, height_per_row: float = 1.6, width: float = 9.0,
-               height_ratios=None, sharex: bool = True):
-    """A matplotlib ``Figure`` (not pyplot: nothing is shown or left open behind the widget's back)."""
+def new_figure(n_rows: int = 1, *, height_per_row: float = 1.6, width: float = 9.0, height_ratios=None):
+    """A ``Figure`` with ``n_rows`` Axes on one shared time axis.
+
+    A plain matplotlib ``Figure``, not pyplot's: nothing is shown or left open behind the widget's back.
+    """
     fig = Figure(figsize=(width, height_per_row * n_rows + 0.4), layout="constrained")
-    axes = fig.subplots(n_rows, 1, sharex=sharex, squeeze=False,
+    axes = fig.subplots(n_rows, 1, sharex=True, squeeze=False,
                         gridspec_kw={"height_ratios": height_ratios} if height_ratios else None)[:, 0]
     return fig, list(axes)
 
@@ -87,7 +89,3 @@ class FigureBox(w.VBox):
     def __repr__(self) -> str:
         summary = self._summary()
         return f"{type(self).__name__}({summary})"
-
-
-def seconds(x: float) -> str:
-    return f"{x:.2f} s"

@@ -45,7 +45,11 @@ def trigger_times(triggers, step_s: float = STEP_S) -> list[float]:
 
 
 def draw_spectrogram(ax, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
-    """Draw the log power spectrogram of ``samples`` with time in seconds and frequency in kHz."""
+    """Draw the log power spectrogram of ``samples`` with time in seconds and frequency in kHz.
+
+    Not :func:`twd_lab.plotting.plot_spectrogram`: its colour bar would make this row narrower than the
+    rows under it, and the rows must line up on one time axis.
+    """
     from twd_lab.spectrogram import spectrogram
 
     spec = spectrogram(samples)
