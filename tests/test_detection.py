@@ -362,3 +362,17 @@ def test_the_shipped_model_fires_near_the_end_of_activate_on_held_out_voices():
         s = event_scores([e / 1000 for _, e in ex.activate_segments], [t.time_s for t in fired], 10.0)
         total = s if total is None else total + s
     assert total.recall >= 0.5, total
+
+
+@pytest.mark.parametrize("style, output_layer", [("sequential", "dense"), ("subclassed", "time_distributed")])
+def test_every_model_style_runs_in_the_fast_blocks_with_the_same_result(style, output_layer):
+    from twd_lab.inference import chunked_model
+
+    keras.utils.set_random_seed(4)
+    other = build_model(style, input_length=None, output_layer=output_layer)
+    chunked_model(other)  # the lab network in any style is run block by block, not as one plain call
+    audio = speechy(1.2)
+    x = spectrogram(preprocess_audio(audio) * np.float32(PCM16_SCALE)).T[None]
+    np.testing.assert_allclose(
+        detect_triggerword(audio, other), np.asarray(other.predict_on_batch(x))[0, :, 0], atol=2e-5
+    )

@@ -129,6 +129,10 @@ class ChunkedModel:
         for name in LAB_LAYERS:
             x = self.layers[name](x)
         self.sync()
+        # TimeDistributed(Dense) (the lab's output form) is a Dense on the last axis; XLA compiles the
+        # wrapper's per-step loop a hundred times slower (a minute), so the inner layer is used directly.
+        head = self.layers["output"]
+        self._head = head.layer if isinstance(head, keras.layers.TimeDistributed) else head
         self._compiled: dict[int | str, Callable] = {}
 
     @property
@@ -154,7 +158,7 @@ class ChunkedModel:
         x = L["bn_1"](x, training=False)
         x, h2 = _gru(x, mask, h2, L["gru_2"].cell)
         x = L["bn_2"](x, training=False)
-        return L["output"](x), h1, h2
+        return self._head(x), h1, h2
 
     def _block_fn(self, block_steps: int) -> Callable:
         fn = self._compiled.get(block_steps)
