@@ -1,0 +1,189 @@
+"""Real people vs our synthetic voices: the lab network and the speech-embedding detector, side by side.
+
+    python benchmarks/bench_real_speech.py                 # the table (a few minutes on one CPU core)
+    python benchmarks/bench_real_speech.py --json out.json
+
+Four seeded test sets, 10 s clips made by :func:`twd_lab.synthesis.synthesize_example` at the lab's levels:
+
+* ``heldout TTS``: the bundled held-out voices (never trained on), 0-4 activates and 0-2 negatives a clip;
+* ``real``: ``../shared/real_speech/coursera`` (real people; measured on, never trained on), the same way;
+* ``heldout TTS, no word`` and ``real, no word``: the same sources with no activate at all (backgrounds and
+  0-2 other words), for false accepts per hour on audio that should never fire.
+
+The mixed sets are the very clips ``twd_lab.evaluation.build_test_set(source, n, seed)`` makes (same draws,
+same seed), so the lab network's rows match ``twd-lab evaluate``. Scoring is the issue's: a firing within
+-0.2 ... +1.2 s of a word's end detects it (:func:`twd_lab.metrics.event_scores`), every other firing is
+a false accept, counted per hour of audio without the word. Each detector fires by
+:func:`twd_lab.metrics.find_triggers` with its refractory (the lab's 75 steps = 0.55 s; 1 s for the
+embedding head, also shown for the lab network).
+
+Skips (exit 0, with a reason) when ``../shared/real_speech`` is absent; a detector whose model file or
+packages are missing is left out of the table with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+
+from twd_lab.constants import PCM16_SCALE, REFRACTORY, STEP_S
+from twd_lab.evaluation import load_raw_arrays, real_speech_dir
+from twd_lab.metrics import EventScores, event_scores, find_triggers, steps_to_seconds
+from twd_lab.rng import as_generator
+
+
+def synth_clips(raw, n: int, seed: int, *, n_activates: int | None = None):
+    """``n`` seeded clips from ``raw``: a list of ``(audio, word_ends_s)``.
+
+    With ``n_activates=None`` these are the clips of ``evaluation.build_test_set(raw, n, seed)``.
+    """
+    from twd_lab.synthesis import synthesize_example
+
+    acts, negs, bgs, _ = load_raw_arrays(raw)
+    rng = as_generator(seed)
+    out = []
+    for _ in range(n):
+        bg = bgs[int(rng.integers(len(bgs)))]
+        ex = synthesize_example(bg, acts, negs, rng=rng, n_activates=n_activates)
+        out.append((ex.audio, sorted(end / 1000.0 for _, end in ex.activate_segments)))
+    return out
+
+
+def pooled(per_clip_fires_s, clips) -> EventScores:
+    total = EventScores(0, 0, 0, 0.0, 0.0)
+    for fires, (audio, ends) in zip(per_clip_fires_s, clips):
+        total = total + event_scores(ends, fires, len(audio) / 44_100)
+    return total
+
+
+def lab_rows(model_path: Path | None, sets: dict, thresholds, refractories) -> tuple[list[dict], str | None]:
+    from twd_lab.spectrogram import spectrogram
+
+    try:
+        from twd_lab.evaluation import predict_probs
+        from twd_lab.models import load_model
+
+        model = load_model(model_path)
+    except (FileNotFoundError, ImportError, ValueError) as exc:
+        return [], f"lab network left out: {exc}"
+    rows = []
+    for name, clips in sets.items():
+        x = np.stack([spectrogram(a * np.float32(PCM16_SCALE)).T for a, _ in clips])
+        probs = predict_probs(model, x)
+        del x
+        for refractory in refractories:
+            for th in thresholds:
+                fires = [steps_to_seconds(find_triggers(p, th, 1, refractory), STEP_S) for p in probs]
+                rows.append(_row(name, "lab network", th, refractory * STEP_S, pooled(fires, clips)))
+    return rows, None
+
+
+def embedding_rows(head_path: Path | None, sets: dict, thresholds) -> tuple[list[dict], str | None]:
+    try:
+        from twd_lab.embedding_detector import EmbeddingDetector
+
+        det = EmbeddingDetector.load(head_path)
+        from twd_lab.embedding import embeddings
+
+        embeddings(np.zeros(16_000, np.float32), 16_000)  # fails early if onnxruntime is missing
+    except (FileNotFoundError, ImportError) as exc:
+        return [], f"embedding detector left out: {exc}"
+    rows = []
+    for name, clips in sets.items():
+        probs = [det.probabilities(a, 44_100) for a, _ in clips]
+        for th in thresholds:
+            fires = [t[det.trigger_steps(p, th)] for p, t in probs]
+            rows.append(
+                _row(name, "speech embedding + head", th, det.config.refractory_s, pooled(fires, clips))
+            )
+    return rows, None
+
+
+def _row(test_set: str, detector: str, threshold: float, refractory_s: float, s: EventScores) -> dict:
+    return {
+        "test set": test_set,
+        "detector": detector,
+        "threshold": float(threshold),
+        "refractory_s": round(float(refractory_s), 3),
+        "recall": s.recall,
+        "precision": s.precision,
+        "false_accepts_per_hour": s.false_accepts_per_hour,
+        "words": s.n_words,
+        "false_accepts": s.false_accepts,
+        "hours": s.duration_s / 3600.0,
+    }
+
+
+def format_rows(rows: list[dict]) -> str:
+    lines = [
+        "| test set | detector | threshold | refractory (s) | recall | precision | false accepts/h | words | hours |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        # recall and precision mean nothing on audio without the word
+        recall, precision = ("–", "–") if r["words"] == 0 else (f"{r['recall']:.3f}", f"{r['precision']:.3f}")
+        lines.append(
+            f"| {r['test set']} | {r['detector']} | {r['threshold']:.2f} | {r['refractory_s']:.2f} "
+            f"| {recall} | {precision} | {r['false_accepts_per_hour']:.1f} | {r['words']} | {r['hours']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=200, help="mixed clips per set (the issue: 200)")
+    ap.add_argument("--n-negative", type=int, default=180, help="no-word clips per set (180 = 30 min)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the test sets (twd-lab evaluate: 0)")
+    ap.add_argument("--thresholds", default="0.5,0.8,0.9,0.95")
+    ap.add_argument(
+        "--head", type=Path, default=None, help="embedding head (default assets/embedding_head.keras)"
+    )
+    ap.add_argument("--lab-model", type=Path, default=None, help="lab network (default assets/model.keras)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
+    args = ap.parse_args(argv)
+
+    real = real_speech_dir()
+    if real is None:
+        print("skipped: ../shared/real_speech/coursera not found (real recordings are not shipped)")
+        return 0
+    thresholds = [float(t) for t in args.thresholds.split(",")]
+    t0 = time.time()
+    sets = {
+        "heldout TTS": synth_clips("heldout", args.n, args.seed),
+        "real (coursera)": synth_clips(real, args.n, args.seed),
+        "heldout TTS, no word": synth_clips("heldout", args.n_negative, args.seed + 1, n_activates=0),
+        "real, no word": synth_clips(real, args.n_negative, args.seed + 1, n_activates=0),
+    }
+    print(f"test sets synthesized in {time.time() - t0:.0f} s", file=sys.stderr)
+    notes, rows = [], []
+    for make in (
+        lambda: lab_rows(args.lab_model, sets, thresholds, (REFRACTORY, round(1.0 / STEP_S))),
+        lambda: embedding_rows(args.head, sets, thresholds),
+    ):
+        t = time.time()
+        new, note = make()
+        rows += new
+        if note:
+            notes.append(note)
+        print(f"scored in {time.time() - t:.0f} s", file=sys.stderr)
+    rows.sort(
+        key=lambda r: (list(sets).index(r["test set"]), r["detector"], r["refractory_s"], r["threshold"])
+    )
+    print(format_rows(rows))
+    for note in notes:
+        print(f"\nnote: {note}")
+    if args.json is not None:
+        args.json.write_text(json.dumps({"rows": rows, "notes": notes}, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

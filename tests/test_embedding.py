@@ -1,0 +1,195 @@
+"""The speech-embedding front end (twd_lab.embedding) and its Keras head (twd_lab.embedding_detector)."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from twd_lab import embedding as E
+from twd_lab import embedding_detector as D
+
+HAVE_ONNX = all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "openwakeword"))
+needs_onnx = pytest.mark.skipif(
+    not HAVE_ONNX, reason='needs onnxruntime and openwakeword: pip install "twd-lab[embedding]"'
+)
+
+
+def _noise(seconds: float, rate: int = 44_100, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0, 0.05, int(seconds * rate)).astype(np.float32)
+
+
+# --- front end -------------------------------------------------------------------------------------
+
+
+def test_importing_twd_lab_does_not_import_onnxruntime_or_keras():
+    code = (
+        "import sys, twd_lab, twd_lab.embedding, twd_lab.embedding_detector; "
+        "print('onnxruntime' in sys.modules, 'keras' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_missing_onnxruntime_raises_error_naming_the_extra(monkeypatch):
+    E._sessions.cache_clear()
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` fail
+    try:
+        with pytest.raises(ImportError, match=r"twd-lab\[embedding\]"):
+            E.embeddings(_noise(1.0), 44_100)
+    finally:
+        E._sessions.cache_clear()
+
+
+def test_step_count_and_times_follow_the_models_framing():
+    assert E.n_steps(E.MIN_SAMPLES - 1) == 0
+    assert E.n_steps(E.MIN_SAMPLES) == 1
+    assert E.n_steps(160_000) == 116  # a lab clip: 10 s at 16 kHz
+    t = E.step_times(3)
+    np.testing.assert_allclose(t, [0.782, 0.862, 0.942])
+
+
+@needs_onnx
+def test_embeddings_of_a_lab_clip_have_116_steps_of_96_every_80_ms():
+    emb, times = E.embeddings(_noise(10.0), 44_100)
+    assert emb.shape == (116, 96) and emb.dtype == np.float32
+    assert times.shape == (116,)
+    np.testing.assert_allclose(np.diff(times), E.EMBEDDING_STEP_S)
+    assert times[-1] <= 10.0
+    assert np.all(np.isfinite(emb))
+
+
+@needs_onnx
+def test_embeddings_are_deterministic_and_batch_matches_single():
+    x = _noise(2.0, seed=1)
+    a, _ = E.embeddings(x, 44_100)
+    b, _ = E.embeddings(x.copy(), 44_100)
+    np.testing.assert_array_equal(a, b)
+    (c,) = E.embeddings_batch([x], 44_100)
+    np.testing.assert_array_equal(a, c)
+
+
+@needs_onnx
+def test_16k_and_int16_input_are_accepted_and_short_audio_gives_no_steps():
+    x16 = _noise(1.0, rate=16_000)
+    emb, _ = E.embeddings(x16, 16_000)
+    assert emb.shape == (E.n_steps(16_000), 96) == (3, 96)
+    as_int = (x16 * 32767).astype(np.int16)
+    np.testing.assert_allclose(E.embeddings(as_int, 16_000)[0], emb, atol=1e-2)
+    short, short_t = E.embeddings(_noise(0.5), 44_100)
+    assert short.shape == (0, 96) and short_t.shape == (0,)
+
+
+def test_bad_input_names_the_argument():
+    with pytest.raises(ValueError, match="samples must be 1-D"):
+        E.embeddings(np.zeros((2, 100), np.float32), 44_100)
+    with pytest.raises(ValueError, match="sample_rate"):
+        E.embeddings(np.zeros(100, np.float32), 0)
+
+
+# --- labels and windows ----------------------------------------------------------------------------
+
+
+def test_steps_just_after_a_word_end_are_positive_and_the_margin_is_ignored():
+    times = np.array([1.0, 1.9, 2.0, 2.3, 2.5, 2.8, 3.1])
+    labels, weights = D.step_labels(times, [2.0], positive_s=(0.0, 0.5), ignore_s=(-0.2, 1.0))
+    np.testing.assert_array_equal(labels, [0, 0, 1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(weights, [1, 0, 1, 1, 1, 0, 1])
+
+
+def test_history_windows_give_one_window_per_step_padded_with_the_first():
+    emb = np.arange(5 * 96, dtype=np.float32).reshape(5, 96)
+    w = D.history_windows(emb, history=3)
+    assert w.shape == (5, 3, 96)
+    np.testing.assert_array_equal(w[0], emb[[0, 0, 0]])
+    np.testing.assert_array_equal(w[4], emb[[2, 3, 4]])
+    with pytest.raises(ValueError, match="emb must have shape"):
+        D.history_windows(np.zeros((4, 5)), 3)
+
+
+def test_training_arrays_keep_only_weighted_steps():
+    clips = D.EmbeddedClips(np.zeros((2, 116, 96), np.float32), [[3.0], []])
+    X, y, w = D.training_arrays(clips, history=4)
+    assert X.shape[1:] == (4, 96) and len(X) == len(y) == len(w)
+    assert 0 < y.sum() < len(y) and np.all(w > 0)
+
+
+# --- the head --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_tiny_head_learns_a_separable_signal():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 4, 96)).astype(np.float32)
+    y = (rng.random(600) < 0.2).astype(np.float32)
+    X[y > 0, -1, :16] += 2.0
+    head = D.build_head(4, dropout=0.0)
+    D.train_head(head, X, y, epochs=15, batch_size=64, seed=0)
+    acc = np.mean((D.predict_windows(head, X) > 0.5) == (y > 0.5))
+    assert acc > 0.95
+
+
+@pytest.mark.slow
+def test_averaged_heads_give_the_mean_of_their_members():
+    heads = [D.build_head(4, units=8) for _ in range(3)]
+    model = D.average_heads(heads)
+    x = np.random.default_rng(0).normal(size=(7, 4, 96)).astype(np.float32)
+    expected = np.mean([D.predict_windows(h, x) for h in heads], axis=0)
+    np.testing.assert_allclose(D.predict_windows(model, x), expected, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_fit_heads_mines_hard_negatives_from_audio_without_the_word():
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(6, 40, 96)).astype(np.float32)
+    ends = [[1.5], [], [2.0], [], [1.0], []]
+    negatives = D.EmbeddedClips(rng.normal(size=(2, 40, 96)).astype(np.float32), [[], []])
+    model, info = D.fit_heads(
+        D.EmbeddedClips(emb, ends),
+        negatives,
+        members=2,
+        history=4,
+        units=8,
+        epochs=2,
+        hard_negative_threshold=0.0,
+    )
+    assert info["hard_negative_windows"] == 2 * 40  # every window is above a threshold of 0
+    assert info["positive_windows"] > 0
+    assert D.predict_windows(model, D.history_windows(emb[0], 4)).shape == (40,)
+
+
+@pytest.mark.slow
+def test_detector_saves_and_loads_with_its_settings(tmp_path):
+    head = D.build_head(4, units=8, layers=1)
+    det = D.EmbeddingDetector(head, D.DetectorConfig(history=4, threshold=0.7, refractory_s=0.5))
+    path = tmp_path / "head.keras"
+    det.save(path)
+    again = D.EmbeddingDetector.load(path)
+    assert again.config == det.config
+    emb = np.random.default_rng(0).normal(size=(20, 96)).astype(np.float32)
+    p1, t1 = det.probabilities_from_embeddings(emb)
+    p2, t2 = again.probabilities_from_embeddings(emb)
+    np.testing.assert_allclose(p1, p2, rtol=1e-6)
+    np.testing.assert_array_equal(t1, t2)
+    with pytest.raises(ValueError, match=r"\.keras"):
+        det.save(tmp_path / "head.h5")
+
+
+def test_firing_respects_threshold_and_refractory_in_seconds():
+    det = D.EmbeddingDetector(None, D.DetectorConfig(threshold=0.5, refractory_s=0.4))
+    probs = np.array([0.1, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.1])  # refractory 0.4 s = 5 steps
+    np.testing.assert_array_equal(det.trigger_steps(probs), [1, 6])
+    np.testing.assert_array_equal(det.trigger_steps(probs, threshold=0.95), [])
+
+
+@pytest.mark.slow
+@needs_onnx
+def test_detector_gives_one_probability_per_embedding_step():
+    det = D.EmbeddingDetector(D.build_head(units=8, layers=1))
+    probs, times = det.probabilities(_noise(3.0), 44_100)
+    assert probs.shape == times.shape == (E.n_steps(48_000),)
+    assert np.all((probs >= 0) & (probs <= 1))
+    assert all(0 <= s <= 1 for _, s in det.triggers(_noise(3.0), 44_100, threshold=0.0))

@@ -1,0 +1,121 @@
+"""Train the speech-embedding detector's head on the bundled TRAIN voices, and save it.
+
+    python tools/train_embedding_detector.py --out assets/embedding_head.keras
+
+Synthesizes lab-style 10 s clips from ``assets/raw/train`` (half with word and background augmentation,
+half plain at the lab's levels), turns them into speech embeddings once (cached as .npz in ``--cache``, so
+levers can be tried without recomputing them), fits ``--members`` heads and averages them, with one round
+of hard-negative mining on negative-only clips (:func:`twd_lab.embedding_detector.fit_heads`).
+Needs ``pip install "twd-lab[embedding]"``. Never point ``--raw`` at the real recordings you measure on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from twd_lab import embedding_detector as D
+from twd_lab.audio import load_raw_audio
+
+
+def cached_clips(raw, n: int, seed: int, *, augment: bool, n_activates, cache: Path | None, tag: str):
+    """:func:`D.embedded_examples`, kept in ``cache`` under a name that records its settings."""
+    if n <= 0:
+        return None
+    path = None if cache is None else cache / f"{tag}_n{n}_seed{seed}_aug{int(augment)}.npz"
+    if path is not None and path.is_file():
+        return D.EmbeddedClips.load(path)
+    t = time.time()
+    clips = D.embedded_examples(raw, n, rng=seed, augment=augment, n_activates=n_activates, progress=True)
+    print(f"{tag}: {n} clips embedded in {time.time() - t:.0f} s", file=sys.stderr)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        clips.save(path)
+    return clips
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(
+        "--raw", type=Path, default=None, help="lab-style training folder (default: bundled train)"
+    )
+    ap.add_argument("--augmented", type=int, default=800, help="10 s clips with augmentation")
+    ap.add_argument("--plain", type=int, default=400, help="10 s clips without augmentation")
+    ap.add_argument("--hard-negatives", type=int, default=200, help="negative-only clips to mine (0: off)")
+    ap.add_argument("--members", type=int, default=3, help="heads trained with different seeds, averaged")
+    ap.add_argument("--history", type=int, default=D.HISTORY)
+    ap.add_argument("--units", type=int, default=32)
+    ap.add_argument("--layers", type=int, default=1)
+    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--positive-s", type=float, nargs=2, default=D.POSITIVE_S, help="positive span (s)")
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--threshold", type=float, default=D.THRESHOLD, help="threshold saved with the head")
+    ap.add_argument("--patience", type=int, default=D.PATIENCE, help="patience saved with the head")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache", type=Path, default=Path("runs/embedding_cache"), help="embeddings cache")
+    ap.add_argument("--out", type=Path, required=True, help="the head (.keras; its .json goes beside it)")
+    args = ap.parse_args(argv)
+
+    if args.raw is None:
+        from twd_lab.assets_index import bundled_raw_dir
+
+        args.raw = bundled_raw_dir("train")
+    raw = load_raw_audio(args.raw, as_arrays=True)
+    common = {"cache": args.cache}
+    parts = [
+        cached_clips(raw, args.augmented, args.seed, augment=True, n_activates=None, tag="aug", **common),
+        cached_clips(raw, args.plain, args.seed + 1, augment=False, n_activates=None, tag="plain", **common),
+    ]
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        ap.error("--augmented and --plain are both 0: nothing to train on")
+    clips = parts[0] if len(parts) == 1 else parts[0] + parts[1]
+    negatives = cached_clips(
+        raw, args.hard_negatives, args.seed + 2, augment=True, n_activates=0, tag="neg", **common
+    )
+    t = time.time()
+    model, info = D.fit_heads(
+        clips,
+        negatives,
+        members=args.members,
+        history=args.history,
+        units=args.units,
+        layers=args.layers,
+        dropout=args.dropout,
+        positive_s=tuple(args.positive_s),
+        epochs=args.epochs,
+        seed=args.seed,
+        verbose=2,
+    )
+    notes = {
+        "trained_on": str(args.raw),
+        "augmented_clips": args.augmented,
+        "plain_clips": args.plain,
+        "hard_negative_clips": args.hard_negatives,
+        **info,
+        "members": args.members,
+        "units": args.units,
+        "layers": args.layers,
+        "dropout": args.dropout,
+        "positive_s": list(args.positive_s),
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "train_seconds": round(time.time() - t, 1),
+        "command": "python tools/train_embedding_detector.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+    }
+    config = D.DetectorConfig(
+        history=args.history, threshold=args.threshold, patience=args.patience, notes=notes
+    )
+    D.EmbeddingDetector(model, config).save(args.out)
+    print(f"saved {args.out} and {args.out.with_suffix('.json')}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
