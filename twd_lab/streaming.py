@@ -40,6 +40,8 @@ from twd_lab.inference import (
     step_times_s,
     triggers_at,
 )
+from twd_lab.metrics import TriggerPicker
+from twd_lab.spectrogram import spectrogram
 
 __all__ = ["RECEPTIVE_FIELD_SAMPLES", "STEP_SAMPLES", "StreamingDetector", "Trigger", "step_times_s"]
 
@@ -54,7 +56,8 @@ class StreamingDetector:
     ``chunk_s``: the chunk length :meth:`process` and :meth:`listen` use (``feed`` takes any length).
     ``threshold``, ``patience``, ``refractory``: the firing rule of :func:`twd_lab.metrics.find_triggers`.
 
-    ``gain_db``: gain applied to every sample fed.
+    ``gain_db``: gain applied to every sample fed. ``keep_probabilities``: keep every probability in
+    :attr:`probabilities` (about 2 MB an hour; turn off for a microphone left on).
 
     Samples are float in [-1, 1], mono, at 44.1 kHz (resample first; see :func:`twd_lab.audio.resample`).
     Level. :func:`~twd_lab.detection.detect_triggerword` level-matches a file to -20 dBFS, the level of the
@@ -84,8 +87,6 @@ class StreamingDetector:
         keep_probabilities: bool = True,
         warm_up: bool = True,
     ):
-        from twd_lab.metrics import TriggerPicker
-
         if not 0 < float(chunk_s) <= 60:
             raise ValueError(f"chunk_s must be in (0, 60] seconds, got {chunk_s}")
         self.chunk_s = float(chunk_s)
@@ -102,8 +103,6 @@ class StreamingDetector:
 
     def reset(self) -> None:
         """Forget everything heard: the next sample is time 0."""
-        from twd_lab.metrics import TriggerPicker
-
         self.picker = TriggerPicker(*self._picker_args)
         self._samples = np.zeros(0, np.float32)  # not yet a whole frame
         self._frames = np.zeros((0, N_FREQ), np.float32)  # normalised, not yet a whole step
@@ -138,8 +137,6 @@ class StreamingDetector:
         n_frames = frames_for_samples(buf.size)
         new: list[Trigger] = []
         if n_frames:
-            from twd_lab.spectrogram import spectrogram
-
             used = (n_frames - 1) * HOP + NFFT
             raw = spectrogram(buf[:used] * np.float32(PCM16_SCALE)).T
             buf = buf[n_frames * HOP :]
