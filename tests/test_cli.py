@@ -13,7 +13,7 @@ from conftest import SR, noise, tone
 
 from twd_lab.cli import build_parser, main
 
-SUBCOMMANDS = ("demo", "detect", "synth", "train", "evaluate")
+SUBCOMMANDS = ("demo", "detect", "listen", "synth", "train", "evaluate")
 
 
 def run(capsys, *argv):
@@ -324,3 +324,11 @@ def test_evaluate_reports_event_metrics_as_json(capsys, raw_folder, model_file):
         capsys, "evaluate", "--raw", str(raw_folder), "-n", "2", "--model", str(model_file), "--quiet"
     )
     assert code == 0 and out.startswith("| test set |")
+
+
+def test_listen_without_sounddevice_is_one_line(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sounddevice", None)
+    code, _, err = run(capsys, "listen", "--seconds", "1")
+    assert code == 1
+    (line,) = error_lines(err)
+    assert line.startswith("twd-lab: error: ") and "pip install sounddevice" in line

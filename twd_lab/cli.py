@@ -2,6 +2,7 @@
 
     twd-lab demo       the whole pipeline on the bundled defaults, with files to open
     twd-lab detect     triggers in WAV files of any length (text or one JSON object per file)
+    twd-lab listen     the microphone, chunk by chunk (optional: needs sounddevice)
     twd-lab synth      a training set on disk (twd_lab.dataset.build_dataset)
     twd-lab train      train the lab network (twd_lab.training.train) and save a .keras model
     twd-lab evaluate   event metrics on seeded synthesized test clips (twd_lab.evaluation)
@@ -182,6 +183,32 @@ def cmd_detect(args) -> int:
     return 0
 
 
+def cmd_listen(args) -> int:
+    try:
+        import sounddevice  # noqa: F401  (checked before TensorFlow and the model are loaded)
+    except ImportError:
+        raise RuntimeError(
+            "listening needs the optional package sounddevice: python -m pip install sounddevice"
+        ) from None
+    _quiet_tensorflow()
+    from twd_lab.streaming import StreamingDetector
+
+    detector = StreamingDetector(
+        args.model,
+        chunk_s=args.chunk_s,
+        threshold=args.threshold,
+        patience=args.patience,
+        refractory=args.refractory,
+        keep_probabilities=False,
+    )
+    print(
+        f'listening ({"Ctrl-C to stop" if args.seconds is None else f"{args.seconds:g} s"}); say "activate"'
+    )
+    heard = detector.listen(args.seconds)
+    print(f"heard {len(heard)} time(s) in {detector.time_s:.1f} s")
+    return 0
+
+
 def cmd_synth(args) -> int:
     from twd_lab.dataset import build_dataset
 
@@ -330,6 +357,17 @@ def build_parser() -> argparse.ArgumentParser:
         help='one JSON object per file: {"file", "duration_s", "triggers": [{"time_s", "score"}]}',
     )
     p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser(
+        "listen",
+        help="listen to the microphone (needs the optional sounddevice package)",
+        description="Stream the microphone through the detector chunk by chunk and print each detection.",
+    )
+    p.add_argument("--model", help="a .keras model (default: the shipped one)")
+    p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    p.add_argument("--chunk-s", type=float, default=0.25, help="seconds per chunk (0.25)")
+    _add_firing_rule(p)
+    p.set_defaults(func=cmd_listen)
 
     p = sub.add_parser(
         "synth",
