@@ -5,9 +5,10 @@ The values are those of the lab's ``plt.specgram(x, NFFT=200, Fs=8000, noverlap=
 for 44.1 kHz audio, and mlab divides the PSD by it; we keep that scale (``LAB_FS``) because the model was
 trained on those values, but plots label the frequency axis with the real rate.
 
-Speed: frames are a strided view (no copy), one float32 multiply applies the window, one
-``scipy.fft.rfft`` transforms all frames, and the power is scaled in place. The result is a transposed
-view of a ``(n_frames, N_FREQ)`` C array, which :mod:`twd_lab.dataset` writes as it is.
+Speed: frames are a strided view (no copy); in blocks of 512 frames (so temporaries stay in cache) a
+float32 multiply applies the window, ``scipy.fft.rfft`` transforms them, and the power is squared and
+scaled in place. The result is a transposed view of a ``(n_frames, N_FREQ)`` C array, which
+:mod:`twd_lab.dataset` writes as it is.
 """
 
 from __future__ import annotations
