@@ -12,6 +12,7 @@ Needs ``pip install "twd-lab[embedding]"``. Never point ``--raw`` at the real re
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -23,11 +24,20 @@ from twd_lab import embedding_detector as D
 from twd_lab.audio import load_raw_audio
 
 
-def cached_clips(raw, n: int, seed: int, *, augment: bool, n_activates, cache: Path | None, tag: str):
+def raw_key(raw_dir: Path) -> str:
+    """A short key of a raw folder's files (names and sizes), so a cache never mixes two asset sets."""
+    files = sorted(p for p in Path(raw_dir).rglob("*.wav"))
+    listing = "\n".join(f"{p.relative_to(raw_dir)} {p.stat().st_size}" for p in files)
+    return hashlib.sha1(listing.encode()).hexdigest()[:10]
+
+
+def cached_clips(
+    raw, n: int, seed: int, *, augment: bool, n_activates, cache: Path | None, tag: str, key: str
+):
     """:func:`D.embedded_examples`, kept in ``cache`` under a name that records its settings."""
     if n <= 0:
         return None
-    path = None if cache is None else cache / f"{tag}_n{n}_seed{seed}_aug{int(augment)}.npz"
+    path = None if cache is None else cache / f"{key}_{tag}_n{n}_seed{seed}_aug{int(augment)}.npz"
     if path is not None and path.is_file():
         return D.EmbeddedClips.load(path)
     t = time.time()
@@ -52,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--units", type=int, default=32)
     ap.add_argument("--layers", type=int, default=1)
     ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--input-dropout", type=float, default=0.0, help="dropout on the embeddings themselves")
     ap.add_argument("--positive-s", type=float, nargs=2, default=D.POSITIVE_S, help="positive span (s)")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--threshold", type=float, default=D.THRESHOLD, help="threshold saved with the head")
@@ -66,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
         args.raw = bundled_raw_dir("train")
     raw = load_raw_audio(args.raw, as_arrays=True)
-    common = {"cache": args.cache}
+    common = {"cache": args.cache, "key": raw_key(args.raw)}
     parts = [
         cached_clips(raw, args.augmented, args.seed, augment=True, n_activates=None, tag="aug", **common),
         cached_clips(raw, args.plain, args.seed + 1, augment=False, n_activates=None, tag="plain", **common),
@@ -87,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         units=args.units,
         layers=args.layers,
         dropout=args.dropout,
+        input_dropout=args.input_dropout,
         positive_s=tuple(args.positive_s),
         epochs=args.epochs,
         seed=args.seed,
@@ -102,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         "units": args.units,
         "layers": args.layers,
         "dropout": args.dropout,
+        "input_dropout": args.input_dropout,
         "positive_s": list(args.positive_s),
         "epochs": args.epochs,
         "seed": args.seed,

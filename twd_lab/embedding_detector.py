@@ -190,13 +190,22 @@ def training_arrays(
 # --- the head --------------------------------------------------------------------------------------
 
 
-def build_head(history: int = HISTORY, *, units: int = 32, layers: int = 1, dropout: float = 0.3):
-    """The head: ``(history, 96)`` embeddings -> Flatten -> ``layers`` x (Dense -> LayerNorm -> ReLU ->
-    Dropout) -> Dense(1, sigmoid). 49,281 parameters with the defaults."""
+def build_head(
+    history: int = HISTORY,
+    *,
+    units: int = 32,
+    layers: int = 1,
+    dropout: float = 0.3,
+    input_dropout: float = 0.0,
+):
+    """The head: ``(history, 96)`` embeddings -> [Dropout(input_dropout)] -> Flatten -> ``layers`` x (Dense
+    -> LayerNorm -> ReLU -> Dropout) -> Dense(1, sigmoid). 49,281 parameters with the defaults."""
     import keras
 
     model = keras.Sequential(name="embedding_head")
     model.add(keras.Input((history, EMBEDDING_DIM)))
+    if input_dropout > 0:
+        model.add(keras.layers.Dropout(input_dropout))
     model.add(keras.layers.Flatten())
     for _ in range(layers):
         model.add(keras.layers.Dense(units))
@@ -293,6 +302,7 @@ def fit_heads(
     units: int = 32,
     layers: int = 1,
     dropout: float = 0.3,
+    input_dropout: float = 0.0,
     positive_s: tuple[float, float] = POSITIVE_S,
     ignore_s: tuple[float, float] = IGNORE_S,
     epochs: int = 10,
@@ -311,7 +321,7 @@ def fit_heads(
     X, y, w = training_arrays(clips, history=history, positive_s=positive_s, ignore_s=ignore_s)
     heads = []
     for k in range(int(members)):
-        head = build_head(history, units=units, layers=layers, dropout=dropout)
+        head = build_head(history, units=units, layers=layers, dropout=dropout, input_dropout=input_dropout)
         train_head(head, X, y, w, epochs=epochs, seed=seed + k, verbose=verbose)
         heads.append(head)
     info = {"windows": len(y), "positive_windows": int(y.sum()), "hard_negative_windows": 0}
@@ -394,7 +404,11 @@ class EmbeddingDetector:
         return probs, step_times(len(emb))
 
     def probabilities(self, samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per-step probabilities ``(n_steps,)`` of mono audio, and when each step ends (s)."""
+        """Per-step probabilities ``(n_steps,)`` of mono audio, and when each step ends (s).
+
+        The head was trained on clips level-matched to -20 dBFS, as the lab network was: give it audio
+        from :func:`twd_lab.detection.preprocess_audio`, as ``twd-lab detect`` does.
+        """
         return self.probabilities_from_embeddings(embeddings(samples, sample_rate)[0])
 
     def trigger_steps(self, probs: np.ndarray, threshold: float | None = None) -> np.ndarray:
