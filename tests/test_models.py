@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -90,3 +92,17 @@ def test_bad_arguments_are_named():
 def test_model_source_reads_like_an_example(style):
     source = model_source(style)
     assert "GRU(128" in source and "Dropout(0.8" in source
+
+
+def test_the_shipped_model_loads_and_runs_on_any_length():
+    from twd_lab.assets_index import bundled_dir
+
+    if not (bundled_dir() / "model.keras").is_file():
+        pytest.skip("no shipped model in assets/")
+    model = load_model()
+    assert model.count_params() == N_PARAMS
+    probs = np.asarray(model(_x(400, batch=1), training=False))
+    assert probs.shape == (1, (400 - 15) // 4 + 1, 1)
+    assert np.all((probs >= 0) & (probs <= 1))
+    meta = json.loads((bundled_dir() / "model.json").read_text())
+    assert meta["data"]["voices_split"] == "train" and "command" in meta

@@ -87,7 +87,7 @@ def test_a_tiny_training_run_reduces_the_loss(tmp_path):
         model,
         train_data=(x, y),
         val_data=dev,
-        epochs=6,
+        epochs=4,
         batch_size=4,
         checkpoint_dir=tmp_path / "ckpt",
         early_stopping_patience=None,
