@@ -14,6 +14,7 @@ from twd_lab.models import (
     N_PARAMS,
     OUTPUT_LAYERS,
     STYLES,
+    any_length,
     build_model,
     compile_model,
     copy_weights,
@@ -106,3 +107,13 @@ def test_the_shipped_model_loads_and_runs_on_any_length():
     assert np.all((probs >= 0) & (probs <= 1))
     meta = json.loads((bundled_dir() / "model.json").read_text())
     assert meta["data"]["voices_split"] == "train" and "command" in meta
+
+
+def test_any_length_keeps_the_weights_and_outputs():
+    fixed = build_model("functional", input_length=200, norm_config={"mu0": 1.5})
+    free = any_length(fixed)
+    x = _x(200)
+    np.testing.assert_allclose(
+        np.asarray(free(x, training=False)), np.asarray(fixed(x, training=False)), atol=1e-6
+    )
+    assert free.input_shape == (None, None, 101) and norm_layer(free).mu0[0] == 1.5

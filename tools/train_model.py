@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     import keras
 
     from twd_lab import evaluation
-    from twd_lab.models import build_model, compile_model, load_model
+    from twd_lab.models import any_length, build_model, compile_model, load_model
     from twd_lab.training import BEST_NAME, LAST_NAME, OnTheFlyDataset, history_to_json, train
 
     out = Path(args.out)
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": f"twd-lab evaluate --clips {args.eval_clips} --seed {args.eval_seed}",
         "reports": [{k: v for k, v in r.items() if k != "det"} for r in reports],
     }
-    model.save(model_out)
+    any_length(model).save(model_out)  # same weights, runs on inputs of any length
     meta_out.write_text(json.dumps(meta, indent=1) + "\n")
     print(f"wrote {model_out} ({model_out.stat().st_size / 1e6:.1f} MB) and {meta_out}")
     return 0

@@ -275,6 +275,24 @@ def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
     return target
 
 
+def any_length(model: keras.Model) -> keras.Model:
+    """The same network and weights, built for inputs of any length (``input_length=None``).
+
+    Train on fixed 10 s clips, then ship this form: it runs on long files and on short chunks.
+    """
+    norm = norm_layer(model)
+    output = model.get_layer("output")
+    rebuilt = build_model(
+        "subclassed" if isinstance(model, TriggerWordModel) else "functional",
+        input_length=None,
+        n_freq=int(model.get_layer("conv").kernel.shape[1]),
+        output_layer="time_distributed" if isinstance(output, layers.TimeDistributed) else "dense",
+        normalize=norm is not None,
+        norm_config=None if norm is None else norm.get_config(),
+    )
+    return copy_weights(model, rebuilt)
+
+
 def model_source(style: str) -> str:
     """The source code of one style's builder, to show beside the others in a lesson."""
     if style not in STYLES:
