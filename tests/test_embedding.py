@@ -179,7 +179,7 @@ def test_detector_saves_and_loads_with_its_settings(tmp_path):
 
 
 def test_firing_respects_threshold_and_refractory_in_seconds():
-    det = D.EmbeddingDetector(None, D.DetectorConfig(threshold=0.5, refractory_s=0.4))
+    det = D.EmbeddingDetector(None, D.DetectorConfig(threshold=0.5, patience=1, refractory_s=0.4))
     probs = np.array([0.1, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.1])  # refractory 0.4 s = 5 steps
     np.testing.assert_array_equal(det.trigger_steps(probs), [1, 6])
     np.testing.assert_array_equal(det.trigger_steps(probs, threshold=0.95), [])
@@ -192,4 +192,5 @@ def test_detector_gives_one_probability_per_embedding_step():
     probs, times = det.probabilities(_noise(3.0), 44_100)
     assert probs.shape == times.shape == (E.n_steps(48_000),)
     assert np.all((probs >= 0) & (probs <= 1))
-    assert all(0 <= s <= 1 for _, s in det.triggers(_noise(3.0), 44_100, threshold=0.0))
+    fired = det.triggers(_noise(3.0), 44_100, threshold=0.0)
+    assert fired and all(0 <= t.score <= 1 and t.time_s in set(times.round(4)) for t in fired)

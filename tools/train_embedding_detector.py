@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--units", type=int, default=32)
     ap.add_argument("--layers", type=int, default=1)
     ap.add_argument("--dropout", type=float, default=0.3)
-    ap.add_argument("--input-dropout", type=float, default=0.0, help="dropout on the embeddings themselves")
+    ap.add_argument("--input-dropout", type=float, default=0.3, help="dropout on the embeddings themselves")
     ap.add_argument("--positive-s", type=float, nargs=2, default=D.POSITIVE_S, help="positive span (s)")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--threshold", type=float, default=D.THRESHOLD, help="threshold saved with the head")
@@ -72,10 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="the head (.keras; its .json goes beside it)")
     args = ap.parse_args(argv)
 
+    trained_on = str(args.raw)
     if args.raw is None:
         from twd_lab.assets_index import bundled_raw_dir
 
-        args.raw = bundled_raw_dir("train")
+        args.raw, trained_on = bundled_raw_dir("train"), "bundled:train (assets/raw/train)"
     raw = load_raw_audio(args.raw, as_arrays=True)
     common = {"cache": args.cache, "key": raw_key(args.raw)}
     parts = [
@@ -105,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         verbose=2,
     )
     notes = {
-        "trained_on": str(args.raw),
+        "trained_on": trained_on,
+        "raw_key": common["key"],
         "augmented_clips": args.augmented,
         "plain_clips": args.plain,
         "hard_negative_clips": args.hard_negatives,
