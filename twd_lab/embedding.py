@@ -30,7 +30,6 @@ import functools
 import importlib
 import importlib.resources
 from collections.abc import Sequence
-from math import gcd
 from pathlib import Path
 
 import numpy as np
@@ -102,16 +101,10 @@ def _sessions():
 
 
 def to_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Mono float audio at ``sample_rate`` -> float32 at 16 kHz (polyphase, as scipy does it)."""
-    from scipy.signal import resample_poly
+    """Mono float audio at ``sample_rate`` -> float32 at 16 kHz (:func:`twd_lab.audio.resample`)."""
+    from twd_lab.audio import resample
 
-    samples = np.asarray(samples, dtype=np.float32)
-    if sample_rate == EMBEDDING_SAMPLE_RATE:
-        return samples
-    g = gcd(int(sample_rate), EMBEDDING_SAMPLE_RATE)
-    return resample_poly(samples, EMBEDDING_SAMPLE_RATE // g, int(sample_rate) // g, axis=-1).astype(
-        np.float32
-    )
+    return resample(samples, int(sample_rate), EMBEDDING_SAMPLE_RATE)
 
 
 def n_steps(n_samples_16k: int) -> int:
