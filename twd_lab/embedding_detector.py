@@ -12,15 +12,17 @@ Training, as a lesson:
 2. Label every step (:func:`step_labels`): 1 when the step ends 0.3-0.8 s after an "activate" ends (see
    ``POSITIVE_S`` for why not at once), 0 far from any "activate", and *ignored* (weight 0) around it,
    where either answer is acceptable to the event metric.
-3. Fit the head on windows of ``history`` steps (:func:`train_head`); optionally add hard negatives:
-   windows of negative-only audio where the head fired, fed back with extra weight
-   (:func:`hard_negative_windows`).
+3. Fit small heads on windows of ``history`` steps with different seeds and average them
+   (:func:`fit_heads`), with one round of hard negatives: windows of negative-only audio where they
+   fired, fed back with extra weight (:func:`hard_negative_windows`).
+   ``tools/train_embedding_detector.py`` runs all of it and writes ``assets/embedding_head.keras``.
 
 Use it::
 
-    det = EmbeddingDetector.load()                      # assets/embedding_head.keras
-    probs, times = det.probabilities(samples, 44_100)   # one probability every 80 ms
-    triggers = det.triggers(samples, 44_100)            # [(time_s, score), ...]
+    audio = preprocess_audio("recording.wav")         # twd_lab.detection: 44.1 kHz mono, -20 dBFS
+    det = EmbeddingDetector.load()                    # assets/embedding_head.keras (+ .json settings)
+    probs, times = det.probabilities(audio, 44_100)   # one probability every 80 ms
+    fired = det.triggers(audio, 44_100)               # [Trigger(time_s, score), ...]
 
 Keras is imported only when a head is built, trained or loaded.
 """
