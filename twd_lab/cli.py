@@ -98,21 +98,28 @@ def _count(minimum: int):
     return parse
 
 
-def _add_firing_rule(p: argparse.ArgumentParser) -> None:
+def _add_firing_rule(p: argparse.ArgumentParser, *, per_detector: bool = False) -> None:
+    # With per_detector the defaults are left to the detector: the lab network's are below, the
+    # embedding detector's are in assets/embedding_head.json (0.95, 2 steps of 80 ms, 1 s).
+    own = " (default: the detector's own; lab network: {})" if per_detector else " ({})"
     p.add_argument(
-        "--threshold", type=_probability, default=THRESHOLD, help=f"fire above this probability ({THRESHOLD})"
+        "--threshold",
+        type=_probability,
+        default=None if per_detector else THRESHOLD,
+        help="fire above this probability" + own.format(THRESHOLD),
     )
     p.add_argument(
         "--patience",
         type=_count(1),
-        default=PATIENCE,
-        help=f"consecutive output steps above the threshold before it fires ({PATIENCE})",
+        default=None if per_detector else PATIENCE,
+        help="consecutive output steps above the threshold before it fires" + own.format(PATIENCE),
     )
     p.add_argument(
         "--refractory",
         type=_count(0),
-        default=REFRACTORY,
-        help=f"output steps after a firing before it may fire again ({REFRACTORY}; a step is 7.26 ms)",
+        default=None if per_detector else REFRACTORY,
+        help="output steps after a firing before it may fire again"
+        + own.format(f"{REFRACTORY}; a lab step is 7.26 ms"),
     )
 
 
@@ -148,10 +155,10 @@ def _chime_target(chime: str | None, file: str, several: bool) -> Path | None:
 
 def cmd_detect(args) -> int:
     _quiet_tensorflow()
-    from twd_lab.detection import detect_file
-    from twd_lab.inference import load_keras_model
+    from twd_lab.detection import detect_file, load_detector
 
-    model = load_keras_model(args.model)  # once, for every file; fails before any file is read
+    # once, for every file; fails before any file is read
+    model, _ = load_detector(args.detector, args.model)
     several = len(args.files) > 1
     failed = 0
     for file in args.files:
@@ -343,8 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
         "or 32/64-bit float; mono or stereo; any rate). time_s is when the detector fires.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="WAV files")
-    p.add_argument("--model", help="a .keras model (default: the shipped one)")
-    _add_firing_rule(p)
+    p.add_argument(
+        "--detector",
+        choices=("auto", "embedding", "lab"),
+        default="auto",
+        help="embedding: frozen speech embeddings + a small head (best on real voices); lab: the lab "
+        "network; auto (default): lab with --model, else embedding when onnxruntime and openwakeword "
+        "are installed",
+    )
+    p.add_argument("--model", help="a lab-network .keras model (default: the shipped one)")
+    _add_firing_rule(p, per_detector=True)
     p.add_argument(
         "--chime",
         metavar="OUT.wav",

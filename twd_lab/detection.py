@@ -408,28 +408,95 @@ def chime_on_activate(
 # ------------------------------------------------------------------------------------- one file
 
 
+DETECTORS = ("auto", "embedding", "lab")
+
+
+def embedding_detector_available() -> bool:
+    """True when the speech-embedding detector can run here: its packages and its bundled head."""
+    import importlib.util
+
+    from twd_lab.embedding_detector import default_head_path
+
+    have = all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "openwakeword"))
+    return have and default_head_path().is_file()
+
+
+def load_detector(kind: str = "auto", model_path: PathLike | None = None):
+    """The detector ``twd-lab detect`` runs: ``(detector, kind)``.
+
+    ``"embedding"``: :class:`twd_lab.embedding_detector.EmbeddingDetector` (frozen speech embeddings and a
+    small head; far better on real voices, see the README's table). ``"lab"``: the lab network, from
+    ``model_path`` or the shipped ``assets/model.keras``. ``"auto"`` (default): the lab network when
+    ``model_path`` is given, else the embedding detector when it can run here, else the lab network.
+    """
+    if kind not in DETECTORS:
+        raise ValueError(f"kind must be one of {DETECTORS}, got {kind!r}")
+    if kind == "auto":
+        kind = "lab" if model_path is not None or not embedding_detector_available() else "embedding"
+    if kind == "embedding":
+        if model_path is not None:
+            raise ValueError("model_path is a lab-network .keras file; it does not go with kind='embedding'")
+        from twd_lab.embedding_detector import EmbeddingDetector
+
+        return EmbeddingDetector.load(), kind
+    from twd_lab.inference import load_keras_model
+
+    return load_keras_model(model_path), kind
+
+
+def _is_embedding_detector(model) -> bool:
+    if model is None or type(model).__name__ != "EmbeddingDetector":
+        return False
+    from twd_lab.embedding_detector import EmbeddingDetector
+
+    return isinstance(model, EmbeddingDetector)
+
+
 def detect_file(
     path: PathLike,
     model=None,
     *,
-    threshold: float = THRESHOLD,
-    patience: int = PATIENCE,
-    refractory: int = REFRACTORY,
+    threshold: float | None = None,
+    patience: int | None = None,
+    refractory: int | None = None,
     chime_out: PathLike | None = None,
     overwrite: bool = False,
 ) -> dict:
     """Detect in one WAV file: ``{"file": str, "duration_s": float, "triggers": [{"time_s", "score"}, ...]}``.
 
-    The form ``twd-lab detect --json`` prints. With ``chime_out`` the chimed audio is written there too
-    (see :func:`chime_on_activate`; checked before any work is done).
+    The form ``twd-lab detect --json`` prints. ``model`` is a lab-network Keras model (None: the shipped
+    one) or an :class:`~twd_lab.embedding_detector.EmbeddingDetector` (see :func:`load_detector`).
+    ``threshold``, ``patience`` and ``refractory`` (in the detector's own output steps) default to the
+    detector's own rule. With ``chime_out`` the chimed audio is written there too (see
+    :func:`chime_on_activate`; checked before any work is done).
     """
     if chime_out is not None:
         check_new_file(chime_out, source=path, overwrite=overwrite)
     audio = load_audio(path)
     from twd_lab.audio import match_target_amplitude
 
-    probs = probabilities(match_target_amplitude(audio, TARGET_DBFS), model)
-    fired = triggers(probs, threshold, patience, refractory)
+    level_matched = match_target_amplitude(audio, TARGET_DBFS)
+    if _is_embedding_detector(model):
+        c = model.config
+        probs, times = model.probabilities(level_matched, SAMPLE_RATE)
+        refractory_steps = max(1, round(c.refractory_s / c.step_s)) if refractory is None else refractory
+        from twd_lab.metrics import find_triggers
+
+        steps = find_triggers(
+            probs,
+            c.threshold if threshold is None else threshold,
+            c.patience if patience is None else patience,
+            refractory_steps,
+        )
+        fired = [Trigger(round(float(times[i]), 4), round(float(probs[i]), 4)) for i in steps]
+    else:
+        probs = probabilities(level_matched, model)
+        fired = triggers(
+            probs,
+            THRESHOLD if threshold is None else threshold,
+            PATIENCE if patience is None else patience,
+            REFRACTORY if refractory is None else refractory,
+        )
     if chime_out is not None:
         from twd_lab.audio import write_wav
 
