@@ -54,6 +54,8 @@ class StreamingDetector:
 
     ``model``: a Keras model of the lab network, a ``.keras`` path, or ``None`` for the shipped model.
     ``chunk_s``: the chunk length :meth:`process` and :meth:`listen` use (``feed`` takes any length).
+    The default 0.25 s keeps the worst latency under 0.5 s (a sample waits up to a chunk, plus ~5 ms of
+    compute); 0.5 s chunks averaged 0.26 s but peaked at 0.51 s in ``benchmarks/bench_detect.py``.
     ``threshold``, ``patience``, ``refractory``: the firing rule of :func:`twd_lab.metrics.find_triggers`.
 
     ``gain_db``: gain applied to every sample fed. ``keep_probabilities``: keep every probability in
@@ -79,7 +81,7 @@ class StreamingDetector:
         self,
         model=None,
         *,
-        chunk_s: float = 0.5,
+        chunk_s: float = 0.25,
         threshold: float = THRESHOLD,
         patience: int = PATIENCE,
         refractory: int = REFRACTORY,
