@@ -36,7 +36,8 @@ _EXPORTS = {
     "build_model": "models",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+# built from the table so the two never disagree
+__all__ = [*_EXPORTS, "__version__"]  # noqa: PLE0604
 
 
 def __getattr__(name: str):

@@ -279,34 +279,19 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     _quiet_tensorflow()
-    from twd_lab.detection import frame_probabilities
-    from twd_lab.evaluation import build_test_set, evaluate_model, format_table, real_speech_dir
+    from twd_lab.evaluation import format_table, standard_reports
     from twd_lab.inference import load_keras_model
 
-    model = load_keras_model(args.model)
-    if args.raw is not None:
-        sources = [(args.raw, None)]
-    else:  # the project's standard: held-out TTS voices, and real people when the recordings are here
-        sources = [("heldout", None)]
-        real = real_speech_dir()
-        if real is not None:
-            sources.append((real, "real_speech/coursera"))
-    reports = []
-    for raw, label in sources:
-        test = build_test_set(raw, args.n, args.seed, progress=not args.quiet)
-        if label:
-            test.source = label
-        probs = frame_probabilities(test.x, model)
-        reports.append(
-            evaluate_model(
-                model,
-                test,
-                probs=probs,
-                threshold=args.threshold,
-                patience=args.patience,
-                refractory=args.refractory,
-            )
-        )
+    reports = standard_reports(
+        load_keras_model(args.model),
+        n=args.n,
+        seed=args.seed,
+        raw=args.raw,
+        progress=not args.quiet,
+        threshold=args.threshold,
+        patience=args.patience,
+        refractory=args.refractory,
+    )
     if args.json:
         print(json.dumps(reports if len(reports) > 1 else reports[0]))
     else:

@@ -203,16 +203,14 @@ class DevEventMetric(keras.callbacks.Callback):
         threshold: float = THRESHOLD,
         patience: int = PATIENCE,
         refractory: int = REFRACTORY,
-        batch_size: int = 16,
     ):
         super().__init__()
         self.dev = dev
         self.threshold, self.patience, self.refractory = threshold, patience, refractory
-        self.batch_size = batch_size
         self.history: list[dict] = []
 
     def scores(self) -> dict:
-        probs = predict_probs(self.model, self.dev.x, self.batch_size)
+        probs = predict_probs(self.model, self.dev.x)
         y = self.dev.y[..., 0]
         p = np.clip(probs, 1e-7, 1 - 1e-7)
         out = {"dev_loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))}
