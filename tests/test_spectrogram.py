@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import warnings
 
 import matplotlib
@@ -18,7 +19,7 @@ from hypothesis.extra.numpy import arrays
 from matplotlib import mlab
 
 from twd_lab.constants import CLIP_SAMPLES, N_FREQ, TX, frames_for_samples
-from twd_lab.spectrogram import graph_spectrogram, spectrogram
+from twd_lab.spectrogram import graph_spectrogram, pcm16_frames, spectrogram
 
 
 def lab(x):
@@ -66,6 +67,58 @@ def test_property_matches_mlab_specgram(x, scale):
         spectrogram(x, dtype=np.float64), ref, rtol=1e-6, atol=max(ref.max(), 1e-30) * 1e-12
     )
     assert_close_db(spectrogram(x), ref)
+
+
+@pytest.mark.parametrize("workers", [2, 3, 5])
+@pytest.mark.parametrize("seconds", [10.0, 4.7])
+def test_threads_give_the_same_bits_as_one(workers, seconds):
+    x = noise(seconds, 0.3, seed=3) * 32768
+    one = spectrogram(x, workers=1)
+    np.testing.assert_array_equal(spectrogram(x, workers=workers), one)
+    np.testing.assert_array_equal(
+        spectrogram(x.astype(np.float64), dtype=np.float64, workers=workers),
+        spectrogram(x.astype(np.float64), dtype=np.float64, workers=1),
+    )
+
+
+def test_workers_must_be_a_whole_number_of_threads():
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="workers"):
+            spectrogram(np.zeros(CLIP_SAMPLES, np.float32), workers=bad)
+
+
+def _spectrogram_in_child(queue):
+    queue.put(float(spectrogram(noise(10.0, 0.3, seed=4) * 32768, workers=2).sum()))
+
+
+def test_a_forked_child_gets_its_own_threads():
+    # the parent's helper threads do not exist in a forked child: the child must make its own, not hang
+    x = noise(10.0, 0.3, seed=4) * 32768
+    expected = float(spectrogram(x, workers=2).sum())
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_spectrogram_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung and child.exitcode == 0
+    assert queue.get(timeout=5) == expected
+
+
+def test_pcm16_frames_is_the_model_input_of_float_audio():
+    audio = noise(3.0, 0.2, seed=5)
+    frames = pcm16_frames(audio)
+    assert frames.shape == (frames_for_samples(audio.size), N_FREQ) and frames.flags.c_contiguous
+    assert_close_db(frames.T, lab(audio.astype(np.float64) * 32768))
+    out = np.empty_like(frames)
+    assert pcm16_frames(audio, out=out) is out
+    np.testing.assert_array_equal(out, frames)
+    with pytest.raises(ValueError, match="out must be"):
+        pcm16_frames(audio, out=np.empty((frames.shape[0] + 1, N_FREQ), np.float32))
+    with pytest.raises(ValueError, match=r"shape \(n,\)"):
+        pcm16_frames(np.stack([audio, audio], axis=1))
 
 
 def test_int16_input_gives_the_lab_values():
@@ -132,3 +185,12 @@ def test_plot_labels_and_probabilities_draw_on_given_axes():
     assert ax.get_xlim()[1] == pytest.approx(10.0, abs=0.5)
     ax2 = plot_probabilities(np.linspace(0, 1, 1375).reshape(1, 1375, 1), threshold=0.5)
     assert ax2.get_ylabel() == "probability" and len(ax2.lines) == 2
+
+
+def test_the_fft_into_a_reused_buffer_equals_scipy_fft(monkeypatch):
+    import twd_lab.spectrogram as module
+
+    x = noise(10.0, 0.3, seed=6) * 32768
+    fast = spectrogram(x, workers=1)
+    monkeypatch.setattr(module, "_R2C", None)  # the public scipy.fft.rfft path
+    np.testing.assert_array_equal(spectrogram(x, workers=1), fast)
