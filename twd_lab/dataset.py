@@ -96,7 +96,8 @@ def _build_chunk(task: tuple) -> int:
         ex = synthesize_example(
             background, s["activates"], s["negatives"], rng=rng, augment=s["augment"], _audio_out=s["audio"]
         )
-        training_x(ex.audio, out=xs[k])  # as create_training_example, written straight into the batch
+        # as create_training_example, written straight into the batch; one thread (each process has a core)
+        training_x(ex.audio, out=xs[k], workers=1)
         ys[k, :, 0] = ex.y[0]
     for path, offset, buf in ((x_path, x_offset, xs), (y_path, y_offset, ys)):
         fd = os.open(path, os.O_WRONLY)

@@ -37,7 +37,6 @@ from twd_lab.constants import (
     N_FREQ,
     NFFT,
     PATIENCE,
-    PCM16_SCALE,
     REFRACTORY,
     SAMPLE_RATE,
     TARGET_DBFS,
@@ -176,9 +175,9 @@ def probabilities(audio: np.ndarray, model=None) -> np.ndarray:
         raise ValueError(f"audio must be 1-D float samples, got shape {audio.shape}")
     if audio.size < RECEPTIVE_FIELD_SAMPLES:
         return np.zeros(0, np.float32)
-    from twd_lab.spectrogram import spectrogram
+    from twd_lab.spectrogram import pcm16_frames
 
-    return frame_probabilities(spectrogram(audio * np.float32(PCM16_SCALE)).T, model)
+    return frame_probabilities(pcm16_frames(audio), model)
 
 
 def frame_probabilities(frames, model=None) -> np.ndarray:
@@ -226,7 +225,7 @@ def _compiled_call(model):
 def plot_detection(audio: np.ndarray, probs: np.ndarray, *, ax=None, threshold: float = THRESHOLD, y=None):
     """Spectrogram over probabilities (and labels ``y`` if given), on a shared time axis; returns the Axes."""
     from twd_lab.plotting import _finish, plot_labels, plot_probabilities, plot_spectrogram
-    from twd_lab.spectrogram import spectrogram
+    from twd_lab.spectrogram import pcm16_frames
 
     rows = 2 if y is None else 3
     created = ax is None
@@ -236,7 +235,7 @@ def plot_detection(audio: np.ndarray, probs: np.ndarray, *, ax=None, threshold: 
         fig = Figure(figsize=(9, 1.9 * rows + 0.6), layout="constrained")
         ax = fig.subplots(rows, 1, sharex=True)
     if np.asarray(audio).size >= NFFT:
-        plot_spectrogram(spectrogram(np.asarray(audio) * np.float32(PCM16_SCALE)), ax=ax[0])
+        plot_spectrogram(pcm16_frames(np.asarray(audio, np.float32)).T, ax=ax[0])
     if y is not None:
         plot_labels(y, ax=ax[1])
     plot_probabilities(probs, ax=ax[-1], threshold=threshold)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twd_lab.constants import PATIENCE, PCM16_SCALE, REFRACTORY, STEP_S, THRESHOLD
+from twd_lab.constants import PATIENCE, REFRACTORY, STEP_S, THRESHOLD
 from twd_lab.metrics import (
     WINDOW_S,
     EventScores,
@@ -111,7 +111,7 @@ def build_test_set(
     ``n`` and ``seed`` give the same clips.
     """
     from twd_lab.constants import N_FREQ, TX, TY
-    from twd_lab.spectrogram import spectrogram
+    from twd_lab.spectrogram import pcm16_frames
     from twd_lab.synthesis import synthesize_example
 
     if int(n) < 1:
@@ -128,7 +128,7 @@ def build_test_set(
         steps = tqdm(steps, desc="test clips", unit="clip")
     for i in steps:
         ex = synthesize_example(bgs[int(rng.integers(len(bgs)))], acts, negs, rng=rng, augment=augment)
-        x[i] = spectrogram(ex.audio * np.float32(PCM16_SCALE)).T
+        x[i] = pcm16_frames(ex.audio)
         y[i] = ex.y.T
         ends.append(sorted(end / 1000.0 for _, end in ex.activate_segments))
     return TestSet(x, y, ends, source, int(seed))

@@ -25,7 +25,6 @@ from twd_lab.constants import (
     N_FREQ,
     NFFT,
     PATIENCE,
-    PCM16_SCALE,
     REFRACTORY,
     SAMPLE_RATE,
     THRESHOLD,
@@ -41,7 +40,7 @@ from twd_lab.inference import (
     triggers_at,
 )
 from twd_lab.metrics import TriggerPicker
-from twd_lab.spectrogram import spectrogram
+from twd_lab.spectrogram import pcm16_frames
 
 __all__ = ["RECEPTIVE_FIELD_SAMPLES", "STEP_SAMPLES", "StreamingDetector", "Trigger", "step_times_s"]
 
@@ -140,7 +139,7 @@ class StreamingDetector:
         new: list[Trigger] = []
         if n_frames:
             used = (n_frames - 1) * HOP + NFFT
-            raw = spectrogram(buf[:used] * np.float32(PCM16_SCALE)).T
+            raw = pcm16_frames(buf[:used])
             buf = buf[n_frames * HOP :]
             y, self._norm_state = self.runner.normalize(raw, self._norm_state)
             frames = np.concatenate([self._frames, y])

@@ -41,7 +41,6 @@ from twd_lab.constants import (
     LABEL_RUN,
     MAX_ACTIVATES,
     MAX_NEGATIVES,
-    PCM16_SCALE,
     SAMPLE_RATE,
     TARGET_DBFS,
     TY,
@@ -292,15 +291,16 @@ def _scratch_audio() -> np.ndarray:
     return buf
 
 
-def training_x(audio: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+def training_x(audio: np.ndarray, *, out: np.ndarray | None = None, workers: int | None = None) -> np.ndarray:
     """The model input for 10 s of float audio: ``spectrogram(audio * PCM16_SCALE)``, ``(101, 5511)``.
 
     The scale is folded into the window (no scaled copy of the audio); ``out``, if given, is a C-contiguous
-    float32 ``(TX, N_FREQ)`` array that receives the values (the result is its transpose).
+    float32 ``(TX, N_FREQ)`` array that receives the values (the result is its transpose). ``workers``:
+    threads, as in :func:`twd_lab.spectrogram.spectrogram`.
     """
-    from twd_lab.spectrogram import _power_frames
+    from twd_lab.spectrogram import pcm16_frames
 
     audio = np.asarray(audio, dtype=np.float32)
     if audio.shape != (CLIP_SAMPLES,):
         raise ValueError(f"audio must have shape ({CLIP_SAMPLES},) (10 s at 44.1 kHz), got {audio.shape}")
-    return _power_frames(audio, np.float32, gain=PCM16_SCALE, out=out).T
+    return pcm16_frames(audio, out=out, workers=workers).T

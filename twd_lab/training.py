@@ -26,7 +26,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from twd_lab.constants import N_FREQ, PATIENCE, PCM16_SCALE, REFRACTORY, THRESHOLD, TX, TY
+from twd_lab.constants import N_FREQ, PATIENCE, REFRACTORY, THRESHOLD, TX, TY
 from twd_lab.evaluation import TestSet, build_test_set, load_raw_arrays, predict_probs, score_probs
 
 BEST_NAME = "best.keras"
@@ -164,14 +164,14 @@ class OnTheFlyDataset(keras.utils.PyDataset):
 
     def example(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One example ``x (TX, N_FREQ)``, ``y (TY, 1)`` drawn with ``rng``."""
-        from twd_lab.spectrogram import spectrogram
+        from twd_lab.spectrogram import pcm16_frames
         from twd_lab.synthesis import synthesize_example
 
         bg = self.backgrounds[int(rng.integers(len(self.backgrounds)))]
         if self.background_augment is not None:
             bg = np.roll(self.background_augment(bg, rng), int(rng.integers(bg.size)))
         ex = synthesize_example(bg, self.activates, self.negatives, rng=rng, augment=self.word_augment)
-        return spectrogram(ex.audio * np.float32(PCM16_SCALE)).T, ex.y.T
+        return pcm16_frames(ex.audio), ex.y.T
 
     def __getitem__(self, idx: int):
         rng = np.random.default_rng([self.seed, self.epoch, int(idx)])
