@@ -188,7 +188,7 @@ def _scratch(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     doubled the time of a 10 s spectrogram here.
     """
     buffers = _SCRATCH.__dict__.setdefault("buffers", {})
-    key = np.dtype(dtype).char
+    key = np.dtype(dtype).char, _BLOCK
     if key not in buffers:
         complex_dtype = np.result_type(dtype, np.complex64)
         buffers[key] = np.empty((_BLOCK, NFFT), dtype), np.empty((_BLOCK, N_FREQ), complex_dtype)
