@@ -36,33 +36,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 
 from twd_lab.constants import REFRACTORY, SAMPLE_RATE, STEP_S
-from twd_lab.evaluation import load_raw_arrays, real_speech_dir
-from twd_lab.metrics import EventScores, event_scores, find_triggers, steps_to_seconds
-from twd_lab.rng import as_generator
+from twd_lab.evaluation import iter_test_clips, pooled_scores, real_speech_dir
+from twd_lab.metrics import EventScores, find_triggers, steps_to_seconds
 
 
 def synth_clips(raw, n: int, seed: int, *, n_activates: int | None = None):
-    """``n`` seeded clips from ``raw``: a list of ``(audio, word_ends_s)``.
+    """``n`` seeded clips from ``raw``: a list of ``(audio, word_ends_s)`` (:func:`iter_test_clips`).
 
     With ``n_activates=None`` these are the clips of ``evaluation.build_test_set(raw, n, seed)``.
     """
-    from twd_lab.synthesis import synthesize_example
-
-    acts, negs, bgs, _ = load_raw_arrays(raw)
-    rng = as_generator(seed)
-    out = []
-    for _ in range(n):
-        bg = bgs[int(rng.integers(len(bgs)))]
-        ex = synthesize_example(bg, acts, negs, rng=rng, n_activates=n_activates)
-        out.append((ex.audio, sorted(end / 1000.0 for _, end in ex.activate_segments)))
-    return out
-
-
-def pooled(per_clip_fires_s, clips) -> EventScores:
-    total = EventScores(0, 0, 0, 0.0, 0.0)
-    for fires, (audio, ends) in zip(per_clip_fires_s, clips):
-        total = total + event_scores(ends, fires, len(audio) / SAMPLE_RATE)
-    return total
+    return list(iter_test_clips(raw, n, seed, n_activates=n_activates))
 
 
 def lab_rows(model_path: Path | None, sets: dict, thresholds, refractories) -> tuple[list[dict], str | None]:
@@ -80,7 +63,7 @@ def lab_rows(model_path: Path | None, sets: dict, thresholds, refractories) -> t
         for refractory in refractories:
             for th in thresholds:
                 fires = [steps_to_seconds(find_triggers(p, th, 1, refractory), STEP_S) for p in probs]
-                rows.append(_row(name, "lab network", th, refractory * STEP_S, pooled(fires, clips)))
+                rows.append(_row(name, "lab network", th, refractory * STEP_S, pooled_scores(fires, clips)))
     return rows, None
 
 
@@ -100,7 +83,7 @@ def embedding_rows(head_path: Path | None, sets: dict, thresholds) -> tuple[list
         for th in thresholds:
             fires = [t[det.trigger_steps(p, th)] for p, t in probs]
             rows.append(
-                _row(name, "speech embedding + head", th, det.config.refractory_s, pooled(fires, clips))
+                _row(name, "speech embedding + head", th, det.config.refractory_s, pooled_scores(fires, clips))
             )
     return rows, None
 

@@ -14,13 +14,13 @@ DET curve.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from twd_lab.constants import PATIENCE, REFRACTORY, STEP_S, THRESHOLD
+from twd_lab.constants import PATIENCE, REFRACTORY, SAMPLE_RATE, STEP_S, THRESHOLD
 from twd_lab.metrics import (
     WINDOW_S,
     EventScores,
@@ -95,6 +95,42 @@ def load_raw_arrays(raw) -> tuple[list, list, list, str]:
     )
 
 
+def iter_test_clips(
+    raw=None,
+    n: int = 200,
+    seed: int = 0,
+    *,
+    n_activates: int | None = None,
+    augment: Callable | None = None,
+) -> Iterator[tuple[np.ndarray, list[float]]]:
+    """``n`` seeded 10 s clips from ``raw`` (see :func:`load_raw_arrays`), one at a time, as
+    ``(audio (CLIP_SAMPLES,) float32, [end of each activate in s, sorted])``.
+
+    Each clip is made by :func:`twd_lab.synthesis.synthesize_example` (0-4 activates or ``n_activates``,
+    0-2 negatives, the lab's levels), with ``augment(clip, rng)`` applied to each word if given. The same
+    arguments give the same clips; with ``n_activates=None`` they are those of :func:`build_test_set`.
+    """
+    from twd_lab.synthesis import synthesize_example
+
+    if int(n) < 1:
+        raise ValueError(f"n must be >= 1 clip, got {n}")
+    acts, negs, bgs, _ = load_raw_arrays(raw)
+    rng = as_generator(seed)
+    for _ in range(int(n)):
+        bg = bgs[int(rng.integers(len(bgs)))]
+        ex = synthesize_example(bg, acts, negs, rng=rng, augment=augment, n_activates=n_activates)
+        yield ex.audio, sorted(end / 1000.0 for _, end in ex.activate_segments)
+
+
+def pooled_scores(fires_s: Sequence, clips: Sequence) -> EventScores:
+    """Event scores summed over clips: ``fires_s[i]`` are the firing times (s) on ``clips[i]``, an
+    ``(audio, word_ends_s)`` pair as :func:`iter_test_clips` gives them."""
+    total = EventScores(0, 0, 0, 0.0, 0.0)
+    for fires, (audio, ends) in zip(fires_s, clips, strict=True):
+        total = total + event_scores(ends, fires, len(audio) / SAMPLE_RATE)
+    return total
+
+
 def build_test_set(
     raw=None,
     n: int = 200,
@@ -104,33 +140,30 @@ def build_test_set(
     progress: bool = False,
 ) -> TestSet:
     """Synthesize ``n`` seeded 10 s clips from ``raw`` (see :func:`load_raw_arrays`; default the bundled
-    training voices, ``"heldout"`` the held-out ones, or a path to any lab-style folder).
-
-    Each clip is made by :func:`twd_lab.synthesis.synthesize_example` (0-4 activates, 0-2 negatives,
-    the lab's levels), with ``augment(clip, rng)`` applied to each word if given. The same ``raw``,
-    ``n`` and ``seed`` give the same clips.
+    training voices, ``"heldout"`` the held-out ones, or a path to any lab-style folder) as the lab
+    network's inputs ``x (n, TX, N_FREQ)`` and labels ``y (n, TY, 1)``: the clips of :func:`iter_test_clips`.
     """
     from twd_lab.constants import N_FREQ, TX, TY
     from twd_lab.spectrogram import pcm16_frames
-    from twd_lab.synthesis import synthesize_example
+    from twd_lab.synthesis import insert_ones
 
     if int(n) < 1:
         raise ValueError(f"n must be >= 1 clip, got {n}")
-    acts, negs, bgs, source = load_raw_arrays(raw)
-    rng = as_generator(seed)
+    source = load_raw_arrays(raw)[3]
     x = np.empty((n, TX, N_FREQ), np.float32)
-    y = np.empty((n, TY, 1), np.float32)
+    y = np.zeros((n, TY, 1), np.float32)
     ends: list[list[float]] = []
-    steps = range(n)
+    clips = iter_test_clips(raw, n, seed, augment=augment)
     if progress:
         from tqdm.auto import tqdm
 
-        steps = tqdm(steps, desc="test clips", unit="clip")
-    for i in steps:
-        ex = synthesize_example(bgs[int(rng.integers(len(bgs)))], acts, negs, rng=rng, augment=augment)
-        x[i] = pcm16_frames(ex.audio)
-        y[i] = ex.y.T
-        ends.append(sorted(end / 1000.0 for _, end in ex.activate_segments))
+        clips = tqdm(clips, total=n, desc="test clips", unit="clip")
+    for i, (audio, word_ends) in enumerate(clips):
+        x[i] = pcm16_frames(audio)
+        labels = y[i].reshape(1, TY)  # a view: insert_ones writes the lab's label runs into y[i]
+        for end_s in word_ends:
+            insert_ones(labels, round(end_s * 1000))
+        ends.append(word_ends)
     return TestSet(x, y, ends, source, int(seed))
 
 
