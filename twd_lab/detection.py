@@ -420,8 +420,13 @@ def embedding_detector_available() -> bool:
     return have and default_head_path().is_file()
 
 
-def load_detector(kind: str = "auto", model_path: PathLike | None = None):
+def load_detector(
+    kind: str = "auto", model_path: PathLike | None = None, *, head_path: PathLike | None = None
+):
     """The detector ``twd-lab detect`` runs: ``(detector, kind)``.
+
+    ``head_path``: a speech-embedding head to use instead of the shipped one (e.g. from
+    :func:`twd_lab.personalize.personalize`); it selects the embedding detector.
 
     ``"embedding"``: :class:`twd_lab.embedding_detector.EmbeddingDetector` (frozen speech embeddings and a
     small head; far better on real voices, see the README's table). ``"lab"``: the lab network, from
@@ -430,6 +435,10 @@ def load_detector(kind: str = "auto", model_path: PathLike | None = None):
     """
     if kind not in DETECTORS:
         raise ValueError(f"kind must be one of {DETECTORS}, got {kind!r}")
+    if head_path is not None:
+        if kind == "lab" or model_path is not None:
+            raise ValueError("head_path is a speech-embedding head; it does not go with the lab network")
+        kind = "embedding"
     if kind == "auto":
         kind = "lab" if model_path is not None or not embedding_detector_available() else "embedding"
     if kind == "embedding":
@@ -437,7 +446,7 @@ def load_detector(kind: str = "auto", model_path: PathLike | None = None):
             raise ValueError("model_path is a lab-network .keras file; it does not go with kind='embedding'")
         from twd_lab.embedding_detector import EmbeddingDetector
 
-        return EmbeddingDetector.load(), kind
+        return EmbeddingDetector.load(head_path), kind
     from twd_lab.inference import load_keras_model
 
     return load_keras_model(model_path), kind
