@@ -112,3 +112,24 @@ def test_det_curve_trades_misses_for_false_accepts(tmp_path):
 
 def test_steps_to_seconds_uses_the_lab_step():
     assert steps_to_seconds([1375])[0] == pytest.approx(10.0)
+
+
+def test_threshold_for_false_accepts_picks_the_lowest_that_meets_the_target():
+    from twd_lab.metrics import threshold_for_false_accepts
+
+    # two "hours" of no-word audio: one spike to 0.7, one to 0.9 (each a single step)
+    clips = [np.array([0.1, 0.7, 0.1]), np.array([0.2, 0.9, 0.2, 0.1])]
+    assert threshold_for_false_accepts(clips, 2.0, 1.0, patience=1, refractory=1) == (0.5, 1.0)
+    assert threshold_for_false_accepts(clips, 2.0, 0.5, patience=1, refractory=1) == (0.7, 0.5)
+    th, rate = threshold_for_false_accepts(clips, 2.0, 0.0, patience=1, refractory=1)
+    assert th == pytest.approx(0.9) and rate == 0.0  # find_triggers fires above, not at, the threshold
+    # patience 2 ignores one-step spikes: the lowest candidate already meets the target
+    assert threshold_for_false_accepts(clips, 2.0, 0.0, patience=2, refractory=1) == (0.5, 0.0)
+    # unreachable target: the threshold with the fewest
+    loud = [np.full(10, 0.9999)]
+    assert threshold_for_false_accepts(loud, 1.0, 0.0, patience=1, refractory=100, candidates=[0.5, 0.9]) == (
+        0.5,
+        1.0,
+    )
+    with pytest.raises(ValueError, match="hours"):
+        threshold_for_false_accepts(clips, 0.0, 1.0)

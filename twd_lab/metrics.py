@@ -118,6 +118,42 @@ def find_triggers(
     return TriggerPicker(threshold, patience, refractory).update(probs)
 
 
+def threshold_for_false_accepts(
+    no_word_probs,
+    hours: float,
+    target_per_hour: float,
+    *,
+    patience: int = PATIENCE,
+    refractory: int = REFRACTORY,
+    candidates=None,
+) -> tuple[float, float]:
+    """The lowest threshold that fires at most ``target_per_hour`` times an hour on audio without the word.
+
+    ``no_word_probs``: per-step probabilities of each clip of such audio (a sequence of 1-D arrays),
+    ``hours`` long in all. Firing follows :func:`find_triggers` with ``patience`` and ``refractory``
+    (steps). ``candidates``: thresholds to try (default 0.50, 0.51, ... 0.99, 0.991, ... 0.999). Returns
+    ``(threshold, false accepts per hour at it)``; when none meets the target, the one with the fewest.
+    A target below ``1 / hours`` cannot be told from zero: measure on more audio.
+    """
+    if not hours > 0:
+        raise ValueError(f"hours must be > 0 (the length of the audio without the word), got {hours!r}")
+    if not target_per_hour >= 0:
+        raise ValueError(f"target_per_hour must be >= 0, got {target_per_hour!r}")
+    if candidates is None:
+        candidates = np.concatenate([np.arange(50, 100) / 100, np.arange(991, 1000) / 1000])
+    best = None
+    for threshold in sorted(float(c) for c in candidates):
+        fires = sum(len(find_triggers(p, threshold, patience, refractory)) for p in no_word_probs)
+        rate = fires / hours
+        if rate <= target_per_hour:
+            return threshold, rate
+        if best is None or rate < best[1]:
+            best = (threshold, rate)
+    if best is None:
+        raise ValueError("candidates must hold at least one threshold")
+    return best
+
+
 # --- events ----------------------------------------------------------------------------------------
 
 
