@@ -242,3 +242,101 @@ def test_fire_steps_check_catches_greater_or_equal_and_a_refractory_that_never_e
 
     text = failures(checks.check_fire_steps(once_per_run, verbose=False))
     assert "fires again after the refractory time" in text and "expected firings at [50, 125, 200]" in text
+
+
+# --- counting detections --------------------------------------------------------------------------
+
+
+def count_detections_greedy(word_ends_s, fires_s, window_s=(-0.2, 1.2)):
+    """The lesson's solution: firings in time order, each detecting the earliest word still waiting."""
+    lo, hi = window_s
+    ends, w, hits = sorted(word_ends_s), 0, 0
+    for t in sorted(fires_s):
+        while w < len(ends) and t > ends[w] + hi:
+            w += 1
+        if w < len(ends) and t >= ends[w] + lo:
+            hits, w = hits + 1, w + 1
+    return hits, len(fires_s) - hits
+
+
+def test_count_detections_check_passes_the_greedy_rule_and_the_library(capsys):
+    from twd_lab.metrics import event_scores
+
+    result = checks.check_count_detections(count_detections_greedy)
+    assert result and result.n_cases == 11
+    assert "check_count_detections: all 11 cases passed." in capsys.readouterr().out
+
+    def via_library(word_ends_s, fires_s, window_s=(-0.2, 1.2)):
+        s = event_scores(word_ends_s, fires_s, duration_s=100.0, window=window_s)
+        return s.hits, s.false_accepts
+
+    assert checks.check_count_detections(via_library, verbose=False)
+
+
+def test_count_detections_check_catches_counting_every_word_with_a_firing_in_its_window():
+    def any_firing(word_ends_s, fires_s, window_s=(-0.2, 1.2)):
+        lo, hi = window_s
+        hits = sum(any(e + lo <= t <= e + hi for t in fires_s) for e in word_ends_s)
+        return hits, sum(not any(e + lo <= t <= e + hi for e in word_ends_s) for t in fires_s)
+
+    text = failures(checks.check_count_detections(any_firing, verbose=False))
+    assert "two firings for one word" in text
+    assert "expected (hits, false_accepts) = (1, 1), got (1, 0)" in text
+    assert "not both" in text and "expected (hits, false_accepts) = (1, 0), got (2, 0)" in text
+
+
+def test_count_detections_check_catches_open_window_edges_and_matching_the_nearest_word():
+    def open_edges(word_ends_s, fires_s, window_s=(-0.2, 1.2)):
+        lo, hi = window_s
+        ends, w, hits = sorted(word_ends_s), 0, 0
+        for t in sorted(fires_s):
+            while w < len(ends) and t >= ends[w] + hi:
+                w += 1
+            if w < len(ends) and t > ends[w] + lo:
+                hits, w = hits + 1, w + 1
+        return hits, len(fires_s) - hits
+
+    result = checks.check_count_detections(open_edges, verbose=False)
+    assert len(result.failures) == 2
+    assert "start is included" in failures(result) and "end is included" in failures(result)
+
+    def nearest_word(word_ends_s, fires_s, window_s=(-0.2, 1.2)):
+        lo, hi = window_s
+        waiting, hits = sorted(word_ends_s), 0
+        for t in sorted(fires_s):
+            inside = [e for e in waiting if e + lo <= t <= e + hi]
+            if inside:
+                waiting.remove(min(inside, key=lambda e: abs(t - e)))
+                hits += 1
+        return hits, len(fires_s) - hits
+
+    result = checks.check_count_detections(nearest_word, verbose=False)
+    assert len(result.failures) == 1 and "detects the earlier one" in failures(result)
+    assert "expected (hits, false_accepts) = (2, 0), got (1, 1)" in failures(result)
+
+
+def test_count_detections_check_catches_unsorted_input_a_fixed_window_and_sorting_in_place():
+    def no_sort(word_ends_s, fires_s, window_s=(-0.2, 1.2)):
+        lo, hi = window_s
+        w, hits = 0, 0
+        for t in fires_s:
+            while w < len(word_ends_s) and t > word_ends_s[w] + hi:
+                w += 1
+            if w < len(word_ends_s) and t >= word_ends_s[w] + lo:
+                hits, w = hits + 1, w + 1
+        return hits, len(fires_s) - hits
+
+    def fixed_window(word_ends_s, fires_s, window_s=(-0.2, 1.2)):
+        return count_detections_greedy(word_ends_s, fires_s)
+
+    def sorts_in_place(word_ends_s, fires_s, window_s=(-0.2, 1.2)):
+        word_ends_s.sort()
+        fires_s.sort()
+        return count_detections_greedy(word_ends_s, fires_s, window_s)
+
+    result = checks.check_count_detections(no_sort, verbose=False)
+    assert len(result.failures) == 1 and "unsorted" in failures(result)
+    assert "expected (hits, false_accepts) = (2, 1), got (0, 3)" in failures(result)
+    assert "another window_s" in failures(checks.check_count_detections(fixed_window, verbose=False))
+    text = failures(checks.check_count_detections(sorts_in_place, verbose=False))
+    assert "unsorted" in text and "must not change its arguments" in text

@@ -27,6 +27,7 @@ from twd_lab.constants import CLIP_MS, CONV_KERNEL, CONV_STRIDE, LABEL_RUN, N_FR
 
 __all__ = [
     "CheckResult",
+    "check_count_detections",
     "check_create_training_example",
     "check_fire_steps",
     "check_get_random_time_segment",
@@ -604,6 +605,76 @@ def check_fire_steps(fn: Callable, *, verbose: bool = True) -> CheckResult:
                 above = ", ".join(f"{a}..{b - 1}" for a, b in zip(runs[::2], runs[1::2])) or "none"
                 return (f"steps above {threshold}: {above}; patience {patience}, refractory {refractory}: "
                         f"expected firings at {want}, got {got}")
+            return None
+
+        run.case(description, thunk)
+    return run.finish(verbose)
+
+
+# ------------------------------------------------------------------------------------- event matching
+
+
+def check_count_detections(fn: Callable, *, verbose: bool = True) -> CheckResult:
+    """Grade ``count_detections(word_ends_s, fires_s, window_s=(-0.2, 1.2)) -> (hits, false_accepts)``.
+
+    The rule (:func:`twd_lab.metrics.event_scores`): a firing at ``t`` detects the word ending at ``e`` when
+    ``e + window_s[0] <= t <= e + window_s[1]`` (both edges included); each word and each firing is matched
+    at most once, in time order (a firing inside two words' windows detects the earlier word); a firing that
+    detects no word is a false accept. Either list may come unsorted.
+    """
+    from twd_lab.metrics import WINDOW_S, event_scores
+
+    run = _Runner("check_count_detections")
+    cases = [
+        ("no firings: every word is missed, and nothing is a false accept", [2.0, 6.0], [], None),
+        ("no words: every firing is a false accept", [], [1.0, 5.0], None),
+        ("a firing exactly 0.2 s before the end (the window's start is included)", [2.0], [1.8], None),
+        ("a firing exactly 1.2 s after the end (the window's end is included)", [1.8], [3.0], None),
+        ("a firing 0.25 s before the end is outside the window", [2.0], [1.75], None),
+        ("a firing 1.25 s after the end is outside the window", [2.0], [3.25], None),
+        ("two firings for one word: the second is a false accept", [2.0], [2.3, 2.4], None),
+        ("one firing between two close words detects one of them, not both", [2.0, 2.5], [2.6], None),
+        (
+            "a firing in two words' windows detects the earlier one; a later firing, the later one",
+            [2.0, 2.5],
+            [2.6, 3.5],
+            None,
+        ),
+        (
+            "unsorted word ends and firings (sort them, without changing the caller's lists)",
+            [6.0, 2.0],
+            [9.0, 6.5, 2.3],
+            None,
+        ),
+        ("another window_s (use the argument, not the default)", [2.0, 6.0], [2.75, 6.25], (0.0, 0.5)),
+    ]
+    for description, ends, fires, window in cases:
+
+        def thunk(ends=ends, fires=fires, window=window):
+            ends_copy, fires_copy = list(ends), list(fires)
+            call = f"count_detections({ends}, {fires}" + (f", window_s={window})" if window else ")")
+            got = fn(ends_copy, fires_copy) if window is None else fn(ends_copy, fires_copy, window)
+            if ends_copy != list(ends) or fires_copy != list(fires):
+                return "count_detections must not change its arguments (use sorted(...), not list.sort())"
+            if got is None:
+                return f"{call} returned None; return (hits, false_accepts)"
+            if not isinstance(got, (tuple, list, np.ndarray)) or len(got) != 2:
+                return f"{call}: expected a pair (hits, false_accepts), got {got!r}"
+            if any(v is None for v in got):
+                return f"{call} returned {tuple(got)}: is something still None? fill in the code between the markers"
+            got = (int(got[0]), int(got[1]))
+            lo, hi = window or WINDOW_S
+            duration = 1.0 + max([10.0, *ends, *fires])
+            scores = event_scores(ends, fires, duration, (lo, hi))
+            want = (scores.hits, scores.false_accepts)
+            if got != want:
+                windows = (
+                    ", ".join(f"{e:g} s: {e + lo:.4g} ... {e + hi:.4g} s" for e in sorted(ends)) or "none"
+                )
+                return (
+                    f"{call}: expected (hits, false_accepts) = {want}, got {got} "
+                    f"(each word's window: {windows})"
+                )
             return None
 
         run.case(description, thunk)
