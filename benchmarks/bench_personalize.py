@@ -5,18 +5,20 @@
 
 For each "user", :func:`twd_lab.personalize.personalize` fine-tunes a copy of the shipped detector on
 ``--recordings`` of that user's "activate" clips; the shipped detector and the personalised one are then
-scored side by side on the *other* clips of the same user, mixed into seeded 10 s clips (with
-:func:`twd_lab.evaluation.iter_test_clips`), and on clips without the word (for false accepts per hour).
+scored side by side on the *other* clips of the same user (their other "activate" clips and other
+words), mixed into seeded 10 s clips (with :func:`twd_lab.evaluation.iter_test_clips`), and on clips
+without the word (for false accepts per hour). A second personalised row also gives
+``personalize(other_words=...)`` recordings of the user's other words.
 
 Users:
 
 * ``real, fold A`` / ``real, fold B``: ``../shared/real_speech/coursera``'s ten "activate" recordings split
-  in two (even and odd files, sorted by name); personalised on one half, tested on the other half with
-  that folder's negatives and backgrounds. The shipped detector never sees them; the personalised copies
+  in two (even and odd files, sorted by name), and its ten other-word recordings likewise; personalised
+  on one half, tested on the other half with that folder's backgrounds. The shipped detector never sees them; the personalised copies
   are only measured, never saved (the dev set's rules: measure on it, never ship a model trained on it).
   The recordings come from a few speakers, so this stands for "a few people in one classroom".
 * ``TTS speaker …``: held-out TTS speakers (never trained on), the ones with the most clips; tested with
-  the held-out negatives and backgrounds.
+  their own other words and the held-out backgrounds.
 
 Skips the real rows (with a note) when ``../shared/real_speech`` is absent.
 """
@@ -46,34 +48,56 @@ def score(det, clip_embeddings, clips):
     return pooled_scores(fires, clips)
 
 
-def heldout_speakers(k: int) -> list[tuple[str, list[np.ndarray]]]:
-    """The ``k`` held-out TTS speakers with the most "activate" clips: ``[(speaker, clips), ...]``."""
+def heldout_speakers(k: int) -> list[tuple[str, list[np.ndarray], list[np.ndarray]]]:
+    """The ``k`` held-out TTS speakers with the most "activate" clips (and at least 4 other words):
+    ``[(speaker, activates, other words), ...]``."""
     from twd_lab.assets_index import bundled_dir
     from twd_lab.audio import read_wav
 
     index = json.loads((bundled_dir() / "index.json").read_text(encoding="utf-8"))
-    by_speaker: dict[str, list[str]] = {}
+    files: dict[tuple[str, str], list[str]] = {}
     for clip in index["clips"]:
-        if clip["split"] == "heldout" and clip["class"] == "activate":
-            by_speaker.setdefault(clip["speaker"], []).append(clip["file"])
-    ranked = sorted(by_speaker.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:k]
-    return [(spk, [read_wav(bundled_dir() / f) for f in sorted(files)]) for spk, files in ranked]
+        if clip["split"] == "heldout" and clip["class"] in ("activate", "negative"):
+            files.setdefault((clip["speaker"], clip["class"]), []).append(clip["file"])
+    # at least 4 other words: two to personalise with, two for the test clips
+    speakers = sorted(
+        spk for spk, cls in files if cls == "activate" and len(files.get((spk, "negative"), [])) >= 4
+    )
+    ranked = sorted(speakers, key=lambda spk: (-len(files[spk, "activate"]), spk))[:k]
+
+    def read(spk, cls):
+        return [read_wav(bundled_dir() / f) for f in sorted(files.get((spk, cls), []))]
+
+    return [(spk, read(spk, "activate"), read(spk, "negative")) for spk in ranked]
 
 
-def user_rows(name, base, activates, negatives, backgrounds, args) -> list[dict]:
+def user_rows(name, base, activates, other_words, backgrounds, args) -> list[dict]:
+    """Shipped vs personalised (on recordings; on recordings and other words) for one user.
+
+    The even-numbered clips (up to ``--recordings``) of the user's activates and other words are theirs
+    to personalise with; the odd-numbered ones make the test clips, so no test clip was trained on.
+    """
     from twd_lab.embedding import embeddings
     from twd_lab.personalize import personalize
 
     own, rest = activates[0::2][: args.recordings], activates[1::2]
-    mixed = list(iter_test_clips((rest, negatives, backgrounds), args.n, args.seed))
+    own_words, rest_words = other_words[0::2][: args.recordings], other_words[1::2]
+    mixed = list(iter_test_clips((rest, rest_words, backgrounds), args.n, args.seed))
     quiet = list(
-        iter_test_clips((rest, negatives, backgrounds), args.n_negative, args.seed + 1, n_activates=0)
+        iter_test_clips((rest, rest_words, backgrounds), args.n_negative, args.seed + 1, n_activates=0)
     )
     emb_mixed = [embeddings(a, SAMPLE_RATE)[0] for a, _ in mixed]
     emb_quiet = [embeddings(a, SAMPLE_RATE)[0] for a, _ in quiet]
-    mine, info = personalize(base, own, clips=args.clips, epochs=args.epochs, seed=args.seed)
+    common = {"clips": args.clips, "epochs": args.epochs, "seed": args.seed}
+    detectors = [("shipped", base, None)]
+    mine, info = personalize(base, own, **common)
+    detectors.append((f"personalised: {len(own)} recordings", mine, info["seconds"]))
+    mine, info = personalize(base, own, other_words=own_words, **common)
+    detectors.append(
+        (f"personalised: {len(own)} recordings + {len(own_words)} other words", mine, info["seconds"])
+    )
     rows = []
-    for detector, det in (("shipped", base), (f"personalised on {len(own)}", mine)):
+    for detector, det, seconds in detectors:
         s, q = score(det, emb_mixed, mixed), score(det, emb_quiet, quiet)
         rows.append(
             {
@@ -86,7 +110,7 @@ def user_rows(name, base, activates, negatives, backgrounds, args) -> list[dict]
                 / (s.negative_s + q.negative_s),
                 "test_words": s.n_words,
                 "hours_without_word": (s.negative_s + q.negative_s) / 3600.0,
-                "personalize_seconds": info["seconds"] if det is mine else None,
+                "personalize_seconds": seconds,
             }
         )
     return rows
@@ -115,12 +139,19 @@ def main(argv: list[str] | None = None) -> int:
     else:
         acts, negs, bgs, _ = load_raw_arrays(real)
         for fold, start in (("A", 0), ("B", 1)):
-            order = acts[start:] + acts[:start]  # fold B personalises on the odd files
-            rows += user_rows(f"real, fold {fold}", base, order, negs, bgs, args)
+            # fold B personalises on the odd files
+            rows += user_rows(
+                f"real, fold {fold}",
+                base,
+                acts[start:] + acts[:start],
+                negs[start:] + negs[:start],
+                bgs,
+                args,
+            )
             print(f"real fold {fold} done at {time.time() - t0:.0f} s", file=sys.stderr)
-    _, negs, bgs, _ = load_raw_arrays("heldout")
-    for speaker, clips in heldout_speakers(args.speakers):
-        rows += user_rows(f"TTS speaker {speaker} ({len(clips)} clips)", base, clips, negs, bgs, args)
+    _, _, bgs, _ = load_raw_arrays("heldout")
+    for speaker, clips, words in heldout_speakers(args.speakers):
+        rows += user_rows(f"TTS speaker {speaker} ({len(clips)} clips)", base, clips, words, bgs, args)
         print(f"{speaker} done at {time.time() - t0:.0f} s", file=sys.stderr)
 
     print("| user | detector | recall | precision | false accepts/h | test words | hours without the word |")

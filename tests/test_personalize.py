@@ -98,8 +98,13 @@ def test_personalize_fine_tunes_a_copy_and_keeps_the_original(heldout_voice):
     assert all(
         np.array_equal(a, b) for a, b in zip(mine.head.get_weights(), again.head.get_weights(), strict=True)
     )
+    # the same person's other words can stand in for the bundled negatives
+    _, info = personalize(base, heldout_voice[:3], other_words=heldout_voice[3:], clips=4, epochs=1, seed=1)
+    assert info["other_words"] == 2 and info["recordings"] == 3
     with pytest.raises(ValueError, match="at least 3"):
         personalize(base, heldout_voice[:2], clips=8)
+    with pytest.raises(ValueError, match="no_word_share"):
+        personalize(base, heldout_voice, no_word_share=-1)
 
 
 @needs_onnx

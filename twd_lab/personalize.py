@@ -84,9 +84,12 @@ def personalize(
     recordings,
     *,
     raw=None,
+    other_words=None,
     clips: int = 150,
     epochs: int = 4,
     learning_rate: float = 3e-4,
+    no_word_share: float = 0.25,
+    hard_negative_weight: float = 3.0,
     seed: RngLike = 0,
     progress: bool = False,
 ):
@@ -94,24 +97,30 @@ def personalize(
 
     ``recordings``: float arrays at 44.1 kHz, one word each (:func:`load_recordings` or
     :func:`prepare_recording` makes them). ``raw``: ``(activates, negatives, backgrounds)`` float arrays
-    for everything else (default: the bundled training voices). ``clips`` 10 s clips carry the
-    recordings (0-4 each, augmented), ``clips // 2`` carry the bundled voices and ``clips // 4`` have no
-    word at all. ``info`` counts clips and windows and says how long it took.
+    for everything else (default: the bundled training voices). ``other_words``: optional recordings of
+    the same person saying other words, used as the negatives of their clips. ``clips`` 10 s clips carry the
+    recordings (0-4 each, augmented), ``clips // 2`` carry the bundled voices and ``no_word_share * clips``
+    have no word at all; windows of those where ``detector`` already says more than 0.2 count
+    ``hard_negative_weight`` times. ``info`` counts clips and windows and says how long it took.
     """
     import time
 
     from twd_lab.embedding_detector import (
         EmbeddingDetector,
         embedded_examples,
+        hard_negative_windows,
         train_head,
         training_arrays,
     )
 
     recordings = [prepare_recording(r, name=f"recordings[{i}]") for i, r in enumerate(recordings)]
+    other_words = [prepare_recording(r, name=f"other_words[{i}]") for i, r in enumerate(other_words or [])]
     if len(recordings) < MIN_RECORDINGS:
         raise ValueError(f"recordings: at least {MIN_RECORDINGS} are needed, got {len(recordings)}")
     if clips < 4:
         raise ValueError(f"clips must be at least 4, got {clips}")
+    if not 0 <= no_word_share <= 4:
+        raise ValueError(f"no_word_share must be between 0 and 4 (a share of clips), got {no_word_share}")
     started = time.perf_counter()
     rng = as_generator(seed)
     if raw is None:
@@ -120,12 +129,20 @@ def personalize(
         raw = load_raw_audio(None, as_arrays=True)
     activates, negatives, backgrounds = raw
     cfg = detector.config
+    n_quiet = round(clips * no_word_share)
+    # the same person's other words, when given, are the negatives beside their "activate"
+    own_negatives = other_words or negatives
     parts = [
-        embedded_examples((recordings, negatives, backgrounds), clips, rng=rng, progress=progress),
+        embedded_examples((recordings, own_negatives, backgrounds), clips, rng=rng, progress=progress),
         embedded_examples((activates, negatives, backgrounds), clips // 2, rng=rng),
-        embedded_examples((activates, negatives, backgrounds), clips // 4, rng=rng, n_activates=0),
+        embedded_examples((activates, own_negatives, backgrounds), n_quiet, rng=rng, n_activates=0),
     ]
     X, y, w = training_arrays(parts[0] + parts[1] + parts[2], history=cfg.history)
+    # where the detector already comes close to firing on audio without the word: weigh it more
+    hard = hard_negative_windows(detector.head, parts[2], history=cfg.history) if n_quiet else X[:0]
+    X = np.concatenate([X, hard])
+    y = np.concatenate([y, np.zeros(len(hard), y.dtype)])
+    w = np.concatenate([w, np.full(len(hard), hard_negative_weight, w.dtype)])
     import keras
 
     train_seed = int(rng.integers(2**31))
@@ -134,8 +151,10 @@ def personalize(
     train_head(head, X, y, w, epochs=epochs, learning_rate=learning_rate, seed=train_seed)
     info = {
         "recordings": len(recordings),
-        "clips": {"with_recordings": clips, "bundled_voices": clips // 2, "no_word": clips // 4},
+        "other_words": len(other_words),
+        "clips": {"with_recordings": clips, "bundled_voices": clips // 2, "no_word": n_quiet},
         "windows": len(y),
+        "hard_negative_windows": len(hard),
         "positive_windows": int(y.sum()),
         "epochs": int(epochs),
         "learning_rate": float(learning_rate),
