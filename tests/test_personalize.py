@@ -93,6 +93,8 @@ def test_personalize_fine_tunes_a_copy_and_keeps_the_original(heldout_voice):
     )
     assert mine.config.notes["personalized"] == info and "personalized" not in (base.config.notes or {})
     assert mine.config.threshold == base.config.threshold
+    fa = info["false_accepts_per_hour"]
+    assert fa["hours"] == pytest.approx(60 * 10 / 3600, abs=1e-3) and fa["before"] >= 0 and fa["after"] >= 0
     # the same seed gives the same head
     again, _ = personalize(base, heldout_voice, clips=8, epochs=1, seed=0)
     assert all(

@@ -212,6 +212,16 @@ def cmd_personalize(args) -> int:
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     mine.save(out)
+    fa = info["false_accepts_per_hour"]
+    print(
+        f"false accepts per hour on {60 * fa['hours']:.0f} min of fresh audio without the word: "
+        f"{fa['before']:.0f} before, {fa['after']:.0f} after"
+    )
+    if fa["after"] > fa["before"]:
+        print(
+            "note: the personalised detector fires more often where nobody says the word; keep it only if "
+            "the shipped one misses your voice (try both with `twd-lab detect`)"
+        )
     print(f"wrote {out} and {out.with_suffix('.json')} in {info['seconds']:.0f} s")
     print(f"use it: {PROG} detect --head {out} FILE.wav")
     return 0
