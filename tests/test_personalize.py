@@ -116,6 +116,10 @@ def test_cli_personalize_then_detect_with_the_new_head(tmp_path, heldout_voice, 
     for i, clip in enumerate(heldout_voice[:3]):
         write_wav(folder / f"take{i}.wav", clip)
     out = tmp_path / "my_detector.keras"
+    words = tmp_path / "other"
+    words.mkdir()
+    code = main(["personalize", str(folder), "--other-words", str(words), "--out", str(out)])
+    assert code == 1 and "recordings of other words" in capsys.readouterr().err and not out.exists()
     code = main(["personalize", str(folder), "--out", str(out), "--clips", "4", "--epochs", "1", "--quiet"])
     assert code == 0 and out.is_file() and out.with_suffix(".json").is_file()
     assert "personalized" in json.loads(out.with_suffix(".json").read_text())["notes"]

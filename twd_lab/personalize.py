@@ -61,10 +61,10 @@ def prepare_recording(samples: np.ndarray, name: str = "recording") -> np.ndarra
     return apply_gain(x, TARGET_DBFS - dbfs(x))
 
 
-def load_recordings(folder) -> list[np.ndarray]:
+def load_recordings(folder, *, what: str = "the word") -> list[np.ndarray]:
     """The ``.wav`` files of ``folder`` (sorted by name), each through :func:`prepare_recording`.
 
-    Needs at least ``MIN_RECORDINGS`` files; every error names the file.
+    Needs at least ``MIN_RECORDINGS`` files (of ``what``, for the message); every error names the file.
     """
     from twd_lab.audio import read_wav
 
@@ -75,7 +75,7 @@ def load_recordings(folder) -> list[np.ndarray]:
     if len(files) < MIN_RECORDINGS:
         raise ValueError(
             f"recordings folder {folder} holds {len(files)} .wav file(s); at least {MIN_RECORDINGS} "
-            "recordings of the word are needed (5-10 is better)"
+            f"recordings of {what} are needed (5-10 is better)"
         )
     return [prepare_recording(read_wav(p), name=str(p)) for p in files]
 
