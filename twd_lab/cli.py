@@ -456,7 +456,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=_count(0), default=0, help="random seed (0)")
     p.add_argument(
-        "--dev-clips", type=_count(1), default=32, help="clips scored after each epoch to keep the best (32)"
+        "--dev-clips",
+        type=_count(1),
+        default=100,
+        help="clips scored after each epoch to keep the best (100; about 220 MB)",
     )
     p.add_argument("--checkpoint-dir", help="also keep best.keras, last.keras and history.csv here")
     p.add_argument("--time-limit-min", type=float, help="stop after the epoch that passes this many minutes")
