@@ -7,7 +7,7 @@ trained on those values, but plots label the frequency axis with the real rate.
 
 Speed: frames are a strided view (no copy); in blocks of 1,024 frames (so temporaries stay in cache) a
 float32 multiply applies the window (which carries the PSD scale and any input gain), ``scipy.fft.rfft``
-transforms them, and the power is squared in place. A long clip is split into runs of frames computed by
+transforms them, and the power is taken as |z| squared in place. A long clip is split into runs of frames computed by
 ``workers`` threads at once (NumPy and scipy.fft release the GIL; every frame is computed the same way, so
 the bits do not depend on the split). A 10 s clip takes about 1.4 ms on one thread and 0.8 ms on two here,
 against 22 ms for the lab's ``graph_spectrogram`` (``benchmarks/bench_core.py``). The result is a
@@ -169,10 +169,9 @@ def _frames_into(x: np.ndarray, window: np.ndarray, out: np.ndarray, first: int,
         b = min(a + _BLOCK, stop - first)
         w = np.multiply(frames[a:b], window, out=windowed[: b - a])
         z = _rfft_rows(w, spectrum[: b - a])  # (b - a, N_FREQ) complex
-        pairs = z.view(x.dtype).reshape(b - a, N_FREQ, 2)  # (re, im) side by side: square in place
-        np.square(pairs, out=pairs)
         block = out[first + a : first + b]
-        np.add(pairs[..., 0], pairs[..., 1], out=block)
+        np.abs(z, out=block)  # |z|, then squared: two vectorised passes, faster than re^2 + im^2 here
+        np.square(block, out=block)
         block[:, 0] *= 0.5  # DC and Nyquist are not doubled (see _window)
         block[:, -1] *= 0.5
 
