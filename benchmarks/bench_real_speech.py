@@ -112,7 +112,7 @@ def format_rows(rows: list[dict]) -> str:
         # recall and precision mean nothing on audio without the word
         recall, precision = ("–", "–") if r["words"] == 0 else (f"{r['recall']:.3f}", f"{r['precision']:.3f}")
         lines.append(
-            f"| {r['test set']} | {r['detector']} | {r['threshold']:.2f} | {r['refractory_s']:.2f} "
+            f"| {r['test set']} | {r['detector']} | {r['threshold']:.3g} | {r['refractory_s']:.2f} "
             f"| {recall} | {precision} | {r['false_accepts_per_hour']:.1f} | {r['words']} | {r['hours']:.2f} |"
         )
     return "\n".join(lines)
