@@ -9,8 +9,8 @@ Speed: frames are a strided view (no copy); in blocks of 1,024 frames (so tempor
 float32 multiply applies the window (which carries the PSD scale and any input gain), ``scipy.fft.rfft``
 transforms them, and the power is taken as |z| squared in place. A long clip is split into runs of frames computed by
 ``workers`` threads at once (NumPy and scipy.fft release the GIL; every frame is computed the same way, so
-the bits do not depend on the split). A 10 s clip takes about 1.4 ms on one thread and 0.8 ms on two here,
-against 22 ms for the lab's ``graph_spectrogram`` (``benchmarks/bench_core.py``). The result is a
+the bits do not depend on the split). A 10 s clip takes about 1.3 ms on one thread and 0.8-1.0 ms on two here,
+against 18-26 ms for the lab's ``graph_spectrogram`` (``benchmarks/bench_core.py``). The result is a
 transposed view of a ``(n_frames, N_FREQ)`` C array, which :mod:`twd_lab.dataset` writes as it is.
 """
 
