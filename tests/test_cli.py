@@ -293,6 +293,7 @@ def test_train_saves_a_model_that_detect_can_use(capsys, raw_folder, tmp_path, s
     code, stdout, err = run(capsys, *argv)
     assert code == 0, err
     assert out.is_file() and "saved" in stdout
+    assert "trained 1 epoch(s)" in stdout and ("(epoch 1)" in stdout or "best dev F1" not in stdout)
     code, _, err = run(capsys, *argv)
     assert code == 1 and "exists" in err
     code, stdout, _ = run(capsys, "detect", str(speech), "--model", str(out), "--json")

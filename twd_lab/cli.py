@@ -314,7 +314,7 @@ def cmd_train(args) -> int:
     best = (
         ""
         if history.best_value is None
-        else f"; best dev F1 {history.best_value:.3f} (epoch {history.best_epoch + 1})"
+        else f"; best dev F1 {history.best_value:.3f} (epoch {history.best_epoch})"
     )
     print(f"trained {len(history.epoch)} epoch(s){best}; saved {out}")
     print(f"try it: {PROG} detect FILE.wav --model {out}")
