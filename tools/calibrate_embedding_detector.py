@@ -25,12 +25,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np
 
-from twd_lab.constants import SAMPLE_RATE
+from twd_lab.constants import CLIP_MS
 from twd_lab.metrics import threshold_for_false_accepts
 
-CLIP_S = 10.0
+CLIP_S = CLIP_MS / 1000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,44 +43,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true", help="store the choice in the head's .json")
     args = ap.parse_args(argv)
 
-    from twd_lab.augment import BackgroundAugmenter, WordAugmenter
-    from twd_lab.embedding_detector import EmbeddingDetector, default_head_path
-    from twd_lab.evaluation import load_raw_arrays, pooled_scores
+    from twd_lab.embedding_detector import EmbeddingDetector, default_head_path, embedded_examples
+    from twd_lab.evaluation import load_raw_arrays
+    from twd_lab.metrics import EventScores, event_scores
     from twd_lab.rng import as_generator
-    from twd_lab.synthesis import synthesize_example
 
     head_path = args.head or default_head_path()
     det = EmbeddingDetector.load(head_path)
-    acts, negs, bgs, _ = load_raw_arrays("train")
+    raw = load_raw_arrays("train")[:3]
     rng = as_generator(args.seed)
-    words, backgrounds = WordAugmenter(), BackgroundAugmenter()
-
-    def clips(n: int, n_activates):
-        out = []
-        for _ in range(n):
-            bg = backgrounds(bgs[int(rng.integers(len(bgs)))], rng)
-            ex = synthesize_example(bg, acts, negs, rng=rng, augment=words, n_activates=n_activates)
-            probs, times = det.probabilities(ex.audio, SAMPLE_RATE)
-            ends = sorted(end / 1000.0 for _, end in ex.activate_segments)
-            out.append((probs, times, ex.audio.size, ends))
-        return out
-
     n_quiet = max(1, round(args.hours * 3600 / CLIP_S))
-    quiet = clips(n_quiet, 0)
-    mixed = clips(args.mixed, None)
+    # augmented as in training; embeddings once, the head's probabilities once
+    quiet = embedded_examples(raw, n_quiet, rng=rng, augment=True, n_activates=0)
+    mixed = embedded_examples(raw, args.mixed, rng=rng, augment=True)
+    quiet_probs = [det.probabilities_from_embeddings(e)[0] for e in quiet.emb]
+    mixed_probs = [det.probabilities_from_embeddings(e) for e in mixed.emb]
     hours = n_quiet * CLIP_S / 3600
-    refractory = max(1, round(det.config.refractory_s / det.config.step_s))
     print(f"{hours:.2f} h without the word, {args.mixed} mixed clips, from the bundled training voices")
     print("| patience | threshold | false accepts/h (these voices) | recall (these voices) |")
     print("| --- | --- | --- | --- |")
     choices = []
     for patience in (int(p) for p in args.patience.split(",")):
         threshold, rate = threshold_for_false_accepts(
-            [q[0] for q in quiet], hours, args.target, patience=patience, refractory=refractory
+            quiet_probs, hours, args.target, patience=patience, refractory=det.refractory_steps
         )
         det.config.patience = patience
-        fires = [times[det.trigger_steps(probs, threshold)] for probs, times, _, _ in mixed]
-        scores = pooled_scores(fires, [(np.empty(n), ends) for _, _, n, ends in mixed])
+        scores = EventScores(0, 0, 0, 0.0, 0.0)
+        for (probs, times), ends in zip(mixed_probs, mixed.word_ends_s, strict=True):
+            scores = scores + event_scores(ends, times[det.trigger_steps(probs, threshold)], CLIP_S)
         print(f"| {patience} | {threshold:.3f} | {rate:.2f} | {scores.recall:.3f} |")
         choices.append((rate <= args.target, scores.recall, patience, threshold))
     _met, recall, patience, threshold = max(choices)

@@ -426,8 +426,13 @@ class EmbeddingDetector:
         from twd_lab.metrics import find_triggers
 
         c = self.config
-        refractory = max(1, round(c.refractory_s / c.step_s))
-        return find_triggers(probs, c.threshold if threshold is None else threshold, c.patience, refractory)
+        threshold = c.threshold if threshold is None else threshold
+        return find_triggers(probs, threshold, c.patience, self.refractory_steps)
+
+    @property
+    def refractory_steps(self) -> int:
+        """The refractory time in embedding steps (at least 1)."""
+        return max(1, round(self.config.refractory_s / self.config.step_s))
 
     def triggers(self, samples: np.ndarray, sample_rate: int, threshold: float | None = None) -> list:
         """Where the detector fires: ``[Trigger(time_s, score), ...]`` as :func:`twd_lab.detection.triggers`
