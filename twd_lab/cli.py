@@ -22,7 +22,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from twd_lab.constants import PATIENCE, REFRACTORY, THRESHOLD
+from twd_lab.constants import DEV_CLIPS, PATIENCE, REFRACTORY, THRESHOLD
 
 PROG = "twd-lab"
 #: Errors a user can cause (a bad path, a broken file, a bad value): one line, no traceback.
@@ -458,8 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dev-clips",
         type=_count(1),
-        default=100,
-        help="clips scored after each epoch to keep the best (100; about 220 MB)",
+        default=DEV_CLIPS,
+        help=f"clips scored after each epoch to keep the best ({DEV_CLIPS}; about 220 MB)",
     )
     p.add_argument("--checkpoint-dir", help="also keep best.keras, last.keras and history.csv here")
     p.add_argument("--time-limit-min", type=float, help="stop after the epoch that passes this many minutes")
