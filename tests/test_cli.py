@@ -118,8 +118,11 @@ def test_detect_json_is_one_object_per_file_in_the_documented_form(capsys, model
         for t in record["triggers"]:
             assert set(t) == {"time_s", "score"}
             assert isinstance(t["time_s"], float) and isinstance(t["score"], float)
+    # --no-pad hears the file bare, exactly as the lab's functions do
+    code, out, err = run(capsys, "detect", str(speech), "--model", str(model_file), "--json", "--no-pad")
+    assert code == 0, err
     expected = triggers(detect_triggerword(speech, str(model_file)))
-    assert [(t["time_s"], t["score"]) for t in records[0]["triggers"]] == [tuple(t) for t in expected]
+    assert [(t["time_s"], t["score"]) for t in json.loads(out)["triggers"]] == [tuple(t) for t in expected]
 
 
 @pytest.mark.slow
@@ -157,11 +160,16 @@ def test_detect_reports_each_bad_file_in_one_line_and_goes_on(capsys, model_file
 def test_detect_a_too_short_or_silent_file_is_a_correct_empty_answer(capsys, model_file, wav_file):
     short = wav_file(tone(0.02), "i16", name="short.wav")
     silent = wav_file(np.zeros(SR, np.float32), "i16", name="silent.wav")
-    code, out, err = run(capsys, "detect", str(short), str(silent), "--model", str(model_file), "--json")
+    argv = ["detect", str(short), str(silent), "--model", str(model_file), "--json"]
+    code, out, err = run(capsys, *argv, "--no-pad")  # bare: 20 ms is shorter than one output step
     assert code == 0, err
     short_rec, silent_rec = (json.loads(line) for line in out.splitlines())
     assert short_rec["triggers"] == [] and short_rec["duration_s"] == 0.02
     assert silent_rec["duration_s"] == 1.0
+    code, out, err = run(capsys, *argv)  # padded: heard, with times inside the padded span
+    assert code == 0, err
+    for record in map(json.loads, out.splitlines()):
+        assert all(0 <= t["time_s"] <= record["duration_s"] + 1.0 for t in record["triggers"])
 
 
 @pytest.mark.slow

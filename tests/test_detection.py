@@ -12,15 +12,17 @@ from conftest import SR, noise, tone
 keras = pytest.importorskip("keras")
 
 from twd_lab.audio import AudioFileError, dbfs, read_wav
-from twd_lab.constants import PCM16_SCALE, TARGET_DBFS
+from twd_lab.constants import DETECT_TAIL_S, PCM16_SCALE, TARGET_DBFS
 from twd_lab.detection import (
     RECEPTIVE_FIELD_SAMPLES,
     Trigger,
     chime_at,
     chime_on_activate,
+    detect_file,
     detect_triggerword,
     expected_steps,
     load_chime,
+    pad_edges,
     preprocess_audio,
     step_times_s,
     triggers,
@@ -376,3 +378,80 @@ def test_every_model_style_runs_in_the_fast_blocks_with_the_same_result(style, o
     np.testing.assert_allclose(
         detect_triggerword(audio, other), np.asarray(other.predict_on_batch(x))[0, :, 0], atol=2e-5
     )
+
+
+# -------------------------------------------------------------------- a word at a file's very edge
+
+
+def test_pad_edges_puts_silence_around_a_copy_and_checks_its_lengths():
+    x = np.linspace(-0.5, 0.5, 441, dtype=np.float32)
+    y = pad_edges(x, 0.01, 0.02)
+    assert y.shape == (441 + 441 + 882,) and y.dtype == np.float32
+    np.testing.assert_array_equal(y[441:882], x)
+    assert not y[:441].any() and not y[882:].any()
+    assert x[0] == np.float32(-0.5)  # the input is untouched
+    np.testing.assert_array_equal(pad_edges(x, 0, 0), x)
+    for bad in ({"lead_s": -1}, {"tail_s": float("nan")}, {"tail_s": 61}):
+        with pytest.raises(ValueError, match="lead_s|tail_s"):
+            pad_edges(x, **bad)
+
+
+def _embedding_detector_or_skip():
+    from twd_lab.detection import embedding_detector_available, load_detector
+
+    if not embedding_detector_available():
+        pytest.skip("needs onnxruntime, openwakeword and assets/embedding_head.keras")
+    return load_detector("embedding")[0]
+
+
+def _found(paths, detector, **pad) -> list[list[float]]:
+    return [[t["time_s"] for t in detect_file(p, detector, **pad)["triggers"]] for p in paths]
+
+
+def test_a_file_of_the_word_alone_is_heard_only_with_the_padding(tmp_path):
+    """Recordings of "activate" alone end right after the word, before the detector fires."""
+    from twd_lab.assets_index import bundled_raw_dir
+
+    detector = _embedding_detector_or_skip()
+    words = sorted((bundled_raw_dir("heldout") / "activates").glob("*.wav"))[::12][:8]
+    padded = _found(words, detector)
+    bare = _found(words, detector, lead_s=0.0, tail_s=0.0)
+    assert sum(len(f) == 1 for f in padded) >= 7, padded
+    assert sum(len(f) > 0 for f in bare) <= 2, bare
+    for path, fired in zip(words, padded):
+        duration = detect_file(path, detector, lead_s=0, tail_s=0)["duration_s"]
+        assert all(0 < t <= duration + DETECT_TAIL_S for t in fired), (path.name, fired, duration)
+
+
+def test_a_trigger_after_the_files_end_still_gets_its_chime(tmp_path):
+    from twd_lab.assets_index import bundled_raw_dir
+    from twd_lab.audio import read_wav
+
+    detector = _embedding_detector_or_skip()
+    words = sorted((bundled_raw_dir("heldout") / "activates").glob("*.wav"))
+    for word in words[:20]:
+        result = detect_file(word, detector)
+        late = [t["time_s"] for t in result["triggers"] if t["time_s"] >= result["duration_s"]]
+        if late:
+            break
+    else:
+        pytest.skip("no held-out word fired after its file's end")
+    out = tmp_path / "chimed.wav"
+    detect_file(word, detector, chime_out=out)
+    chimed, original = read_wav(out), read_wav(word)
+    assert chimed.size == original.size + round(DETECT_TAIL_S * SR)
+    start = round(late[0] * SR)
+    assert np.abs(chimed[start : start + 2000]).max() > 0.01  # the chime is in the added tail
+
+
+def test_every_real_recording_of_the_word_alone_is_heard_and_no_other_word_is():
+    from twd_lab.evaluation import real_speech_dir
+
+    real = real_speech_dir()
+    if real is None:
+        pytest.skip("needs ../shared/real_speech/coursera (not in a user's clone)")
+    detector = _embedding_detector_or_skip()
+    words = _found(sorted((real / "activates").glob("*.wav")), detector)
+    others = _found(sorted((real / "negatives").glob("*.wav")), detector)
+    assert [len(f) for f in words] == [1] * 10, words
+    assert others == [[]] * 10, others

@@ -172,6 +172,7 @@ def cmd_detect(args) -> int:
                 refractory=args.refractory,
                 chime_out=_chime_target(args.chime, file, several),
                 overwrite=args.overwrite,
+                **({"lead_s": 0.0, "tail_s": 0.0} if args.no_pad else {}),
             )
         except EXPECTED_ERRORS as err:
             failed += 1
@@ -400,6 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the audio with a chime where it fires (with several FILEs: a folder)",
     )
     p.add_argument("--overwrite", action="store_true", help="let --chime replace an existing file")
+    p.add_argument(
+        "--no-pad",
+        action="store_true",
+        help="hear each file bare; by default the detector also hears 0.5 s of silence before it and "
+        "1 s after it, so a word right at the start or end is found",
+    )
     p.add_argument(
         "--json",
         action="store_true",

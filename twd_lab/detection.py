@@ -34,6 +34,8 @@ import numpy as np
 
 from twd_lab.constants import (
     CONV_KERNEL,
+    DETECT_LEAD_S,
+    DETECT_TAIL_S,
     N_FREQ,
     NFFT,
     PATIENCE,
@@ -60,6 +62,7 @@ __all__ = [
     "expected_steps",
     "frame_probabilities",
     "load_audio",
+    "pad_edges",
     "preprocess_audio",
     "step_times_s",
     "triggers",
@@ -460,6 +463,45 @@ def _is_embedding_detector(model) -> bool:
     return isinstance(model, EmbeddingDetector)
 
 
+def pad_edges(audio: np.ndarray, lead_s: float = DETECT_LEAD_S, tail_s: float = DETECT_TAIL_S) -> np.ndarray:
+    """A new copy of ``audio`` (44.1 kHz) with ``lead_s`` seconds of silence before it and ``tail_s`` after.
+
+    What :func:`detect_file` listens to, so that a word at either edge of a file can be heard: a detector
+    fires a moment *after* a word ends, and a recording often stops right there (see
+    ``twd_lab.constants.DETECT_TAIL_S``). Times measured on the padded audio are ``lead_s`` later.
+    """
+    for name, value in (("lead_s", lead_s), ("tail_s", tail_s)):
+        if not (np.isfinite(value) and 0 <= value <= 60):
+            raise ValueError(f"{name} must be between 0 and 60 seconds, got {value}")
+    x = np.asarray(audio, dtype=np.float32).reshape(-1)
+    lead, tail = round(lead_s * SAMPLE_RATE), round(tail_s * SAMPLE_RATE)
+    out = np.zeros(lead + x.size + tail, np.float32)
+    out[lead : lead + x.size] = x
+    return out
+
+
+def _fire(model, audio: np.ndarray, threshold, patience, refractory) -> list[Trigger]:
+    """Triggers of either detector on level-matched audio, each with its own firing rule by default."""
+    if _is_embedding_detector(model):
+        from twd_lab.metrics import find_triggers
+
+        c = model.config
+        probs, times = model.probabilities(audio, SAMPLE_RATE)
+        steps = find_triggers(
+            probs,
+            c.threshold if threshold is None else threshold,
+            c.patience if patience is None else patience,
+            model.refractory_steps if refractory is None else refractory,
+        )
+        return [Trigger(round(float(times[i]), 4), round(float(probs[i]), 4)) for i in steps]
+    return triggers(
+        probabilities(audio, model),
+        THRESHOLD if threshold is None else threshold,
+        PATIENCE if patience is None else patience,
+        REFRACTORY if refractory is None else refractory,
+    )
+
+
 def detect_file(
     path: PathLike,
     model=None,
@@ -469,6 +511,8 @@ def detect_file(
     refractory: int | None = None,
     chime_out: PathLike | None = None,
     overwrite: bool = False,
+    lead_s: float = DETECT_LEAD_S,
+    tail_s: float = DETECT_TAIL_S,
 ) -> dict:
     """Detect in one WAV file: ``{"file": str, "duration_s": float, "triggers": [{"time_s", "score"}, ...]}``.
 
@@ -477,37 +521,29 @@ def detect_file(
     ``threshold``, ``patience`` and ``refractory`` (in the detector's own output steps) default to the
     detector's own rule. With ``chime_out`` the chimed audio is written there too (see
     :func:`chime_on_activate`; checked before any work is done).
+
+    The detector hears the file with ``lead_s`` seconds of silence before it and ``tail_s`` after it
+    (:func:`pad_edges`; 0 and 0 to hear it bare), so a word said right at the start or the end of a file
+    is found. Times are seconds from the file's start; a word at its very end fires up to ``tail_s``
+    after the end, and the chimed copy is then that much longer, so the chime is heard.
     """
     if chime_out is not None:
         check_new_file(chime_out, source=path, overwrite=overwrite)
     audio = load_audio(path)
+    duration_s = audio.size / SAMPLE_RATE
     from twd_lab.audio import match_target_amplitude
 
-    level_matched = match_target_amplitude(audio, TARGET_DBFS)
-    if _is_embedding_detector(model):
-        c = model.config
-        probs, times = model.probabilities(level_matched, SAMPLE_RATE)
-        refractory_steps = max(1, round(c.refractory_s / c.step_s)) if refractory is None else refractory
-        from twd_lab.metrics import find_triggers
-
-        steps = find_triggers(
-            probs,
-            c.threshold if threshold is None else threshold,
-            c.patience if patience is None else patience,
-            refractory_steps,
-        )
-        fired = [Trigger(round(float(times[i]), 4), round(float(probs[i]), 4)) for i in steps]
-    else:
-        probs = probabilities(level_matched, model)
-        fired = triggers(
-            probs,
-            THRESHOLD if threshold is None else threshold,
-            PATIENCE if patience is None else patience,
-            REFRACTORY if refractory is None else refractory,
-        )
+    heard = pad_edges(match_target_amplitude(audio, TARGET_DBFS), lead_s, tail_s)
+    lead = round(lead_s * SAMPLE_RATE) / SAMPLE_RATE
+    fired = [
+        Trigger(round(max(0.0, t.time_s - lead), 4), t.score)
+        for t in _fire(model, heard, threshold, patience, refractory)
+    ]
     if chime_out is not None:
         from twd_lab.audio import write_wav
 
+        if any(t.time_s >= duration_s for t in fired):
+            audio = pad_edges(audio, 0.0, tail_s)  # room for a chime after a word at the very end
         write_wav(
             check_new_file(chime_out, source=path, overwrite=overwrite),
             chime_at(audio, fired),
@@ -516,6 +552,6 @@ def detect_file(
         )
     return {
         "file": str(path),
-        "duration_s": round(audio.size / SAMPLE_RATE, 4),
+        "duration_s": round(duration_s, 4),
         "triggers": [{"time_s": t.time_s, "score": t.score} for t in fired],
     }
