@@ -272,3 +272,29 @@ def test_training_x_is_the_scaled_spectrogram_and_can_fill_a_buffer(clips):
     np.testing.assert_array_equal(out.T, x)
     with pytest.raises(ValueError, match="10 s"):
         training_x(audio[:-1])  # 440,999 samples would give 5,510 frames
+
+
+# ------------------------------------------------------------------------------------ partial words
+
+
+def test_partial_words_are_faded_starts_of_the_words_and_repeat_with_the_seed():
+    from twd_lab.synthesis import partial_words
+
+    words = [np.linspace(0.1, 0.9, 44_100, dtype=np.float32), np.full(20_000, 0.5, np.float32)]
+    cuts = partial_words(words, 40, keep=(0.4, 0.6), rng=3)
+    assert len(cuts) == 40
+    for cut in cuts:
+        source = words[0] if cut.size > 0.6 * 20_000 + 1 else words[1]
+        assert 0.4 * source.size - 1 <= cut.size <= 0.6 * source.size + 1
+        n = cut.size - 441
+        np.testing.assert_array_equal(cut[:n], source[:n])  # the start, unchanged
+        assert cut[-1] == 0.0 and np.all(np.diff(np.abs(cut[n:] / source[n : cut.size])) <= 1e-6)
+    assert {c.size > 20_000 for c in cuts} == {True, False}  # both words are drawn
+    again = partial_words(words, 40, keep=(0.4, 0.6), rng=3)
+    assert all(np.array_equal(a, b) for a, b in zip(cuts, again))
+    assert words[1][-1] == 0.5  # the words themselves are untouched
+    for bad in ((0.0, 0.5), (0.6, 0.4), (0.5, 1.0)):
+        with pytest.raises(ValueError, match="keep"):
+            partial_words(words, 1, keep=bad)
+    with pytest.raises(ValueError, match="words"):
+        partial_words([], 1)

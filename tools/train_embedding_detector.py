@@ -57,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--augmented", type=int, default=800, help="10 s clips with augmentation")
     ap.add_argument("--plain", type=int, default=400, help="10 s clips without augmentation")
     ap.add_argument("--hard-negatives", type=int, default=200, help="negative-only clips to mine (0: off)")
+    ap.add_argument(
+        "--partial-words",
+        type=int,
+        default=0,
+        help="starts of activates ('activ-') added to the negatives, so the head waits for the whole word",
+    )
     ap.add_argument("--members", type=int, default=3, help="heads trained with different seeds, averaged")
     ap.add_argument("--history", type=int, default=D.HISTORY)
     ap.add_argument("--units", type=int, default=32)
@@ -78,7 +84,14 @@ def main(argv: list[str] | None = None) -> int:
 
         args.raw, trained_on = bundled_raw_dir("train"), "bundled:train (assets/raw/train)"
     raw = load_raw_audio(args.raw, as_arrays=True)
-    common = {"cache": args.cache, "key": raw_key(args.raw)}
+    key = raw_key(args.raw)
+    if args.partial_words:
+        from twd_lab.synthesis import partial_words
+
+        acts, negs, bgs = raw
+        raw = (acts, list(negs) + partial_words(acts, args.partial_words, rng=args.seed + 3), bgs)
+        key += f"_pw{args.partial_words}"
+    common = {"cache": args.cache, "key": key}
     parts = [
         cached_clips(raw, args.augmented, args.seed, augment=True, n_activates=None, tag="aug", **common),
         cached_clips(raw, args.plain, args.seed + 1, augment=False, n_activates=None, tag="plain", **common),
@@ -111,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "augmented_clips": args.augmented,
         "plain_clips": args.plain,
         "hard_negative_clips": args.hard_negatives,
+        "partial_words": args.partial_words,
         **info,
         "members": args.members,
         "units": args.units,

@@ -203,6 +203,39 @@ def _check_pool(clips, name: str):
     return clips
 
 
+def partial_words(
+    words,
+    n: int,
+    *,
+    keep: tuple[float, float] = (0.35, 0.75),
+    fade_ms: float = 10.0,
+    rng: RngLike = None,
+) -> list[np.ndarray]:
+    """``n`` new clips, each the start of a random clip of ``words`` (arrays at 44.1 kHz or AudioSegments):
+    its first ``keep[0]``-``keep[1]`` of the samples (drawn uniformly), faded out over ``fade_ms`` ms.
+
+    "activ-" from "activate": used as *negatives* they teach a detector not to fire before the word is
+    over (openWakeWord and Mycroft Precise train on partial wake words for the same reason). Words
+    should be trimmed to the speech, as the bundled ones are, so the fraction is a fraction of the word.
+    """
+    rng = as_generator(rng)
+    words = _check_pool(words, "words")
+    lo, hi = (float(k) for k in keep)
+    if not 0 < lo <= hi < 1:
+        raise ValueError(f"keep must be (low, high) fractions with 0 < low <= high < 1, got {keep}")
+    if int(n) < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    fade = max(1, round(fade_ms * SAMPLE_RATE / 1000.0))
+    out = []
+    for i in rng.integers(len(words), size=int(n)):
+        word = _as_array(words[i])
+        cut = word[: max(1, round(word.size * rng.uniform(lo, hi)))].copy()
+        k = min(fade, cut.size)
+        cut[-k:] *= np.linspace(1.0, 0.0, k, dtype=np.float32)
+        out.append(cut)
+    return out
+
+
 def synthesize_example(
     background,
     activates,
