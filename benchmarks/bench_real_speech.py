@@ -82,7 +82,9 @@ def lab_rows(
         return [], f"lab network left out: {exc}"
     rows, label = [], "lab network" + PADDED_LABEL * padded
     for name, clips in sets.items():
-        probs, leads = zip(*[(probabilities(x, model), lead) for x, lead in (heard(a, padded) for a, _ in clips)])
+        probs, leads = zip(
+            *[(probabilities(x, model), lead) for x, lead in (heard(a, padded) for a, _ in clips)]
+        )
         for refractory in refractories:
             for th in thresholds:
                 fires = [
@@ -165,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         help="hear each clip bare (the issue's scoring), as `twd-lab detect` hears a file (0.5 s of "
         "silence before, 1 s after: a word at a clip's very end can still fire), or both (default)",
     )
+    ap.add_argument(
+        "--detectors", default="lab,embedding", help="which to score, comma-separated (lab,embedding)"
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = ap.parse_args(argv)
 
@@ -182,13 +187,20 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"test sets synthesized in {time.time() - t0:.0f} s", file=sys.stderr)
     notes, rows = [], []
+    detectors = {d.strip() for d in args.detectors.split(",")}
+    if not detectors or not detectors <= {"lab", "embedding"}:
+        ap.error(f"--detectors must name lab and/or embedding, got {args.detectors!r}")
     paddings = {"bare": (False,), "padded": (True,), "both": (False, True)}[args.padding]
     makers = []
     for padded in paddings:
-        makers += [
-            lambda p=padded: lab_rows(args.lab_model, sets, thresholds, (REFRACTORY, round(1.0 / STEP_S)), p),
-            lambda p=padded: embedding_rows(args.head, sets, thresholds, p),
-        ]
+        if "lab" in detectors:
+            makers.append(
+                lambda p=padded: lab_rows(
+                    args.lab_model, sets, thresholds, (REFRACTORY, round(1.0 / STEP_S)), p
+                )
+            )
+        if "embedding" in detectors:
+            makers.append(lambda p=padded: embedding_rows(args.head, sets, thresholds, p))
     for make in makers:
         t = time.time()
         new, note = make()
