@@ -11,7 +11,9 @@ What the two models do, as inspected with onnxruntime::
     melspectrogram.onnx   input  "input"   (batch, samples) float32, 16 kHz audio in int16 units
                           output "output"  (batch, 1, frames, 32) float32, 10*log10 power (floor -100)
                           frames = (samples - 512) // 160 + 1: one frame per 10 ms hop; frame i reads
-                          samples [160 i, 160 i + 512) (a 400-sample window centred in 512)
+                          samples [160 i, 160 i + 512) (a 400-sample window centred in 512), and then
+                          every value is raised to at least 80 dB below the loudest value of the call
+                          (``MEL_TOP_DB``): a frame depends on the whole input through that maximum
     embedding_model.onnx  input  "input_1"  (windows, 76, 32, 1) float32: 76 mel frames, scaled x/10 + 2
                           output "conv2d_19" (windows, 1, 1, 96) float32
 
@@ -40,6 +42,8 @@ EMBEDDING_SAMPLE_RATE = 16_000
 MEL_HOP = 160
 MEL_WINDOW = 512
 N_MELS = 32
+#: The mel model raises every value to at least this many dB below the loudest value of its input.
+MEL_TOP_DB = 80.0
 #: Embedding windows: mel frames per window, and frames between windows (80 ms).
 WINDOW_FRAMES = 76
 WINDOW_STRIDE = 8
@@ -117,7 +121,12 @@ def n_steps(n_samples_16k: int) -> int:
 
 def step_times(steps: int) -> np.ndarray:
     """End time in seconds of each of ``steps`` embedding steps: where its last mel frame ends."""
-    last_frame = WINDOW_FRAMES - 1 + WINDOW_STRIDE * np.arange(steps)
+    return step_end_s(np.arange(steps))
+
+
+def step_end_s(steps) -> np.ndarray:
+    """End time in seconds of the embedding steps with indices ``steps`` (0 is the first step)."""
+    last_frame = WINDOW_FRAMES - 1 + WINDOW_STRIDE * np.asarray(steps, dtype=np.int64)
     return ((last_frame * MEL_HOP + MEL_WINDOW) / EMBEDDING_SAMPLE_RATE).astype(np.float64)
 
 
@@ -145,7 +154,9 @@ def mel_frames(samples_16k: np.ndarray) -> np.ndarray:
     return out[0, 0] / 10.0 + 2.0
 
 
-def _embed_frames(frames: np.ndarray) -> np.ndarray:
+def embed_frames(frames: np.ndarray) -> np.ndarray:
+    """Embeddings ``(steps, 96)`` of scaled mel frames ``(n_frames, 32)``: one per 76-frame window, every
+    8 frames from the first (none if fewer than 76 frames)."""
     _, emb = _sessions()
     steps = (len(frames) - WINDOW_FRAMES) // WINDOW_STRIDE + 1
     if steps <= 0:
@@ -185,7 +196,7 @@ def embeddings(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.nd
     steps = n_steps(len(x))
     if steps == 0:
         return np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0)
-    emb = _embed_frames(mel_frames(x))
+    emb = embed_frames(mel_frames(x))
     return emb, step_times(steps)
 
 

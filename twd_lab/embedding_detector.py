@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twd_lab.embedding import EMBEDDING_DIM, EMBEDDING_STEP_S, embeddings, step_times
+from twd_lab.embedding import EMBEDDING_DIM, EMBEDDING_STEP_S, embeddings, step_end_s, step_times
 from twd_lab.rng import RngLike, as_generator
 
 #: Embedding steps the head reads: 16 x 80 ms, plus the first window's 0.78 s, covers ~2 s of audio.
@@ -438,11 +438,18 @@ class EmbeddingDetector:
         """Where the detector fires: ``[Trigger(time_s, score), ...]`` as :func:`twd_lab.detection.triggers`
         gives them (so :func:`twd_lab.detection.chime_at` takes them as they are). ``time_s`` is the end
         of the step that fired, 0.3-0.8 s after the word (see ``POSITIVE_S``)."""
-        from twd_lab.inference import Trigger
+        probs, _ = self.probabilities(samples, sample_rate)
+        steps = self.trigger_steps(probs, threshold)
+        return step_triggers(steps, probs[steps])
 
-        probs, times = self.probabilities(samples, sample_rate)
-        # rounded as twd_lab.inference.triggers_at rounds the lab network's
-        return [
-            Trigger(round(float(times[i]), 4), round(float(probs[i]), 4))
-            for i in self.trigger_steps(probs, threshold)
-        ]
+
+def step_triggers(steps, scores) -> list:
+    """``[Trigger(time_s, score), ...]`` for firing embedding ``steps`` (indices from the start) with their
+    ``scores``: ``time_s`` is the end of the step, rounded as :func:`twd_lab.inference.triggers_at` rounds
+    the lab network's (4 decimals)."""
+    from twd_lab.inference import Trigger
+
+    times = step_end_s(steps)
+    return [
+        Trigger(round(float(t), 4), round(float(p), 4)) for t, p in zip(times, np.asarray(scores).reshape(-1))
+    ]
