@@ -124,6 +124,24 @@ def _add_firing_rule(p: argparse.ArgumentParser, *, per_detector: bool = False) 
     )
 
 
+def _add_detector_choice(p: argparse.ArgumentParser) -> None:
+    # detect and listen choose their detector the same way (twd_lab.detection.load_detector)
+    p.add_argument(
+        "--detector",
+        choices=("auto", "embedding", "lab"),
+        default="auto",
+        help="embedding: frozen speech embeddings + a small head (best on real voices); lab: the lab "
+        "network; auto (default): lab with --model, else embedding when onnxruntime and openwakeword "
+        "are installed",
+    )
+    p.add_argument("--model", help="a lab-network .keras model (default: the shipped one)")
+    p.add_argument(
+        "--head",
+        help="a speech-embedding detector head (.keras, e.g. from `twd-lab personalize`; "
+        "default: the shipped one)",
+    )
+
+
 # ------------------------------------------------------------------------------------------ commands
 
 
@@ -243,19 +261,37 @@ def cmd_listen(args) -> int:
             "listening needs the optional package sounddevice: python -m pip install sounddevice"
         ) from None
     _quiet_tensorflow()
-    from twd_lab.streaming import StreamingDetector
+    from twd_lab.detection import load_detector
 
-    detector = StreamingDetector(
-        args.model,
-        chunk_s=args.chunk_s,
-        threshold=args.threshold,
-        patience=args.patience,
-        refractory=args.refractory,
-        keep_probabilities=False,
-    )
-    print(
-        f'listening ({"Ctrl-C to stop" if args.seconds is None else f"{args.seconds:g} s"}); say "activate"'
-    )
+    model, kind = load_detector(args.detector, args.model, head_path=args.head)
+    if kind == "embedding":
+        from twd_lab.embedding_streaming import EmbeddingStreamingDetector
+
+        # --refractory counts the detector's own 80 ms steps, as in `twd-lab detect`
+        refractory_s = None if args.refractory is None else args.refractory * model.config.step_s
+        detector = EmbeddingStreamingDetector(
+            model,
+            chunk_s=args.chunk_s,
+            threshold=args.threshold,
+            patience=args.patience,
+            refractory_s=refractory_s,
+            keep_probabilities=False,
+        )
+        name = "the speech-embedding detector"
+    else:
+        from twd_lab.streaming import StreamingDetector
+
+        detector = StreamingDetector(
+            model,
+            chunk_s=args.chunk_s,
+            threshold=THRESHOLD if args.threshold is None else args.threshold,
+            patience=PATIENCE if args.patience is None else args.patience,
+            refractory=REFRACTORY if args.refractory is None else args.refractory,
+            keep_probabilities=False,
+        )
+        name = "the lab network"
+    until = "Ctrl-C to stop" if args.seconds is None else f"{args.seconds:g} s"
+    print(f'listening with {name} ({until}); say "activate"', flush=True)
     heard = detector.listen(args.seconds)
     print(f"heard {len(heard)} time(s) in {detector.time_s:.1f} s")
     return 0
@@ -380,20 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or 32/64-bit float; mono or stereo; any rate). time_s is when the detector fires.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="WAV files")
-    p.add_argument(
-        "--detector",
-        choices=("auto", "embedding", "lab"),
-        default="auto",
-        help="embedding: frozen speech embeddings + a small head (best on real voices); lab: the lab "
-        "network; auto (default): lab with --model, else embedding when onnxruntime and openwakeword "
-        "are installed",
-    )
-    p.add_argument("--model", help="a lab-network .keras model (default: the shipped one)")
-    p.add_argument(
-        "--head",
-        help="a speech-embedding detector head (.keras, e.g. from `twd-lab personalize`; "
-        "default: the shipped one)",
-    )
+    _add_detector_choice(p)
     _add_firing_rule(p, per_detector=True)
     p.add_argument(
         "--chime",
@@ -417,12 +440,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "listen",
         help="listen to the microphone (needs the optional sounddevice package)",
-        description="Stream the microphone through the detector chunk by chunk and print each detection.",
+        description="Stream the microphone (44.1 kHz mono) through the detector chunk by chunk and print "
+        "each detection as soon as it is decided. time_s counts from the start of listening.",
     )
-    p.add_argument("--model", help="a .keras model (default: the shipped one)")
+    _add_detector_choice(p)
     p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     p.add_argument("--chunk-s", type=float, default=0.25, help="seconds per chunk (0.25)")
-    _add_firing_rule(p)
+    _add_firing_rule(p, per_detector=True)
     p.set_defaults(func=cmd_listen)
 
     p = sub.add_parser(
