@@ -364,8 +364,69 @@ def test_detection_demo_switches_clips_and_reads_an_uploaded_wav(demo, tmp_path)
     path = write_wav(tmp_path / "mine.wav", np.zeros(SAMPLE_RATE * 8, np.float32) + 0.01)
     demo.upload.value = ({"name": "mine.wav", "type": "audio/wav", "size": path.stat().st_size,
                           "content": memoryview(path.read_bytes()), "last_modified": WHEN},)
-    assert demo.title == "your file: mine.wav" and demo.samples.size == SAMPLE_RATE * 8
+    # heard as `twd-lab detect` hears a file: 0.5 s of silence before it and 1 s after it
+    assert demo.title.startswith("your file: mine.wav") and demo.samples.size == SAMPLE_RATE * 9.5
+    assert not demo.samples[: SAMPLE_RATE // 2].any() and not demo.samples[-SAMPLE_RATE:].any()
     assert "your file: mine.wav" in demo.player.info.value and len(demo.triggers) == 2
+
+
+def _embedding_or_skip():
+    from twd_lab.detection import embedding_detector_available
+
+    if not embedding_detector_available():
+        pytest.skip("needs onnxruntime, openwakeword and assets/embedding_head.keras")
+
+
+@pytest.mark.slow
+def test_detection_demo_switches_to_the_speech_embedding_detector_and_back(clips):
+    from twd_lab.detection import triggers
+    from twd_lab.embedding_detector import EmbeddingDetector
+    from twd_lab.widgets import DetectionDemo
+    from twd_lab.widgets.detection_demo import heldout_examples
+
+    _embedding_or_skip()
+    examples = heldout_examples(seeds=(1,))
+    demo = DetectionDemo(probabilities=fake_probabilities, examples=examples, patience=5)
+    assert demo.patience.value == 5 and demo.message.value.endswith("steps of 7.26 ms)")
+    demo.detector.value = "embedding"
+    det = EmbeddingDetector.load()
+    assert (demo.threshold.value, demo.patience.value) == (det.config.threshold, det.config.patience)
+    assert demo.refractory.value == det.refractory_steps
+    np.testing.assert_allclose(np.diff(demo.prob_times), 0.08)
+    assert demo.probs.size == demo.prob_times.size == 116  # one every 80 ms over 10 s
+    expected = det.triggers(next(iter(examples.values()))[0], SAMPLE_RATE)
+    assert demo.triggers == expected and len(expected) == 2  # the clip's two activates
+    assert demo.message.value.endswith("steps of 80 ms)")
+    line = demo.player.axes["probabilities"].lines[0]
+    np.testing.assert_allclose(line.get_xdata(), demo.prob_times)  # drawn at the detector's own times
+    demo.detector.value = "lab"
+    assert demo.patience.value == 5 and demo.probs.size == TY
+    assert demo.triggers == triggers(demo.probs, demo.threshold.value, 5, demo.refractory.value)
+    assert len(demo.triggers) == 2
+
+
+def test_detection_demo_explains_a_missing_embedding_detector_and_stays_on_the_lab_network(demo, monkeypatch):
+    def missing(*args, **kwargs):
+        raise FileNotFoundError("embedding head assets/embedding_head.keras is missing")
+
+    monkeypatch.setattr("twd_lab.embedding_detector.EmbeddingDetector.load", missing)
+    demo.detector.value = "embedding"
+    assert demo.detector.value == "lab" and "embedding_head.keras is missing" in demo.message.value
+    assert [round(t.time_s, 1) for t in demo.triggers] == [2.0, 6.0]
+
+
+@pytest.mark.slow
+def test_detection_demo_hears_an_uploaded_recording_of_the_word_alone(tmp_path):
+    from twd_lab.assets_index import bundled_raw_dir
+    from twd_lab.widgets import DetectionDemo
+
+    _embedding_or_skip()
+    word = min((bundled_raw_dir("heldout") / "activates").glob("*.wav"))
+    demo = DetectionDemo(probabilities=fake_probabilities, examples={"silence": (np.zeros(SAMPLE_RATE), None)})
+    demo.detector.value = "embedding"
+    demo.upload.value = ({"name": word.name, "type": "audio/wav", "size": word.stat().st_size,
+                          "content": memoryview(word.read_bytes()), "last_modified": WHEN},)
+    assert len(demo.triggers) == 1, demo.message.value
 
 
 def test_detection_demo_reports_an_unreadable_upload(demo):

@@ -80,12 +80,18 @@ def plot_labels(y: np.ndarray, ax=None):
     return _finish(ax, created)
 
 
-def plot_probabilities(probs: np.ndarray, ax=None, threshold: float | None = None):
-    """Draw model probabilities (``(Ty,)``, ``(1, Ty)`` or ``(1, Ty, 1)``) over time, with a threshold line."""
+def plot_probabilities(probs: np.ndarray, ax=None, threshold: float | None = None, times=None):
+    """Draw model probabilities (``(Ty,)``, ``(1, Ty)`` or ``(1, Ty, 1)``) over time, with a threshold line.
+
+    ``times``: when each probability is decided, in seconds (default: the lab's steps, ``STEP_S`` apart;
+    give them for another detector, e.g. the speech-embedding one's 80 ms steps)."""
     p = np.asarray(probs).reshape(-1)
+    t = np.arange(p.size) * STEP_S if times is None else np.asarray(times, np.float64).reshape(-1)
+    if t.shape != p.shape:
+        raise ValueError(f"times must give one time per probability ({p.size}), got {t.size}")
     created = ax is None
     ax = new_axes((8, 2)) if created else ax
-    ax.plot(np.arange(p.size) * STEP_S, p)
+    ax.plot(t, p)
     if threshold is not None:
         ax.axhline(threshold, color="tab:red", linestyle="--", label=f"threshold {threshold:g}")
         ax.legend(loc="upper right")

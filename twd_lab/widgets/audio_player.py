@@ -81,19 +81,22 @@ class AudioPlayer(FigureBox):
         self.children = (self.info, self.audio, self.image)
         self.title = title
         self.samples = np.zeros(0, np.float32)
-        self.labels = self.probs = None
+        self.labels = self.probs = self.prob_times = None
         self.triggers: list[float] = []
         self.threshold = float(threshold)
         self.update(samples_or_path, labels=labels, probs=probs, triggers=triggers)
 
     def update(self, samples_or_path=None, *, labels=None, probs=None, triggers=None,
-               threshold: float | None = None) -> None:
-        """Show a new clip and/or new labels, probabilities and detections (``None`` keeps nothing)."""
+               threshold: float | None = None, prob_times=None) -> None:
+        """Show a new clip and/or new labels, probabilities and detections (``None`` keeps nothing).
+
+        ``prob_times``: when each probability is decided (s); default the lab network's steps."""
         if samples_or_path is not None:
             self.samples = load_samples(samples_or_path)
             self.audio.value = wav_bytes(self.samples, self.sample_rate)
         self.labels = None if labels is None else np.asarray(labels, np.float32).reshape(-1)
         self.probs = None if probs is None else np.asarray(probs, np.float32).reshape(-1)
+        self.prob_times = None if prob_times is None else np.asarray(prob_times, np.float64).reshape(-1)
         self.triggers = trigger_times(triggers)
         if threshold is not None:
             self.threshold = float(threshold)
@@ -114,7 +117,8 @@ class AudioPlayer(FigureBox):
             plot_labels(self.labels, ax=self.axes["labels"])
             self.axes["labels"].set_ylabel("label y")
         if self.probs is not None:
-            plot_probabilities(self.probs, ax=self.axes["probabilities"], threshold=self.threshold)
+            plot_probabilities(self.probs, ax=self.axes["probabilities"], threshold=self.threshold,
+                               times=self.prob_times)
             self.axes["probabilities"].set_ylabel("p(activate)")
         for t in self.triggers:
             for ax in axes:

@@ -45,6 +45,11 @@ def read_uploaded_wav(upload_value) -> tuple[str, np.ndarray]:
         return name, load_samples(path)
 
 
+#: The detector toggle: the lab network the lessons build, or the speech-embedding detector that
+#: ``twd-lab detect`` runs by default (far better on real voices; see the README's table).
+DETECTOR_OPTIONS = (("lab network", "lab"), ("speech embedding", "embedding"))
+
+
 class DetectionDemo(w.VBox):
     """Pick a bundled clip or upload a WAV; move threshold, patience and refractory; see and hear the result.
 
@@ -57,6 +62,11 @@ class DetectionDemo(w.VBox):
     (:func:`twd_lab.detection.chime_at`).
     ``.player`` shows the clip, its labels (for bundled clips), probabilities and detections;
     ``.chimed`` plays the clip with a chime at each detection.
+
+    ``.detector`` switches to the speech-embedding detector (one probability every 80 ms, its own
+    firing rule; patience and refractory then count its 80 ms steps). An uploaded file is heard as
+    ``twd-lab detect`` hears it, with 0.5 s of silence before and 1 s after
+    (:func:`twd_lab.detection.pad_edges`), so a recording of the word alone can be detected.
     """
 
     def __init__(self, model=None, *, probabilities: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -65,12 +75,17 @@ class DetectionDemo(w.VBox):
         super().__init__()
         self._model = model
         self._probabilities = probabilities
+        self._embedding = None
+        self._switching = False
+        self._lab_rule = (threshold, patience, refractory)
         self.examples = dict(examples) if examples is not None else heldout_examples()
         style = {"description_width": "80px"}
         self.source = w.Dropdown(options=list(self.examples), description="clip", style=style,
                                  layout=w.Layout(width="520px"))
         self.upload = w.FileUpload(accept=".wav", multiple=False, description="upload a WAV")
-        self.threshold = w.FloatSlider(value=threshold, min=0.05, max=0.95, step=0.05, description="threshold",
+        self.detector = w.ToggleButtons(options=DETECTOR_OPTIONS, value="lab", description="detector",
+                                        style=style)
+        self.threshold = w.FloatSlider(value=threshold, min=0.05, max=0.99, step=0.01, description="threshold",
                                        style=style, continuous_update=False)
         self.patience = w.IntSlider(value=patience, min=1, max=40, description="patience", style=style,
                                     continuous_update=False)
@@ -81,12 +96,14 @@ class DetectionDemo(w.VBox):
         self.samples = np.zeros(0, np.float32)
         self.labels = None
         self.probs = np.zeros(0, np.float32)
+        self.prob_times = np.zeros(0)
         self.triggers: list = []
         self.title: str | None = None
         first = self.examples[self.source.value]
         self.player = AudioPlayer(first[0], title=self.source.value)
         self.children = (
             w.HBox([self.source, self.upload]),
+            self.detector,
             w.HBox([self.threshold, self.patience, self.refractory]),
             self.message,
             self.player,
@@ -94,6 +111,7 @@ class DetectionDemo(w.VBox):
         )
         self.source.observe(lambda _: self.load_example(), names="value")
         self.upload.observe(lambda _: self._on_upload(), names="value")
+        self.detector.observe(lambda _: self._on_detector(), names="value")
         for slider in (self.threshold, self.patience, self.refractory):
             slider.observe(lambda _: self.update_triggers(), names="value")
         self.load_example()
@@ -108,12 +126,29 @@ class DetectionDemo(w.VBox):
             self._model = load_model(None)
         return self._model
 
-    def compute_probabilities(self, samples: np.ndarray) -> np.ndarray:
-        if self._probabilities is not None:
-            return np.asarray(self._probabilities(samples), np.float32).reshape(-1)
-        from twd_lab.detection import detect_triggerword
+    @property
+    def embedding_detector(self):
+        """The shipped speech-embedding detector, loaded on first use."""
+        if self._embedding is None:
+            from twd_lab.embedding_detector import EmbeddingDetector
 
-        return np.asarray(detect_triggerword(samples, model=self.model), np.float32).reshape(-1)
+            self._embedding = EmbeddingDetector.load()
+        return self._embedding
+
+    def compute_probabilities(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities of the chosen detector for ``samples`` and when each is decided (s)."""
+        from twd_lab.detection import preprocess_audio, step_times_s
+
+        if self.detector.value == "embedding":
+            probs, times = self.embedding_detector.probabilities(preprocess_audio(samples), SAMPLE_RATE)
+            return np.asarray(probs, np.float32), times
+        if self._probabilities is not None:
+            probs = np.asarray(self._probabilities(samples), np.float32).reshape(-1)
+        else:
+            from twd_lab.detection import detect_triggerword
+
+            probs = np.asarray(detect_triggerword(samples, model=self.model), np.float32).reshape(-1)
+        return probs, step_times_s(np.arange(probs.size))
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -125,12 +160,39 @@ class DetectionDemo(w.VBox):
     def _on_upload(self) -> None:
         if not self.upload.value:
             return
+        from twd_lab.detection import pad_edges
+
         try:
             name, samples = read_uploaded_wav(self.upload.value)
         except (ValueError, OSError) as err:
             self.message.value = f"<span style='color:#b00'>could not read the file: {err}</span>"
             return
-        self.set_clip(samples, labels=None, title=f"your file: {name}")
+        self.set_clip(pad_edges(samples), labels=None,
+                      title=f"your file: {name} (with 0.5 s of silence before it and 1 s after it)")
+
+    def _on_detector(self) -> None:
+        # each detector has its own firing rule, in its own steps
+        if self._switching:
+            return
+        if self.detector.value == "embedding":
+            try:
+                c = self.embedding_detector.config
+            except (FileNotFoundError, ImportError) as err:
+                self._switching = True  # back to the lab network, which is still shown
+                self.detector.value = "lab"
+                self._switching = False
+                self.message.value = f"<span style='color:#b00'>{err}</span>"
+                return
+            rule = (c.threshold, c.patience, self.embedding_detector.refractory_steps)
+        else:
+            rule = self._lab_rule
+        self._switching = True  # the sliders move to the new rule without re-running the old detector
+        try:
+            for slider, value in zip((self.threshold, self.patience, self.refractory), rule):
+                slider.value = value
+        finally:
+            self._switching = False
+        self.set_clip(self.samples, labels=self.labels, title=self.title)
 
     def set_clip(self, samples, *, labels=None, title: str | None = None) -> None:
         """Run the detector on ``samples`` (float, 44.1 kHz) and show the result."""
@@ -138,9 +200,9 @@ class DetectionDemo(w.VBox):
         self.labels = None if labels is None else np.asarray(labels, np.float32).reshape(-1)
         self.title = title
         try:
-            self.probs = self.compute_probabilities(self.samples)
-        except (FileNotFoundError, ValueError) as err:
-            self.probs = np.zeros(0, np.float32)
+            self.probs, self.prob_times = self.compute_probabilities(self.samples)
+        except (FileNotFoundError, ImportError, ValueError) as err:
+            self.probs, self.prob_times = np.zeros(0, np.float32), np.zeros(0)
             self.message.value = f"<span style='color:#b00'>{err}</span>"
         self.update_triggers()
 
@@ -148,24 +210,32 @@ class DetectionDemo(w.VBox):
 
     def update_triggers(self) -> None:
         """Apply threshold, patience and refractory to the current probabilities; redraw; re-chime."""
-        from twd_lab.detection import triggers
+        from twd_lab.metrics import find_triggers
 
+        if self._switching:
+            return
         if self.probs.size == 0:
             self.triggers = []
             self.player.title = self.title
             self.player.update(self.samples, labels=self.labels)
             self.chimed.value = wav_bytes(self.samples, SAMPLE_RATE)
             return
-        self.triggers = triggers(self.probs, float(self.threshold.value), int(self.patience.value),
-                                 int(self.refractory.value))
+        if self.detector.value == "embedding":
+            from twd_lab.embedding_detector import step_triggers as at_steps
+        else:
+            from twd_lab.inference import triggers_at as at_steps
+        steps = find_triggers(self.probs, float(self.threshold.value), int(self.patience.value),
+                              int(self.refractory.value))
+        self.triggers = at_steps(steps, self.probs[steps])
         self.player.title = self.title
         self.player.update(self.samples, labels=self.labels, probs=self.probs, triggers=self.triggers,
-                           threshold=float(self.threshold.value))
+                           threshold=float(self.threshold.value), prob_times=self.prob_times)
         self.chimed.value = wav_bytes(self.chime(), SAMPLE_RATE)
         times = ", ".join(f"{t.time_s:.2f} s" for t in self.triggers) or "none"
+        step = "80 ms" if self.detector.value == "embedding" else "7.26 ms"
         self.message.value = (f"{len(self.triggers)} detection(s): {times} "
                               f"(threshold {self.threshold.value:.2f}, patience {self.patience.value}, "
-                              f"refractory {self.refractory.value} steps)")
+                              f"refractory {self.refractory.value} steps of {step})")
 
     def chime(self) -> np.ndarray:
         """The clip with the bundled chime added at each detection (:func:`twd_lab.detection.chime_at`)."""
