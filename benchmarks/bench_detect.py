@@ -204,16 +204,16 @@ def wall(cmd: list[str], repeat: int, env=None) -> float:
 STAGES = """
 import time, json, sys
 t0 = time.perf_counter()
-import twd_lab.cli, twd_lab.detection
+import twd_lab.cli, twd_lab.detection, twd_lab.file_detection
 t1 = time.perf_counter()
 import tensorflow, keras
 t2 = time.perf_counter()
 from twd_lab.inference import load_keras_model
 model = load_keras_model(sys.argv[2])
 t3 = time.perf_counter()
-twd_lab.detection.detect_file(sys.argv[1], model)
+twd_lab.file_detection.detect_file(sys.argv[1], model)
 t4 = time.perf_counter()
-twd_lab.detection.detect_file(sys.argv[1], model)
+twd_lab.file_detection.detect_file(sys.argv[1], model)
 t5 = time.perf_counter()
 print(json.dumps({"import_twd_lab_s": t1 - t0, "import_tensorflow_keras_s": t2 - t1, "load_model_s": t3 - t2,
                   "first_detect_compiles_s": t4 - t3, "second_detect_s": t5 - t4}))

@@ -18,7 +18,6 @@ from twd_lab.detection import (
     Trigger,
     chime_at,
     chime_on_activate,
-    detect_file,
     detect_triggerword,
     expected_steps,
     load_chime,
@@ -27,6 +26,7 @@ from twd_lab.detection import (
     step_times_s,
     triggers,
 )
+from twd_lab.file_detection import detect_file
 from twd_lab.metrics import find_triggers
 from twd_lab.models import build_model
 from twd_lab.spectrogram import spectrogram
@@ -397,7 +397,7 @@ def test_pad_edges_puts_silence_around_a_copy_and_checks_its_lengths():
 
 
 def _embedding_detector_or_skip():
-    from twd_lab.detection import embedding_detector_available, load_detector
+    from twd_lab.file_detection import embedding_detector_available, load_detector
 
     if not embedding_detector_available():
         pytest.skip("needs onnxruntime, openwakeword and assets/embedding_head.keras")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import SR
 
-from twd_lab.detection import embedding_detector_available
+from twd_lab.file_detection import embedding_detector_available
 
 pytestmark = pytest.mark.skipif(
     not embedding_detector_available(),

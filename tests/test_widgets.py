@@ -371,7 +371,7 @@ def test_detection_demo_switches_clips_and_reads_an_uploaded_wav(demo, tmp_path)
 
 
 def _embedding_or_skip():
-    from twd_lab.detection import embedding_detector_available
+    from twd_lab.file_detection import embedding_detector_available
 
     if not embedding_detector_available():
         pytest.skip("needs onnxruntime, openwakeword and assets/embedding_head.keras")

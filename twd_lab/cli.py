@@ -125,7 +125,7 @@ def _add_firing_rule(p: argparse.ArgumentParser, *, per_detector: bool = False) 
 
 
 def _add_detector_choice(p: argparse.ArgumentParser) -> None:
-    # detect and listen choose their detector the same way (twd_lab.detection.load_detector)
+    # detect and listen choose their detector the same way (twd_lab.file_detection.load_detector)
     p.add_argument(
         "--detector",
         choices=("auto", "embedding", "lab"),
@@ -174,7 +174,7 @@ def _chime_target(chime: str | None, file: str, several: bool) -> Path | None:
 
 def cmd_detect(args) -> int:
     _quiet_tensorflow()
-    from twd_lab.detection import detect_file, load_detector
+    from twd_lab.file_detection import detect_file, load_detector
 
     # once, for every file; fails before any file is read
     model, _ = load_detector(args.detector, args.model, head_path=args.head)
@@ -261,7 +261,7 @@ def cmd_listen(args) -> int:
             "listening needs the optional package sounddevice: python -m pip install sounddevice"
         ) from None
     _quiet_tensorflow()
-    from twd_lab.detection import load_detector
+    from twd_lab.file_detection import load_detector
 
     model, kind = load_detector(args.detector, args.model, head_path=args.head)
     if kind == "embedding":
