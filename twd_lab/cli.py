@@ -172,12 +172,21 @@ def _chime_target(chime: str | None, file: str, several: bool) -> Path | None:
     return target
 
 
+def _load_detector(args):
+    """``load_detector`` for detect and listen; TensorFlow (quietly) only if the detector needs it."""
+    from twd_lab.file_detection import detector_kind, load_detector, needs_keras
+
+    kind = detector_kind(args.detector, args.model, head_path=args.head)
+    if needs_keras(kind, head_path=args.head):
+        _quiet_tensorflow()
+    return load_detector(kind, args.model, head_path=args.head)
+
+
 def cmd_detect(args) -> int:
-    _quiet_tensorflow()
-    from twd_lab.file_detection import detect_file, load_detector
+    from twd_lab.file_detection import detect_file
 
     # once, for every file; fails before any file is read
-    model, _ = load_detector(args.detector, args.model, head_path=args.head)
+    model, _ = _load_detector(args)
     several = len(args.files) > 1
     failed = 0
     for file in args.files:
@@ -260,10 +269,7 @@ def cmd_listen(args) -> int:
         raise RuntimeError(
             "listening needs the optional package sounddevice: python -m pip install sounddevice"
         ) from None
-    _quiet_tensorflow()
-    from twd_lab.file_detection import load_detector
-
-    model, kind = load_detector(args.detector, args.model, head_path=args.head)
+    model, kind = _load_detector(args)
     if kind == "embedding":
         from twd_lab.embedding_streaming import EmbeddingStreamingDetector
 

@@ -375,15 +375,31 @@ def default_head_path() -> Path:
 class EmbeddingDetector:
     """Speech embeddings + a trained head: per-step probabilities and trigger times for any audio."""
 
-    def __init__(self, head, config: DetectorConfig | None = None):
-        self.head = head
+    def __init__(self, head, config: DetectorConfig | None = None, *, fast_head=None, head_path=None):
+        """``head``: the Keras head (None: loaded from ``head_path`` when first needed). ``fast_head``: the
+        same head in NumPy (:class:`twd_lab.numpy_head.NumpyHead`), used for probabilities when given."""
+        self._head = head
+        self._head_path = None if head_path is None else Path(head_path)
+        self.fast_head = fast_head
         self.config = config or DetectorConfig()
+
+    @property
+    def head(self):
+        """The Keras head (loaded on first use when the detector runs its NumPy copy)."""
+        if self._head is None:
+            if self._head_path is None:
+                raise ValueError("this detector has no head: give one, or a head_path to load it from")
+            import keras
+
+            self._head = keras.saving.load_model(self._head_path, compile=False)
+        return self._head
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> EmbeddingDetector:
         """Load a head saved by :meth:`save` (default: the bundled ``assets/embedding_head.keras``);
-        its settings are read from the ``.json`` beside it when there is one."""
-        import keras
+        its settings are read from the ``.json`` beside it when there is one. When the ``.npz`` beside
+        it matches (:mod:`twd_lab.numpy_head`), the head runs in NumPy and Keras is not even imported."""
+        from twd_lab.numpy_head import NumpyHead
 
         path = Path(path) if path is not None else default_head_path()
         if not path.is_file():
@@ -391,15 +407,22 @@ class EmbeddingDetector:
                 f"embedding head {path} is missing; train one with "
                 "`python tools/train_embedding_detector.py --out assets/embedding_head.keras`"
             )
-        head = keras.saving.load_model(path, compile=False)
         cfg_path = path.with_suffix(".json")
         config = DetectorConfig()
         if cfg_path.is_file():
             config = DetectorConfig(**json.loads(cfg_path.read_text(encoding="utf-8")))
-        return cls(head, config)
+        fast = NumpyHead.load(path)
+        if fast is not None:
+            return cls(None, config, fast_head=fast, head_path=path)
+        detector = cls(None, config, head_path=path)
+        detector.head  # noqa: B018  (no NumPy copy: load the Keras head now, so a bad file fails here)
+        return detector
 
     def save(self, path: str | Path) -> None:
-        """Write the head (``.keras``) and its settings (the same name with ``.json``)."""
+        """Write the head (``.keras``), its settings (the same name with ``.json``) and, when the head is
+        one ``build_head`` makes, its NumPy copy (``.npz``)."""
+        from twd_lab.numpy_head import numpy_path, write_numpy_head
+
         path = Path(path)
         if path.suffix != ".keras":
             raise ValueError(f"path must end in .keras, got {path.name!r}")
@@ -407,10 +430,20 @@ class EmbeddingDetector:
         path.with_suffix(".json").write_text(
             json.dumps(asdict(self.config), indent=2) + "\n", encoding="utf-8"
         )
+        try:
+            write_numpy_head(self.head, path)
+        except ValueError:  # a head of other layers runs in Keras only
+            numpy_path(path).unlink(missing_ok=True)
+
+    def predict(self, windows: np.ndarray) -> np.ndarray:
+        """Probabilities ``(N,)`` of windows ``(N, history, 96)``: the NumPy copy when there is one."""
+        if self.fast_head is not None:
+            return self.fast_head(windows)
+        return predict_windows(self.head, windows)
 
     def probabilities_from_embeddings(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-step probabilities and step end times (s) of precomputed embeddings ``(n_steps, 96)``."""
-        probs = predict_windows(self.head, history_windows(emb, self.config.history))
+        probs = self.predict(history_windows(emb, self.config.history))
         return probs, step_times(len(emb))
 
     def probabilities(self, samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:

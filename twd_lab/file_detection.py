@@ -35,7 +35,14 @@ from twd_lab.detection import (
 
 PathLike = str | os.PathLike
 
-__all__ = ["DETECTORS", "detect_file", "embedding_detector_available", "load_detector"]
+__all__ = [
+    "DETECTORS",
+    "detect_file",
+    "detector_kind",
+    "embedding_detector_available",
+    "load_detector",
+    "needs_keras",
+]
 
 
 DETECTORS = ("auto", "embedding", "lab")
@@ -51,6 +58,34 @@ def embedding_detector_available() -> bool:
     return have and default_head_path().is_file()
 
 
+def detector_kind(
+    kind: str = "auto", model_path: PathLike | None = None, *, head_path: PathLike | None = None
+) -> str:
+    """Which detector :func:`load_detector` loads for these arguments: ``"embedding"`` or ``"lab"``."""
+    if kind not in DETECTORS:
+        raise ValueError(f"kind must be one of {DETECTORS}, got {kind!r}")
+    if head_path is not None:
+        if kind == "lab" or model_path is not None:
+            raise ValueError("head_path is a speech-embedding head; it does not go with the lab network")
+        kind = "embedding"
+    if kind == "auto":
+        kind = "lab" if model_path is not None or not embedding_detector_available() else "embedding"
+    if kind == "embedding" and model_path is not None:
+        raise ValueError("model_path is a lab-network .keras file; it does not go with kind='embedding'")
+    return kind
+
+
+def needs_keras(kind: str, *, head_path: PathLike | None = None) -> bool:
+    """Whether loading this detector imports Keras (and so TensorFlow): always for the lab network; for
+    the embedding detector only when its head has no matching NumPy copy (:mod:`twd_lab.numpy_head`)."""
+    if kind != "embedding":
+        return True
+    from twd_lab.embedding_detector import default_head_path
+    from twd_lab.numpy_head import matches_keras_file
+
+    return not matches_keras_file(head_path if head_path is not None else default_head_path())
+
+
 def load_detector(
     kind: str = "auto", model_path: PathLike | None = None, *, head_path: PathLike | None = None
 ):
@@ -64,17 +99,8 @@ def load_detector(
     ``model_path`` or the shipped ``assets/model.keras``. ``"auto"`` (default): the lab network when
     ``model_path`` is given, else the embedding detector when it can run here, else the lab network.
     """
-    if kind not in DETECTORS:
-        raise ValueError(f"kind must be one of {DETECTORS}, got {kind!r}")
-    if head_path is not None:
-        if kind == "lab" or model_path is not None:
-            raise ValueError("head_path is a speech-embedding head; it does not go with the lab network")
-        kind = "embedding"
-    if kind == "auto":
-        kind = "lab" if model_path is not None or not embedding_detector_available() else "embedding"
+    kind = detector_kind(kind, model_path, head_path=head_path)
     if kind == "embedding":
-        if model_path is not None:
-            raise ValueError("model_path is a lab-network .keras file; it does not go with kind='embedding'")
         from twd_lab.embedding_detector import EmbeddingDetector
 
         return EmbeddingDetector.load(head_path), kind
