@@ -265,3 +265,22 @@ def test_twd_lab_listen_with_a_lab_model_streams_the_lab_network(monkeypatch, ca
     assert main(["listen", "--detector", "lab", "--seconds", "1"]) == 0
     assert "the lab network" in capsys.readouterr().out
     assert (made["threshold"], made["patience"], made["refractory"]) == (0.5, 1, 75)
+
+
+def test_finish_hears_a_word_said_just_before_the_stream_ends(stream, detector):
+    from twd_lab.assets_index import bundled_raw_dir
+    from twd_lab.detection import preprocess_audio
+
+    word = preprocess_audio(min((bundled_raw_dir("heldout") / "activates").glob("*.wav")))
+    stream.reset()
+    assert stream.process(word) == []  # the stream ends before the detector can decide
+    (trigger,) = stream.finish()
+    assert stream.time_s == pytest.approx(word.size / SR)  # the stream's own length, not the silence
+    assert stream.time_s < trigger.time_s <= stream.time_s + 1.0
+    assert stream.triggers == [trigger] and stream.finished
+    with pytest.raises(ValueError, match="reset"):
+        stream.feed(word)
+    with pytest.raises(ValueError, match="tail_s"):
+        stream.finish(-1)
+    stream.reset()
+    assert not stream.finished and stream.feed(word[:100]) == []

@@ -164,3 +164,18 @@ def test_the_runner_cache_does_not_keep_a_model_alive():
     del other
     gc.collect()
     assert ref() is None
+
+
+def test_finish_hears_silence_after_the_stream_and_matches_the_padded_whole_file_pass(detector, model, audio):
+    from twd_lab.detection import pad_edges, probabilities
+
+    detector.reset()
+    detector.process(audio)
+    detector.finish(0.5)
+    assert detector.time_s == pytest.approx(audio.size / SR) and detector.finished
+    whole = probabilities(pad_edges(audio, 0.0, 0.5), model)
+    np.testing.assert_allclose(detector.probabilities, whole[: detector.steps_seen], atol=2e-5)
+    assert detector.steps_seen > probabilities(audio, model).size  # steps decided in the silence
+    with pytest.raises(ValueError, match="reset"):
+        detector.feed(audio[:10])
+    detector.reset()

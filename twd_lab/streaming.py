@@ -25,6 +25,7 @@ import numpy as np
 
 from twd_lab.constants import (
     CONV_STRIDE,
+    DETECT_TAIL_S,
     HOP,
     N_FREQ,
     NFFT,
@@ -94,6 +95,7 @@ class StreamingBase:
         self.steps_seen = 0
         self.triggers: list[Trigger] = []
         self.compute_s: list[float] = []  # seconds spent in each feed() call
+        self.finished = False
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -119,6 +121,8 @@ class StreamingBase:
     def feed(self, samples) -> list[Trigger]:
         """Take the next samples (any number, 1-D float in [-1, 1] at 44.1 kHz); return the new triggers."""
         t0 = time.perf_counter()
+        if self.finished:
+            raise ValueError("this stream has finished (finish() was called); call reset() to start another")
         x = np.asarray(samples)
         if x.ndim != 1 or x.dtype.kind != "f":
             raise ValueError(f"samples must be a 1-D float array, got shape {x.shape} of {x.dtype}")
@@ -148,6 +152,18 @@ class StreamingBase:
         for a in range(0, x.size, n):
             out.extend(self.feed(x[a : a + n]))
         return out
+
+    def finish(self, tail_s: float = DETECT_TAIL_S) -> list[Trigger]:
+        """The stream has ended: hear ``tail_s`` seconds of silence after it, so that a word said right
+        before the end is still decided (as ``twd-lab detect`` pads a file), and return the new triggers
+        (their times may lie up to ``tail_s`` past :attr:`time_s`, which stays the stream's own length).
+        Feeding more raises until :meth:`reset` starts a new stream."""
+        if not (np.isfinite(tail_s) and 0 <= tail_s <= 60):
+            raise ValueError(f"tail_s must be between 0 and 60 seconds, got {tail_s}")
+        heard = self.samples_seen
+        new = self.feed(np.zeros(round(tail_s * SAMPLE_RATE), np.float32))
+        self.samples_seen, self.finished = heard, True
+        return new
 
     def listen(
         self,
@@ -182,6 +198,9 @@ class StreamingBase:
                         on_trigger(trigger)
             except KeyboardInterrupt:
                 pass
+        for trigger in self.finish():  # a word said just before the end
+            heard.append(trigger)
+            on_trigger(trigger)
         return heard
 
 
