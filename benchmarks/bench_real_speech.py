@@ -43,18 +43,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
-from twd_lab.constants import DETECT_LEAD_S, REFRACTORY, SAMPLE_RATE, STEP_S
+from twd_lab.constants import BACKGROUND_GAIN_DB, DETECT_LEAD_S, REFRACTORY, SAMPLE_RATE, STEP_S
 from twd_lab.detection import pad_edges
 from twd_lab.evaluation import iter_test_clips, pooled_scores, real_speech_dir
 from twd_lab.metrics import EventScores, find_triggers, steps_to_seconds
 
 
-def synth_clips(raw, n: int, seed: int, *, n_activates: int | None = None):
+def synth_clips(
+    raw, n: int, seed: int, *, n_activates: int | None = None, background_gain_db: float = BACKGROUND_GAIN_DB
+):
     """``n`` seeded clips from ``raw``: a list of ``(audio, word_ends_s)`` (:func:`iter_test_clips`).
 
-    With ``n_activates=None`` these are the clips of ``evaluation.build_test_set(raw, n, seed)``.
+    With ``n_activates=None`` and the lab's background gain these are the clips of
+    ``evaluation.build_test_set(raw, n, seed)``.
     """
-    return list(iter_test_clips(raw, n, seed, n_activates=n_activates))
+    return list(iter_test_clips(raw, n, seed, n_activates=n_activates, background_gain_db=background_gain_db))
 
 
 #: Added to a detector's name in rows where each clip was heard as `twd-lab detect` hears a file.
@@ -168,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
         "silence before, 1 s after: a word at a clip's very end can still fire), or both (default)",
     )
     ap.add_argument(
+        "--background-gain-db",
+        type=float,
+        default=BACKGROUND_GAIN_DB,
+        help="gain of the background before mixing (the lab's -20; -10 or 0 for a louder room)",
+    )
+    ap.add_argument(
         "--detectors", default="lab,embedding", help="which to score, comma-separated (lab,embedding)"
     )
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
@@ -179,11 +188,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     thresholds = [float(t) for t in args.thresholds.split(",")]
     t0 = time.time()
+    room = {"background_gain_db": args.background_gain_db}
     sets = {
-        "heldout TTS": synth_clips("heldout", args.n, args.seed),
-        "real (coursera)": synth_clips(real, args.n, args.seed),
-        "heldout TTS, no word": synth_clips("heldout", args.n_negative, args.seed + 1, n_activates=0),
-        "real, no word": synth_clips(real, args.n_negative, args.seed + 1, n_activates=0),
+        "heldout TTS": synth_clips("heldout", args.n, args.seed, **room),
+        "real (coursera)": synth_clips(real, args.n, args.seed, **room),
+        "heldout TTS, no word": synth_clips("heldout", args.n_negative, args.seed + 1, n_activates=0, **room),
+        "real, no word": synth_clips(real, args.n_negative, args.seed + 1, n_activates=0, **room),
     }
     print(f"test sets synthesized in {time.time() - t0:.0f} s", file=sys.stderr)
     notes, rows = [], []

@@ -63,3 +63,21 @@ def test_real_speech_is_skipped_cleanly_when_absent(monkeypatch, tmp_path):
 def test_bad_raw_is_named():
     with pytest.raises(TypeError, match="raw"):
         build_test_set(42, 2)
+
+
+def test_a_louder_room_keeps_the_same_words_in_the_same_places():
+    from twd_lab.evaluation import iter_test_clips
+
+    lab = list(iter_test_clips("heldout", 3, 5))
+    same = list(iter_test_clips("heldout", 3, 5, background_gain_db=-20.0))
+    loud = list(iter_test_clips("heldout", 3, 5, background_gain_db=0.0))
+    for (a, ends_a), (b, ends_b), (c, ends_c) in zip(lab, same, loud):
+        np.testing.assert_array_equal(a, b)
+        assert ends_a == ends_b == ends_c  # the same draws
+        # the room is 20 dB louder under the same words: the clips differ, and the quietest 10% of
+        # 20 ms frames (room only) is louder after the mix is normalised to -20 dBFS
+        quiet = [
+            np.percentile(np.sqrt((x[: x.size // 882 * 882].reshape(-1, 882) ** 2).mean(1)), 10)
+            for x in (a, c)
+        ]
+        assert quiet[1] > 2 * quiet[0]

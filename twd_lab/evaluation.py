@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twd_lab.constants import PATIENCE, REFRACTORY, SAMPLE_RATE, STEP_S, THRESHOLD
+from twd_lab.constants import BACKGROUND_GAIN_DB, PATIENCE, REFRACTORY, SAMPLE_RATE, STEP_S, THRESHOLD
 from twd_lab.metrics import (
     WINDOW_S,
     EventScores,
@@ -102,13 +102,15 @@ def iter_test_clips(
     *,
     n_activates: int | None = None,
     augment: Callable | None = None,
+    background_gain_db: float = BACKGROUND_GAIN_DB,
 ) -> Iterator[tuple[np.ndarray, list[float]]]:
     """``n`` seeded 10 s clips from ``raw`` (see :func:`load_raw_arrays`), one at a time, as
     ``(audio (CLIP_SAMPLES,) float32, [end of each activate in s, sorted])``.
 
     Each clip is made by :func:`twd_lab.synthesis.synthesize_example` (0-4 activates or ``n_activates``,
-    0-2 negatives, the lab's levels), with ``augment(clip, rng)`` applied to each word if given. The same
-    arguments give the same clips; with ``n_activates=None`` they are those of :func:`build_test_set`.
+    0-2 negatives, the lab's levels; ``background_gain_db`` above the lab's -20 dB makes the room
+    louder), with ``augment(clip, rng)`` applied to each word if given. The same arguments give the same
+    clips; with ``n_activates=None`` they are those of :func:`build_test_set`.
     """
     from twd_lab.synthesis import synthesize_example
 
@@ -118,7 +120,15 @@ def iter_test_clips(
     rng = as_generator(seed)
     for _ in range(int(n)):
         bg = bgs[int(rng.integers(len(bgs)))]
-        ex = synthesize_example(bg, acts, negs, rng=rng, augment=augment, n_activates=n_activates)
+        ex = synthesize_example(
+            bg,
+            acts,
+            negs,
+            rng=rng,
+            augment=augment,
+            n_activates=n_activates,
+            background_gain_db=background_gain_db,
+        )
         yield ex.audio, sorted(end / 1000.0 for _, end in ex.activate_segments)
 
 
