@@ -102,25 +102,25 @@ def _count(minimum: int):
 def _add_firing_rule(p: argparse.ArgumentParser, *, per_detector: bool = False) -> None:
     # With per_detector the defaults are left to the detector: the lab network's are below, the
     # embedding detector's are in assets/embedding_head.json (0.95, 2 steps of 80 ms, 1 s).
-    own = " (default: the detector's own; lab network: {})" if per_detector else " ({})"
+    own = " (default: the detector's own; lab network: {}; embedding: {})" if per_detector else " ({})"
     p.add_argument(
         "--threshold",
         type=_probability,
         default=None if per_detector else THRESHOLD,
-        help="fire above this probability" + own.format(THRESHOLD),
+        help="fire above this probability" + own.format(THRESHOLD, "0.95"),
     )
     p.add_argument(
         "--patience",
         type=_count(1),
         default=None if per_detector else PATIENCE,
-        help="consecutive output steps above the threshold before it fires" + own.format(PATIENCE),
+        help="consecutive output steps above the threshold before it fires" + own.format(PATIENCE, 2),
     )
     p.add_argument(
         "--refractory",
         type=_count(0),
         default=None if per_detector else REFRACTORY,
         help="output steps after a firing before it may fire again"
-        + own.format(f"{REFRACTORY}; a lab step is 7.26 ms"),
+        + own.format(f"{REFRACTORY} steps of 7.26 ms", "12 steps of 80 ms"),
     )
 
 
