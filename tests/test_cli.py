@@ -240,6 +240,7 @@ def test_demo_writes_into_a_new_folder_each_time_and_never_overwrites(
         "summary.json",
     ]
     assert "activate" in out and "jupyter lab" in out and "detection.png" in out
+    assert "twd-lab detect me.wav" in out  # where to go next with a real voice
     summary = json.loads((first / "summary.json").read_text())
     assert len(summary["activates_ms"]) == 2 and summary["seed"] == 1
     stamp = snapshot(first / "example.wav")

@@ -68,6 +68,10 @@ class DemoResult:
         for key in ("figure", "example", "chimed", "summary"):
             lines.append(f"  {self.files[key]}")
         lines.append(f"Open the lessons: {lessons_hint()}")
+        lines.append(
+            'Your own voice: record yourself saying "activate" and run `twd-lab detect me.wav`, or '
+            "`twd-lab listen` with a microphone (the speech-embedding detector, best on real voices)"
+        )
         return "\n".join(lines)
 
 
