@@ -46,7 +46,7 @@ import numpy as np
 from twd_lab.constants import BACKGROUND_GAIN_DB, DETECT_LEAD_S, REFRACTORY, SAMPLE_RATE, STEP_S
 from twd_lab.detection import pad_edges
 from twd_lab.evaluation import iter_test_clips, pooled_scores, real_speech_dir
-from twd_lab.metrics import EventScores, find_triggers, steps_to_seconds
+from twd_lab.metrics import EventScores, event_scores, find_triggers, steps_to_seconds
 
 
 def synth_clips(
@@ -123,6 +123,35 @@ def embedding_rows(
     return rows, None
 
 
+def stream_rows(head_path: Path | None, sets: dict, thresholds) -> tuple[list[dict], str | None]:
+    """The embedding detector on each set as **one continuous stream** (a microphone left on): the
+    clips back to back through :class:`twd_lab.embedding_streaming.EmbeddingStreamingDetector`, then
+    ``finish()``. No clip has an edge of its own, so neither padding nor its absence decides anything."""
+    try:
+        from twd_lab.embedding import step_end_s
+        from twd_lab.embedding_detector import EmbeddingDetector
+        from twd_lab.embedding_streaming import EmbeddingStreamingDetector
+
+        det = EmbeddingDetector.load(head_path)
+        stream = EmbeddingStreamingDetector(det)
+    except (FileNotFoundError, ImportError) as exc:
+        return [], f"streamed embedding detector left out: {exc}"
+    rows = []
+    for name, clips in sets.items():
+        starts = np.cumsum([0] + [a.size for a, _ in clips[:-1]]) / SAMPLE_RATE
+        ends = [start + e for start, (_, es) in zip(starts, clips) for e in es]
+        stream.reset()
+        stream.process(np.concatenate([a for a, _ in clips]))
+        stream.finish()
+        probs = stream.probabilities
+        times = step_end_s(np.arange(probs.size))
+        for th in thresholds:
+            fires = times[det.trigger_steps(probs, th)]
+            s = event_scores(ends, fires, stream.time_s)
+            rows.append(_row(name, "speech embedding + head, one stream", th, det.config.refractory_s, s))
+    return rows, None
+
+
 def _row(test_set: str, detector: str, threshold: float, refractory_s: float, s: EventScores) -> dict:
     return {
         "test set": test_set,
@@ -177,6 +206,11 @@ def main(argv: list[str] | None = None) -> int:
         help="gain of the background before mixing (the lab's -20; -10 or 0 for a louder room)",
     )
     ap.add_argument(
+        "--stream",
+        action="store_true",
+        help="also score the embedding detector on each set as one continuous stream (no clip edges)",
+    )
+    ap.add_argument(
         "--detectors", default="lab,embedding", help="which to score, comma-separated (lab,embedding)"
     )
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
@@ -211,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         if "embedding" in detectors:
             makers.append(lambda p=padded: embedding_rows(args.head, sets, thresholds, p))
+    if args.stream and "embedding" in detectors:
+        makers.append(lambda: stream_rows(args.head, sets, thresholds))
     for make in makers:
         t = time.time()
         new, note = make()
