@@ -43,8 +43,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
-from twd_lab.constants import BACKGROUND_GAIN_DB, DETECT_LEAD_S, REFRACTORY, SAMPLE_RATE, STEP_S
-from twd_lab.detection import pad_edges
+from twd_lab.constants import BACKGROUND_GAIN_DB, REFRACTORY, SAMPLE_RATE, STEP_S
+from twd_lab.detection import pad_edges, padded_lead_s
 from twd_lab.evaluation import iter_test_clips, pooled_scores, real_speech_dir
 from twd_lab.metrics import EventScores, event_scores, find_triggers, steps_to_seconds
 
@@ -69,7 +69,7 @@ def heard(audio: np.ndarray, padded: bool) -> tuple[np.ndarray, float]:
     ``twd-lab detect`` hears a file (:func:`twd_lab.detection.pad_edges`: silence before and after)."""
     if not padded:
         return audio, 0.0
-    return pad_edges(audio), round(DETECT_LEAD_S * SAMPLE_RATE) / SAMPLE_RATE
+    return pad_edges(audio), padded_lead_s()
 
 
 def lab_rows(

@@ -62,6 +62,7 @@ __all__ = [
     "frame_probabilities",
     "load_audio",
     "pad_edges",
+    "padded_lead_s",
     "preprocess_audio",
     "step_times_s",
     "triggers",
@@ -414,7 +415,8 @@ def pad_edges(audio: np.ndarray, lead_s: float = DETECT_LEAD_S, tail_s: float = 
 
     What :func:`detect_file` listens to, so that a word at either edge of a file can be heard: a detector
     fires a moment *after* a word ends, and a recording often stops right there (see
-    ``twd_lab.constants.DETECT_TAIL_S``). Times measured on the padded audio are ``lead_s`` later.
+    ``twd_lab.constants.DETECT_TAIL_S``). Times measured on the padded audio are
+    :func:`padded_lead_s` later.
     """
     for name, value in (("lead_s", lead_s), ("tail_s", tail_s)):
         if not (np.isfinite(value) and 0 <= value <= 60):
@@ -424,3 +426,9 @@ def pad_edges(audio: np.ndarray, lead_s: float = DETECT_LEAD_S, tail_s: float = 
     out = np.zeros(lead + x.size + tail, np.float32)
     out[lead : lead + x.size] = x
     return out
+
+
+def padded_lead_s(lead_s: float = DETECT_LEAD_S) -> float:
+    """The silence :func:`pad_edges` puts before the audio, in seconds (whole samples at 44.1 kHz): what
+    to subtract from a time measured on the padded audio."""
+    return round(lead_s * SAMPLE_RATE) / SAMPLE_RATE

@@ -478,11 +478,7 @@ class EmbeddingDetector:
 
 def step_triggers(steps, scores) -> list:
     """``[Trigger(time_s, score), ...]`` for firing embedding ``steps`` (indices from the start) with their
-    ``scores``: ``time_s`` is the end of the step, rounded as :func:`twd_lab.inference.triggers_at` rounds
-    the lab network's (4 decimals)."""
-    from twd_lab.inference import Trigger
+    ``scores``: ``time_s`` is the end of the step (:func:`twd_lab.inference.trigger_records`)."""
+    from twd_lab.inference import trigger_records
 
-    times = step_end_s(steps)
-    return [
-        Trigger(round(float(t), 4), round(float(p), 4)) for t, p in zip(times, np.asarray(scores).reshape(-1))
-    ]
+    return trigger_records(step_end_s(steps), scores)

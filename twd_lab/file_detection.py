@@ -29,19 +29,23 @@ from twd_lab.detection import (
     chime_at,
     load_audio,
     pad_edges,
+    padded_lead_s,
     probabilities,
-    triggers,
 )
+from twd_lab.inference import step_times_s, trigger_records
 
 PathLike = str | os.PathLike
 
 __all__ = [
     "DETECTORS",
+    "default_rule",
     "detect_file",
     "detector_kind",
     "embedding_detector_available",
+    "fire",
     "load_detector",
     "needs_keras",
+    "probabilities_and_times",
 ]
 
 
@@ -117,26 +121,38 @@ def _is_embedding_detector(model) -> bool:
     return isinstance(model, EmbeddingDetector)
 
 
+def probabilities_and_times(detector, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Either detector's probabilities for level-matched 44.1 kHz ``audio``, and when each step is decided
+    (s): the lab network's 7.26 ms steps, or the embedding detector's 80 ms steps."""
+    if _is_embedding_detector(detector):
+        return detector.probabilities(audio, SAMPLE_RATE)
+    probs = probabilities(audio, detector)
+    return probs, step_times_s(np.arange(probs.size))
+
+
+def default_rule(detector) -> tuple[float, int, int]:
+    """A detector's own ``(threshold, patience, refractory)``, the refractory in its own steps."""
+    if _is_embedding_detector(detector):
+        c = detector.config
+        return c.threshold, c.patience, detector.refractory_steps
+    return THRESHOLD, PATIENCE, REFRACTORY
+
+
+def fire(probs, times_s, threshold: float, patience: int, refractory: int) -> list[Trigger]:
+    """Where a detector with these probabilities (decided at ``times_s``) fires, by
+    :func:`twd_lab.metrics.find_triggers`: ``[Trigger(time_s, score), ...]``."""
+    from twd_lab.metrics import find_triggers
+
+    probs = np.asarray(probs).reshape(-1)
+    steps = find_triggers(probs, threshold, patience, refractory)
+    return trigger_records(np.asarray(times_s)[steps], probs[steps])
+
+
 def _fire(model, audio: np.ndarray, threshold, patience, refractory) -> list[Trigger]:
     """Triggers of either detector on level-matched audio, each with its own firing rule by default."""
-    if _is_embedding_detector(model):
-        from twd_lab.metrics import find_triggers
-
-        c = model.config
-        probs, times = model.probabilities(audio, SAMPLE_RATE)
-        steps = find_triggers(
-            probs,
-            c.threshold if threshold is None else threshold,
-            c.patience if patience is None else patience,
-            model.refractory_steps if refractory is None else refractory,
-        )
-        return [Trigger(round(float(times[i]), 4), round(float(probs[i]), 4)) for i in steps]
-    return triggers(
-        probabilities(audio, model),
-        THRESHOLD if threshold is None else threshold,
-        PATIENCE if patience is None else patience,
-        REFRACTORY if refractory is None else refractory,
-    )
+    given = (threshold, patience, refractory)
+    rule = [own if value is None else value for value, own in zip(given, default_rule(model))]
+    return fire(*probabilities_and_times(model, audio), *rule)
 
 
 def detect_file(
@@ -171,7 +187,7 @@ def detect_file(
     from twd_lab.audio import match_target_amplitude
 
     heard = pad_edges(match_target_amplitude(audio, TARGET_DBFS), lead_s, tail_s)
-    lead = round(lead_s * SAMPLE_RATE) / SAMPLE_RATE
+    lead = padded_lead_s(lead_s)
     fired = [
         Trigger(round(max(0.0, t.time_s - lead), 4), t.score)
         for t in _fire(model, heard, threshold, patience, refractory)

@@ -50,6 +50,7 @@ __all__ = [
     "load_keras_model",
     "runner_for",
     "step_times_s",
+    "trigger_records",
     "triggers_at",
 ]
 
@@ -71,15 +72,20 @@ def step_times_s(steps) -> np.ndarray:
     return (steps * STEP_SAMPLES + RECEPTIVE_FIELD_SAMPLES) / SAMPLE_RATE
 
 
-def triggers_at(steps, scores) -> list[Trigger]:
-    """:class:`Trigger` records for firing ``steps`` (indices from the start) with their ``scores``.
-
-    Times and scores are rounded to 4 decimals (0.1 ms; a step is 7.26 ms).
-    """
-    times = step_times_s(steps)
+def trigger_records(times_s, scores) -> list[Trigger]:
+    """:class:`Trigger` records for firings at ``times_s`` (seconds) with their ``scores``, both rounded to
+    4 decimals (0.1 ms; a lab step is 7.26 ms, an embedding step 80 ms): the one form every detector
+    reports."""
     return [
-        Trigger(round(float(t), 4), round(float(p), 4)) for t, p in zip(times, np.asarray(scores).reshape(-1))
+        Trigger(round(float(t), 4), round(float(p), 4))
+        for t, p in zip(np.asarray(times_s).reshape(-1), np.asarray(scores).reshape(-1))
     ]
+
+
+def triggers_at(steps, scores) -> list[Trigger]:
+    """:class:`Trigger` records for firing lab-network ``steps`` (indices from the start) with their
+    ``scores`` (:func:`trigger_records` at :func:`step_times_s`)."""
+    return trigger_records(step_times_s(steps), scores)
 
 
 # ------------------------------------------------------------------------------------ the network

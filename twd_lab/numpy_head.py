@@ -14,6 +14,7 @@ Only the layers ``build_head`` makes are supported; any other head runs in Keras
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -29,7 +30,14 @@ _ACTIVATIONS = {
 
 
 def file_sha1(path: str | Path) -> str:
-    """SHA-1 of a file's bytes (hex)."""
+    """SHA-1 of a file's bytes (hex); read once per version of the file (its size and mtime), since the
+    CLI asks whether a head needs Keras before it loads it."""
+    st = Path(path).stat()
+    return _sha1(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _sha1(path: str, size: int, mtime_ns: int) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 

@@ -158,10 +158,11 @@ class StreamingBase:
         before the end is still decided (as ``twd-lab detect`` pads a file), and return the new triggers
         (their times may lie up to ``tail_s`` past :attr:`time_s`, which stays the stream's own length).
         Feeding more raises until :meth:`reset` starts a new stream."""
-        if not (np.isfinite(tail_s) and 0 <= tail_s <= 60):
-            raise ValueError(f"tail_s must be between 0 and 60 seconds, got {tail_s}")
+        from twd_lab.detection import pad_edges
+
+        silence = pad_edges(np.zeros(0, np.float32), 0.0, tail_s)  # checks tail_s too
         heard = self.samples_seen
-        new = self.feed(np.zeros(round(tail_s * SAMPLE_RATE), np.float32))
+        new = self.feed(silence)
         self.samples_seen, self.finished = heard, True
         return new
 

@@ -57,7 +57,8 @@ class DetectionDemo(w.VBox):
     function ``samples -> per-step probabilities`` to use instead of a model (tests, or another
     detector). ``examples``: ``{name: (samples, y or None)}`` (default: three clips of held-out voices).
 
-    The probabilities are computed once per clip (:func:`twd_lab.detection.detect_triggerword`); the
+    The probabilities are computed once per clip (:func:`twd_lab.file_detection.probabilities_and_times`:
+    for the lab network what :func:`twd_lab.detection.detect_triggerword` gives); the
     sliders only re-run the firing rule (:func:`twd_lab.detection.triggers`) and the chime
     (:func:`twd_lab.detection.chime_at`).
     ``.player`` shows the clip, its labels (for bundled clips), probabilities and detections;
@@ -138,17 +139,14 @@ class DetectionDemo(w.VBox):
     def compute_probabilities(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities of the chosen detector for ``samples`` and when each is decided (s)."""
         from twd_lab.detection import preprocess_audio, step_times_s
+        from twd_lab.file_detection import probabilities_and_times
 
-        if self.detector.value == "embedding":
-            probs, times = self.embedding_detector.probabilities(preprocess_audio(samples), SAMPLE_RATE)
-            return np.asarray(probs, np.float32), times
-        if self._probabilities is not None:
+        embedding = self.detector.value == "embedding"
+        if self._probabilities is not None and not embedding:  # a stand-in for the lab network
             probs = np.asarray(self._probabilities(samples), np.float32).reshape(-1)
-        else:
-            from twd_lab.detection import detect_triggerword
-
-            probs = np.asarray(detect_triggerword(samples, model=self.model), np.float32).reshape(-1)
-        return probs, step_times_s(np.arange(probs.size))
+            return probs, step_times_s(np.arange(probs.size))
+        detector = self.embedding_detector if embedding else self.model
+        return probabilities_and_times(detector, preprocess_audio(samples))
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -175,15 +173,16 @@ class DetectionDemo(w.VBox):
         if self._switching:
             return
         if self.detector.value == "embedding":
+            from twd_lab.file_detection import default_rule
+
             try:
-                c = self.embedding_detector.config
+                rule = default_rule(self.embedding_detector)
             except (FileNotFoundError, ImportError) as err:
                 self._switching = True  # back to the lab network, which is still shown
                 self.detector.value = "lab"
                 self._switching = False
                 self.message.value = f"<span style='color:#b00'>{err}</span>"
                 return
-            rule = (c.threshold, c.patience, self.embedding_detector.refractory_steps)
         else:
             rule = self._lab_rule
         self._switching = True  # the sliders move to the new rule without re-running the old detector
@@ -210,7 +209,7 @@ class DetectionDemo(w.VBox):
 
     def update_triggers(self) -> None:
         """Apply threshold, patience and refractory to the current probabilities; redraw; re-chime."""
-        from twd_lab.metrics import find_triggers
+        from twd_lab.file_detection import fire
 
         if self._switching:
             return
@@ -220,13 +219,8 @@ class DetectionDemo(w.VBox):
             self.player.update(self.samples, labels=self.labels)
             self.chimed.value = wav_bytes(self.samples, SAMPLE_RATE)
             return
-        if self.detector.value == "embedding":
-            from twd_lab.embedding_detector import step_triggers as at_steps
-        else:
-            from twd_lab.inference import triggers_at as at_steps
-        steps = find_triggers(self.probs, float(self.threshold.value), int(self.patience.value),
-                              int(self.refractory.value))
-        self.triggers = at_steps(steps, self.probs[steps])
+        self.triggers = fire(self.probs, self.prob_times, float(self.threshold.value), int(self.patience.value),
+                             int(self.refractory.value))
         self.player.title = self.title
         self.player.update(self.samples, labels=self.labels, probs=self.probs, triggers=self.triggers,
                            threshold=float(self.threshold.value), prob_times=self.prob_times)
