@@ -12,6 +12,16 @@ from scipy.io import wavfile
 SR = 44_100
 
 
+def skip_without_embedding_detector() -> None:
+    """Skip the calling test, with the reason, where the shipped speech-embedding detector cannot run."""
+    from twd_lab.file_detection import embedding_detector_available
+
+    if not embedding_detector_available():
+        pytest.skip(
+            'needs onnxruntime, openwakeword (pip install "twd-lab[embedding]") and assets/embedding_head.keras'
+        )
+
+
 def tone(seconds: float, freq: float = 440.0, amp: float = 0.5, sr: int = SR) -> np.ndarray:
     t = np.arange(round(seconds * sr)) / sr
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import SR, noise, tone
+from conftest import SR, noise, skip_without_embedding_detector, tone
 
 keras = pytest.importorskip("keras")
 
@@ -397,10 +397,9 @@ def test_pad_edges_puts_silence_around_a_copy_and_checks_its_lengths():
 
 
 def _embedding_detector_or_skip():
-    from twd_lab.file_detection import embedding_detector_available, load_detector
+    from twd_lab.file_detection import load_detector
 
-    if not embedding_detector_available():
-        pytest.skip("needs onnxruntime, openwakeword and assets/embedding_head.keras")
+    skip_without_embedding_detector()
     return load_detector("embedding")[0]
 
 

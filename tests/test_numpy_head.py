@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import skip_without_embedding_detector
 
 keras = pytest.importorskip("keras")
 
@@ -92,10 +93,8 @@ def test_a_head_of_other_layers_is_saved_without_a_copy_and_runs_in_keras(tmp_pa
 
 def test_the_shipped_head_has_a_matching_copy_and_detect_runs_without_tensorflow():
     from twd_lab.assets_index import bundled_raw_dir
-    from twd_lab.file_detection import embedding_detector_available
 
-    if not embedding_detector_available():
-        pytest.skip("needs onnxruntime, openwakeword and assets/embedding_head.keras")
+    skip_without_embedding_detector()
     assert matches_keras_file(D.default_head_path()), "re-save the shipped head: its .npz is stale"
     word = min((bundled_raw_dir("heldout") / "activates").glob("*.wav"))
     code = (

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import skip_without_embedding_detector
 
 pytest.importorskip("ipywidgets")
 
@@ -308,6 +309,12 @@ def test_keras_styles_stepper_shows_code_and_summary_and_proves_equal_outputs():
 # --- DetectionDemo --------------------------------------------------------------------------------
 
 
+def uploaded(name: str, content: bytes) -> tuple:
+    """A ``FileUpload`` value (ipywidgets 8) holding one file."""
+    return ({"name": name, "type": "audio/wav", "size": len(content), "content": memoryview(content),
+             "last_modified": WHEN},)
+
+
 def fake_probabilities(samples):
     """A stand-in detector: high for 30 steps after 2 s and after 6 s of a clip, low elsewhere."""
     from twd_lab.detection import expected_steps
@@ -362,19 +369,11 @@ def test_detection_demo_switches_clips_and_reads_an_uploaded_wav(demo, tmp_path)
     assert demo.labels is None and list(demo.player.axes) == ["spectrogram", "probabilities"]
     assert "noise and a tone" in demo.player.info.value
     path = write_wav(tmp_path / "mine.wav", np.zeros(SAMPLE_RATE * 8, np.float32) + 0.01)
-    demo.upload.value = ({"name": "mine.wav", "type": "audio/wav", "size": path.stat().st_size,
-                          "content": memoryview(path.read_bytes()), "last_modified": WHEN},)
+    demo.upload.value = uploaded("mine.wav", path.read_bytes())
     # heard as `twd-lab detect` hears a file: 0.5 s of silence before it and 1 s after it
     assert demo.title.startswith("your file: mine.wav") and demo.samples.size == SAMPLE_RATE * 9.5
     assert not demo.samples[: SAMPLE_RATE // 2].any() and not demo.samples[-SAMPLE_RATE:].any()
     assert "your file: mine.wav" in demo.player.info.value and len(demo.triggers) == 2
-
-
-def _embedding_or_skip():
-    from twd_lab.file_detection import embedding_detector_available
-
-    if not embedding_detector_available():
-        pytest.skip("needs onnxruntime, openwakeword and assets/embedding_head.keras")
 
 
 @pytest.mark.slow
@@ -384,7 +383,7 @@ def test_detection_demo_switches_to_the_speech_embedding_detector_and_back(clips
     from twd_lab.widgets import DetectionDemo
     from twd_lab.widgets.detection_demo import heldout_examples
 
-    _embedding_or_skip()
+    skip_without_embedding_detector()
     examples = heldout_examples(seeds=(1,))
     demo = DetectionDemo(probabilities=fake_probabilities, examples=examples, patience=5)
     assert demo.patience.value == 5 and demo.message.value.endswith("steps of 7.26 ms)")
@@ -420,18 +419,16 @@ def test_detection_demo_hears_an_uploaded_recording_of_the_word_alone(tmp_path):
     from twd_lab.assets_index import bundled_raw_dir
     from twd_lab.widgets import DetectionDemo
 
-    _embedding_or_skip()
+    skip_without_embedding_detector()
     word = min((bundled_raw_dir("heldout") / "activates").glob("*.wav"))
     demo = DetectionDemo(probabilities=fake_probabilities, examples={"silence": (np.zeros(SAMPLE_RATE), None)})
     demo.detector.value = "embedding"
-    demo.upload.value = ({"name": word.name, "type": "audio/wav", "size": word.stat().st_size,
-                          "content": memoryview(word.read_bytes()), "last_modified": WHEN},)
+    demo.upload.value = uploaded(word.name, word.read_bytes())
     assert len(demo.triggers) == 1, demo.message.value
 
 
 def test_detection_demo_reports_an_unreadable_upload(demo):
-    demo.upload.value = ({"name": "notes.wav", "type": "audio/wav", "size": 5, "content": memoryview(b"hello"),
-                          "last_modified": WHEN},)
+    demo.upload.value = uploaded("notes.wav", b"hello")
     assert "could not read the file" in demo.message.value and "not a WAV file" in demo.message.value
 
 
