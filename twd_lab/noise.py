@@ -2,7 +2,9 @@
 
 Kinds: coloured noise (``white``, ``pink``, ``brown``) with slow amplitude modulation, mains ``hum``
 (50 or 60 Hz and harmonics), ``babble`` (many overlapping words, from clips you pass in), ``rain``
-(many short filtered drops over a hiss) and ``traffic`` (low rumble with passing swells). Each is put
+(many short filtered drops over a hiss), ``traffic`` (low rumble with passing swells), ``music``
+(notes of harmonic tones on a beat, with a bass line) and ``dishes`` (clinks of plates and cutlery over
+running water). Each is put
 in a synthetic room (:func:`twd_lab.augment.reverb`) and set to a level between about -55 and -28 dBFS.
 
 Everything is vectorised numpy and seeded: the same ``rng`` gives the same samples.
@@ -22,7 +24,7 @@ import scipy.signal
 from twd_lab import augment
 from twd_lab.rng import RngLike, as_generator
 
-KINDS = ("white", "pink", "brown", "hum", "babble", "rain", "traffic")
+KINDS = ("white", "pink", "brown", "hum", "babble", "rain", "traffic", "music", "dishes")
 #: Range of background levels (RMS, dBFS) drawn when no level is given.
 LEVEL_RANGE_DBFS = (-55.0, -28.0)
 BACKGROUND_SECONDS = 10.0
@@ -155,6 +157,49 @@ def traffic(n: int, sample_rate: int, *, rng: RngLike = None) -> np.ndarray:
     return _unit_rms(rumble + 1.5 * env * cars)
 
 
+def music(n: int, sample_rate: int, *, rng: RngLike = None) -> np.ndarray:
+    """Music-like sound: notes of a random scale on a steady beat, each a few decaying harmonics, over a
+    bass line, unit RMS. Tonal and rhythmic, unlike every other kind: the sound of a radio in the room."""
+    rng = as_generator(rng)
+    beat_s = 60.0 / rng.uniform(70, 150)
+    scale = np.array([0, 2, 4, 5, 7, 9, 11, 12]) + rng.integers(-5, 6)
+    out = np.zeros(n)
+    for voice, (octave_hz, level, beats) in enumerate(((220.0, 1.0, (0.5, 1)), (55.0, 0.8, (1, 2)))):
+        pos = 0
+        while pos < n:
+            length = int(beat_s * rng.choice(beats) * sample_rate)
+            f0 = octave_hz * 2 ** (scale[int(rng.integers(len(scale)))] / 12)
+            m = min(length, n - pos)
+            t = np.arange(m) / sample_rate
+            k = np.arange(1, 7)
+            k = k[k * f0 < sample_rate / 2]
+            partials = (rng.uniform(0.2, 1.0, k.size) / k)[:, None] * np.sin(2 * np.pi * f0 * k[:, None] * t)
+            note = partials.sum(0) * np.exp(-t / rng.uniform(0.15, 0.8)) * (1 - np.exp(-t / 0.005))
+            out[pos : pos + m] += level * note
+            pos += length
+    return _unit_rms(out + 0.02 * coloured_noise(n, 1.0, rng=rng))
+
+
+def dishes(n: int, sample_rate: int, *, rng: RngLike = None) -> np.ndarray:
+    """Kitchen sounds: clinks of plates and cutlery (short inharmonic rings at random times) over running
+    water (band-passed noise that comes and goes), unit RMS."""
+    rng = as_generator(rng)
+    water = coloured_noise(n, 0.3, rng=rng)
+    sos = scipy.signal.butter(
+        2, [300.0, min(4000.0, sample_rate * 0.45)], btype="band", fs=sample_rate, output="sos"
+    )
+    water = _unit_rms(scipy.signal.sosfilt(sos, water)) * slow_envelope(n, sample_rate, depth_db=10, rng=rng)
+    clinks = np.zeros(n)
+    for _ in range(rng.poisson(2.5 * n / sample_rate)):
+        start = int(rng.integers(0, n))
+        m = min(int(rng.uniform(0.08, 0.5) * sample_rate), n - start)
+        t = np.arange(m) / sample_rate
+        freqs = rng.uniform(1200, min(7000.0, sample_rate * 0.45), 4)
+        ring = (np.sin(2 * np.pi * freqs[:, None] * t) * rng.uniform(0.3, 1, (4, 1))).sum(0)
+        clinks[start : start + m] += rng.uniform(0.3, 3.0) * ring * np.exp(-t / rng.uniform(0.02, 0.15))
+    return _unit_rms(0.4 * water + _unit_rms(clinks))
+
+
 def set_level(x: np.ndarray, level_dbfs: float) -> np.ndarray:
     """Scale ``x`` so its RMS is ``level_dbfs`` dBFS (silence stays silent)."""
     return (
@@ -194,10 +239,8 @@ def make_background(
         if not words:
             raise ValueError("kind='babble' needs word clips: pass words=[clip, ...] at sample_rate")
         x = babble(n, sample_rate, words, rng=rng)
-    elif kind == "rain":
-        x = rain(n, sample_rate, rng=rng)
     else:
-        x = traffic(n, sample_rate, rng=rng)
+        x = {"rain": rain, "traffic": traffic, "music": music, "dishes": dishes}[kind](n, sample_rate, rng=rng)
     x = np.asarray(x, dtype=np.float32)
     if room:
         rir = augment.random_rir((0.2, 0.9), (-3.0, 6.0), sample_rate=sample_rate, rng=rng)
