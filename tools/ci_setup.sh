@@ -2,7 +2,7 @@
 # Installs the Debian packages that the TTS asset tests and the browser test use, when we are root
 # with apt-get; anywhere else it does nothing and those tests skip with a reason.
 set -u
-packages="espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts chromium"
+packages="espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts fortunes fortunes-min chromium"
 if command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
   missing=""
   for p in $packages; do
