@@ -2,6 +2,7 @@
 
     python benchmarks/bench_real_speech.py                 # the table (a few minutes on one CPU core)
     python benchmarks/bench_real_speech.py --json out.json
+    python benchmarks/bench_real_speech.py --talk [...]  # continuous talk: benchmarks/bench_talk.py's rows
 
 Four seeded test sets, 10 s clips made by :func:`twd_lab.synthesis.synthesize_example` at the lab's levels:
 
@@ -183,6 +184,13 @@ def format_rows(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--talk"]:
+        # the talk mode: continuous talk, words inside talk and in noise (benchmarks/bench_talk.py)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_talk import main as talk_main
+
+        return talk_main(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=200, help="mixed clips per set (the issue: 200)")
     ap.add_argument("--n-negative", type=int, default=360, help="no-word clips per set (360 = 1 h)")

@@ -1,0 +1,154 @@
+"""False accepts on continuous talk, and "activate" said inside talk and in noise: both detectors.
+
+    python benchmarks/bench_talk.py                       # the table (shipped detectors; ~15 min on 2 cores)
+    python benchmarks/bench_talk.py --hours 5 --heads runs/heads/a.keras runs/heads/b.keras
+    python benchmarks/bench_talk.py --json talk.json
+
+Rows (each test is one continuous stream, see :mod:`twd_lab.talk_eval`):
+
+* ``real talk``: ``../shared/real_speech/talk``, 25.6 min of real read speech by 126 speakers, back to
+  back (false accepts per hour; 0 in 25.6 min only bounds the rate below ~7/h);
+* ``generated talk``: ``--hours`` of the project's own synthetic talk in voices *and* texts that
+  training never used (held-out speakers, held-out fortune topics): where low rates are shown;
+* ``real words in real talk``: the 10 real "activate" recordings spliced into the real talk about every
+  20 s, between and inside sentences (recall, precision, false accepts per hour);
+* ``real words in generated talk``: the same words spliced into an hour of held-out generated talk;
+* ``real words at N dB SNR``: the real words over babble (of real talk), dishes, traffic and music at
+  0, 10 and 20 dB speech-to-noise ratio.
+
+The speech-embedding heads are scored from cached embeddings (``--cache``, default ``runs/talk_eval``),
+so comparing heads after the first run takes seconds; the lab network hears the audio itself.
+Needs ``../shared/real_speech`` for the real rows (skipped with a note when absent) and the TTS engines
+and ``fortunes`` for the generated ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+from twd_lab import talk_eval as T
+from twd_lab.metrics import EventScores
+
+
+def scenes(args) -> dict:
+    """``{name: (make_segments, cache_name)}`` for every test this machine can run."""
+    from twd_lab.audio import load_raw_audio
+    from twd_lab.evaluation import real_speech_dir
+
+    out = {}
+    hours = args.hours
+    out[f"generated talk, {hours:g} h"] = (
+        lambda: T.generated_talk_segments(hours, seed=args.seed, progress=True),
+        f"gen_talk_{hours:g}h_seed{args.seed}",
+    )
+    coursera, talk_dir = real_speech_dir(), T.real_talk_dir()
+    if coursera is None or talk_dir is None:
+        print("note: ../shared/real_speech is absent: the real rows are left out", file=sys.stderr)
+        return out
+    acts, negs, _ = load_raw_audio(coursera, as_arrays=True)
+    real = T.real_talk_segments(talk_dir)
+    out["real talk (25.6 min)"] = (lambda: real, "real_talk")
+    out["real words in real talk"] = (
+        lambda: T.spliced_segments(real, acts, rng=args.seed),
+        f"real_words_real_talk_seed{args.seed}",
+    )
+    out["real words in generated talk, 1 h"] = (
+        lambda: T.spliced_segments(
+            list(T.generated_talk_segments(1.0, seed=args.seed + 100)), acts, rng=args.seed
+        ),
+        f"real_words_gen_talk_seed{args.seed}",
+    )
+    for snr in args.snr:
+        out[f"real words at {snr:g} dB SNR"] = (
+            lambda snr=snr: T.noisy_word_segments(
+                acts, negs, snr, n=args.noise_clips, babble_talk=[a for a, _ in real], rng=args.seed
+            ),
+            f"real_words_snr{snr:g}_n{args.noise_clips}_seed{args.seed}",
+        )
+    return out
+
+
+def row(scene: str, detector: str, threshold: float, s: EventScores) -> dict:
+    return {
+        "test": scene,
+        "detector": detector,
+        "threshold": threshold,
+        "recall": s.recall if s.n_words else None,
+        "precision": s.precision if s.n_words else None,
+        "false_accepts": s.false_accepts,
+        "hours_without_word": s.negative_s / 3600,
+        "false_accepts_per_hour": s.false_accepts_per_hour,
+        "words": s.n_words,
+    }
+
+
+def format_rows(rows: list[dict]) -> str:
+    lines = [
+        "| test | detector | threshold | recall | precision | false accepts | hours | FA/h |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        rec = "" if r["recall"] is None else f"{r['recall']:.3f} ({r['words']})"
+        prec = "" if r["precision"] is None else f"{r['precision']:.3f}"
+        lines.append(
+            f"| {r['test']} | {r['detector']} | {r['threshold']:g} | {rec} | {prec} | {r['false_accepts']} "
+            f"| {r['hours_without_word']:.2f} | {r['false_accepts_per_hour']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hours", type=float, default=5.0, help="hours of generated held-out talk")
+    ap.add_argument("--heads", type=Path, nargs="*", default=[], help="embedding heads to score (.keras)")
+    ap.add_argument("--no-shipped", action="store_true", help="leave the shipped embedding head out")
+    ap.add_argument("--lab", action="store_true", help="score the lab network too (hears the audio: slower)")
+    ap.add_argument("--thresholds", type=float, nargs="*", default=None, help="default: each detector's own")
+    ap.add_argument("--snr", type=float, nargs="*", default=[0.0, 10.0, 20.0])
+    ap.add_argument("--noise-clips", type=int, default=20, help="10 s clips per noise kind and SNR")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache", type=Path, default=Path("runs/talk_eval"))
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+
+    from twd_lab.embedding_detector import EmbeddingDetector
+
+    heads = [] if args.no_shipped else [("embedding head (shipped)", EmbeddingDetector.load())]
+    heads += [(f"embedding head {p.stem}", EmbeddingDetector.load(p)) for p in args.heads]
+    lab = None
+    if args.lab:
+        from twd_lab.models import load_model
+
+        lab = load_model()
+    rows = []
+    for name, (make, cache_name) in scenes(args).items():
+        if heads:
+            t = time.time()
+            cache = T.cached_embeddings(args.cache / f"{cache_name}.npz", make)
+            print(
+                f"{name}: {cache.duration_s / 3600:.2f} h embedded ({time.time() - t:.0f} s)", file=sys.stderr
+            )
+            for label, det in heads:
+                for th in args.thresholds or [det.config.threshold]:
+                    rows.append(row(name, label, th, T.score_embeddings(det, cache, th)))
+        if lab is not None:
+            t = time.time()
+            for th, scores in T.score_stream_thresholds(lab, make(), args.thresholds or [0.5]).items():
+                rows.append(row(name, "lab network", th, scores))
+            print(f"{name}: lab network in {time.time() - t:.0f} s", file=sys.stderr)
+    print(format_rows(rows))
+    if args.json is not None:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

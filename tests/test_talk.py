@@ -1,0 +1,250 @@
+"""Synthetic talk (twd_lab.talk), the phrases that sound like "activate" (twd_lab.confusables) and the
+stream scoring of twd_lab.talk_eval.
+
+Tests that render speech need espeak-ng (and the ``fortunes`` texts); they skip with the reason when
+either is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from twd_lab import confusables, noise, talk, talk_eval
+from twd_lab.augment import rms_db
+from twd_lab.constants import SAMPLE_RATE
+
+HAVE_ESPEAK = shutil.which("espeak-ng") is not None
+HAVE_FORTUNES = bool(talk.fortune_topics())
+needs_espeak = pytest.mark.skipif(
+    not HAVE_ESPEAK, reason="espeak-ng is not installed (apt-get install espeak-ng)"
+)
+needs_fortunes = pytest.mark.skipif(
+    not HAVE_FORTUNES, reason="the fortunes texts are not installed (apt-get install fortunes fortunes-min)"
+)
+
+
+# --- texts and voices ------------------------------------------------------------------------------
+
+
+def test_split_sentences_keeps_speakable_sentences_without_the_trigger():
+    text = (
+        'Go on. Activate it now! "It is a fine day, isn\'t it?" - Mark Twain. '
+        "Die Katze schläft heute sehr lange im Garten. This one has far too many words in it to be one "
+        "breath of talk, so it is dropped from the list of sentences that we want to say out loud here."
+    )
+    assert talk.split_sentences(text) == ["It is a fine day, isn't it?"]
+
+
+@needs_fortunes
+def test_train_and_heldout_texts_share_no_sentence_and_hold_no_trigger():
+    train, held = talk.talk_sentences("train"), talk.talk_sentences("heldout")
+    assert len(train) > 1000 and len(held) > 500
+    assert not set(train) & set(held)
+    assert not any("activ" in s.lower() for s in train + held)
+
+
+def test_talk_sentences_names_the_package_when_fortunes_is_missing(tmp_path):
+    with pytest.raises(RuntimeError, match="apt-get install fortunes"):
+        talk.talk_sentences("train", fortune_dir=tmp_path)
+    with pytest.raises(ValueError, match="split"):
+        talk.talk_sentences("dev")
+
+
+@needs_espeak
+def test_talk_voices_split_by_speaker_like_the_word_assets():
+    train, held = talk.talk_voices("train"), talk.talk_voices("heldout")
+    assert train and held
+    assert not {v.speaker for v in train} & {v.speaker for v in held}
+
+
+# --- clips -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pool():
+    if not (HAVE_ESPEAK and HAVE_FORTUNES):
+        pytest.skip("needs espeak-ng and the fortunes texts")
+    voices = [v for v in talk.talk_voices("train") if v.engine == "espeak-ng"][:20]
+    return talk.talk_sentences("train")[:500], voices
+
+
+def test_talk_clip_is_seeded_full_of_speech_and_at_the_detect_level(pool):
+    sentences, voices = pool
+    a = talk.talk_clip(sentences, voices, rng=3, duration_s=6.0, mode="monologue")
+    b = talk.talk_clip(sentences, voices, rng=3, duration_s=6.0, mode="monologue")
+    np.testing.assert_array_equal(a.audio, b.audio)
+    assert a.audio.shape == (6 * SAMPLE_RATE,) and a.audio.dtype == np.float32
+    assert a.word_ends_s == []
+    frames = a.audio.reshape(-1, 441)
+    level = 10 * np.log10((frames**2).mean(1) + 1e-12)
+    assert (level > level.max() - 30).mean() > 0.4  # talk most of the time, with pauses
+    assert rms_db(a.audio) == pytest.approx(-20.0, abs=3.0) and np.abs(a.audio).max() <= 0.99
+
+
+def test_talk_clip_says_the_words_where_it_reports_them(pool):
+    sentences, voices = pool
+    word = np.full(int(0.3 * SAMPLE_RATE), 0.2, np.float32) * np.sin(np.arange(int(0.3 * SAMPLE_RATE)) / 3)
+    clip = talk.talk_clip(
+        sentences, voices, rng=1, duration_s=10.0, activates=[word], n_activates=2, mode="monologue"
+    )
+    assert 1 <= len(clip.word_ends_s) <= 2
+    for end in clip.word_ends_s:
+        stop = round(end * SAMPLE_RATE)
+        said = clip.audio[stop - word.size : stop]
+        # the word, scaled by the clip's level match: perfectly correlated with what was inserted
+        assert np.corrcoef(said, word)[0, 1] > 0.999
+
+
+@pytest.mark.parametrize("mode", talk.MODES)
+def test_every_mode_renders(pool, mode):
+    sentences, voices = pool
+    clip = talk.talk_clip(sentences, voices, rng=0, duration_s=3.0, mode=mode)
+    assert clip.mode == mode and np.isfinite(clip.audio).all()
+
+
+def test_talk_clip_refuses_what_it_cannot_do(pool):
+    sentences, voices = pool
+    with pytest.raises(ValueError, match="mode"):
+        talk.talk_clip(sentences, voices, rng=0, mode="song")
+    with pytest.raises(ValueError, match="n_activates"):
+        talk.talk_clip(sentences, voices, rng=0, n_activates=1)
+    with pytest.raises(ValueError, match="duration_s"):
+        talk.talk_clip(sentences, voices, rng=0, duration_s=0)
+    with pytest.raises(ValueError, match="sentences"):
+        talk.talk_clip([], voices, rng=0)
+
+
+# --- confusables ---------------------------------------------------------------------------------------
+
+
+def test_edit_distance():
+    assert confusables.edit_distance("kitten", "sitting") == 3
+    assert confusables.edit_distance(("a", "k", "t"), ("a", "k", "t")) == 0
+    assert confusables.edit_distance((), ("a",)) == 1
+
+
+def test_vocabulary_leaves_the_trigger_out():
+    assert confusables.vocabulary(["Activate the ACTIVE actor, I said.", "x"]) == ["actor", "said", "the"]
+
+
+@needs_espeak
+def test_confusable_phrases_sound_like_activate_and_are_not_it():
+    table = confusables.phonemes(["activate", "back"])
+    assert table["activate"] == ("a", "k", "t", "I", "v", "eI", "t")
+    found = confusables.confusable_phrases(
+        ["act", "ate", "eight", "motivate", "banana", "the"], max_distance=3
+    )
+    phrases = [p for p, _ in found]
+    assert "motivate" in phrases and "act ate" in phrases
+    assert "banana" not in phrases and not any("activ" in p for p in phrases)
+    target = table["activate"]
+    for phrase, d in found:
+        spelled = sum((confusables.phonemes(phrase.split())[w] for w in phrase.split()), ())
+        assert confusables.edit_distance(spelled, target) == d <= 3
+
+
+# --- noises of the SNR test ----------------------------------------------------------------------------
+
+
+def test_music_is_tonal_and_dishes_are_not():
+    sr = 16_000
+    m = noise.make_background("music", rng=0, duration_s=4.0, sample_rate=sr, room=False)
+    d = noise.make_background("dishes", rng=0, duration_s=4.0, sample_rate=sr, room=False)
+
+    def peak_share(x):  # share of the energy in the strongest 1% of frequency bins
+        p = np.sort(np.abs(np.fft.rfft(x)) ** 2)[::-1]
+        return p[: p.size // 100].sum() / p.sum()
+
+    assert peak_share(m) > 0.5 > peak_share(d)
+
+
+# --- stream scoring --------------------------------------------------------------------------------
+
+
+def test_spliced_words_are_where_the_scene_says():
+    rng = np.random.default_rng(0)
+    segments = [(rng.standard_normal(SAMPLE_RATE * 12).astype(np.float32) * 0.05, []) for _ in range(8)]
+    word = np.sin(np.arange(SAMPLE_RATE // 2) / 5).astype(np.float32)
+    scene = talk_eval.spliced_segments(segments, [word], every_s=20.0, rng=1)
+    ends = [(a, e[0]) for a, e in scene if e]
+    assert 3 <= len(ends) <= 5  # 96 s of talk, a word about every 20 s
+    for audio, end in ends:
+        stop = round(end * SAMPLE_RATE)
+        assert np.corrcoef(audio[stop - word.size : stop], word)[0, 1] > 0.999
+    with pytest.raises(ValueError, match="activates"):
+        talk_eval.spliced_segments(segments, [])
+
+
+def test_noisy_words_are_at_the_asked_snr():
+    word = (0.3 * np.sin(np.arange(SAMPLE_RATE // 2) / 4)).astype(np.float32)
+    other = (0.3 * np.sin(np.arange(SAMPLE_RATE // 3) / 7)).astype(np.float32)
+    talk_clips = [
+        np.random.default_rng(i).standard_normal(SAMPLE_RATE * 5).astype(np.float32) for i in range(3)
+    ]
+    for snr in (0.0, 20.0):
+        scene = talk_eval.noisy_word_segments(
+            [word], [other], snr, n=2, kinds=("traffic", "babble"), babble_talk=talk_clips, rng=0
+        )
+        assert len(scene) == 4
+        for audio, ends in scene:
+            assert 1 <= len(ends) <= 2 and rms_db(audio) == pytest.approx(-20, abs=0.1)
+            end = round(ends[0] * SAMPLE_RATE)
+            said = audio[end - word.size : end]
+            noise_only = audio[: SAMPLE_RATE // 4] if ends[0] > 1.0 else audio[-SAMPLE_RATE // 4 :]
+            # where the word is, it stands above the noise by about the SNR (words are louder inside)
+            assert rms_db(said) - rms_db(noise_only) > snr - 6
+
+
+class _FixedDetector:
+    """A stand-in speech-embedding detector whose probability is the first embedding value."""
+
+    class config:
+        history = 1
+        threshold = 0.5
+
+    def predict(self, windows):
+        return windows[:, -1, 0]
+
+    def trigger_steps(self, probs, threshold=None):
+        from twd_lab.metrics import find_triggers
+
+        return find_triggers(probs, self.config.threshold if threshold is None else threshold, 1, 1)
+
+
+def test_cached_scene_scores_firings_on_one_time_line(tmp_path):
+    from twd_lab.embedding import step_times
+
+    # two segments of 20 steps; the detector fires at step 5 of each; one word ends just before the second
+    emb = np.zeros((40, 96), np.float32)
+    emb[[5, 25], 0] = 1.0
+    seg_s = [float(step_times(20)[-1]), float(step_times(20)[-1])]
+    second_fire = seg_s[0] + step_times(20)[5]
+    cache = talk_eval.EmbeddingCache(emb, [20, 20], seg_s, [[], [step_times(20)[5] - 0.3]])
+    cache.save(tmp_path / "c.npz")
+    loaded = talk_eval.EmbeddingCache.load(tmp_path / "c.npz")
+    np.testing.assert_allclose(loaded.word_ends_s(), [second_fire - 0.3])
+    s = talk_eval.score_embeddings(_FixedDetector(), loaded)
+    assert (s.hits, s.n_words, s.false_accepts) == (1, 1, 1)
+    assert s.duration_s == pytest.approx(sum(seg_s))
+
+
+def test_stream_and_cached_scoring_agree_on_the_shipped_detector():
+    from conftest import skip_without_embedding_detector
+
+    skip_without_embedding_detector()
+    from twd_lab.assets_index import bundled_raw_dir
+    from twd_lab.audio import load_raw_audio
+    from twd_lab.embedding_detector import EmbeddingDetector
+    from twd_lab.evaluation import iter_test_clips
+
+    acts, negs, bgs = load_raw_audio(bundled_raw_dir("heldout"), as_arrays=True)
+    audio, ends = next(iter_test_clips((acts, negs, bgs), 1, seed=4, n_activates=3))
+    scene = [(audio, ends)]
+    det = EmbeddingDetector.load()
+    cached = talk_eval.score_embeddings(det, talk_eval.EmbeddingCache.build(scene), 0.5)
+    streamed = talk_eval.score_stream_thresholds(det, scene, [0.5, 0.999999])
+    assert streamed[0.5] == cached and cached.n_words == 3 and cached.hits >= 1
+    assert streamed[0.999999].n_triggers <= streamed[0.5].n_triggers

@@ -1,0 +1,315 @@
+"""Measuring a detector where users meet it: continuous talk, words said inside talk, words in noise.
+
+Every score here comes from one long stream per test, not from separate clips: a detector is heard as
+``twd-lab listen`` hears a microphone left on, with no clip edges to hide behind. Scenes (each a list
+of ``(audio, word_ends_s)`` segments at 44.1 kHz, played back to back):
+
+* :func:`real_talk_segments`: ``../shared/real_speech/talk`` (real read speech, never trained on), each
+  file level-matched as ``twd-lab detect`` would;
+* :func:`generated_talk_segments`: hours of :mod:`twd_lab.talk` in held-out voices and held-out texts;
+* :func:`spliced_segments`: real "activate" recordings spliced into talk, between sentences and inside
+  them, at the talk's level;
+* :func:`noisy_word_segments`: real "activate" recordings over babble, dishes, traffic and music at a
+  given speech-to-noise ratio.
+
+:func:`score_stream` runs either detector over a scene and scores it with
+:func:`twd_lab.metrics.event_scores` (a firing within -0.2 ... +1.2 s of a word's end detects it; every
+other firing is a false accept, counted per hour of audio without the word). The speech-embedding
+detector's embeddings can be cached per scene, so comparing heads costs seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from twd_lab.constants import SAMPLE_RATE, TARGET_DBFS
+from twd_lab.metrics import EventScores, event_scores
+from twd_lab.rng import RngLike, as_generator
+
+#: The real continuous talk beside the repository (measure only).
+REAL_TALK_RELATIVE = Path("..") / "shared" / "real_speech" / "talk"
+#: Noise kinds of the SNR test: a crowd, a kitchen, a street and a radio.
+NOISE_KINDS = ("babble", "dishes", "traffic", "music")
+#: Length of one generated segment (s); a scene is many of them back to back.
+SEGMENT_S = 60.0
+
+Segment = tuple[np.ndarray, list[float]]
+
+
+def real_talk_dir() -> Path | None:
+    """``../shared/real_speech/talk`` (next to the working directory or the package), or None."""
+    from twd_lab.evaluation import real_speech_dir
+
+    coursera = real_speech_dir()
+    candidates = [coursera.parent / "talk"] if coursera is not None else []
+    candidates += [Path.cwd() / REAL_TALK_RELATIVE, Path(__file__).resolve().parents[1] / REAL_TALK_RELATIVE]
+    for path in candidates:
+        if path.is_dir() and any(path.glob("*.wav")):
+            return path.resolve()
+    return None
+
+
+def real_talk_segments(folder: str | Path) -> list[Segment]:
+    """Each WAV of ``folder`` (sorted), level-matched to -20 dBFS as ``twd-lab detect`` hears a file."""
+    from twd_lab.detection import preprocess_audio
+
+    files = sorted(Path(folder).glob("*.wav"))
+    if not files:
+        raise FileNotFoundError(f"no .wav files in {folder}")
+    return [(preprocess_audio(str(f)), []) for f in files]
+
+
+def generated_talk_segments(
+    hours: float,
+    *,
+    seed: int = 0,
+    split: str = "heldout",
+    segment_s: float = SEGMENT_S,
+    progress: bool = False,
+):
+    """``hours`` of synthetic talk (:func:`twd_lab.talk.talk_clip`) in ``split``'s voices and texts, as
+    ``segment_s`` segments, generated lazily (an iterator: an hour is 600 MB at 44.1 kHz).
+
+    Half the segments go through the word augmenter (rooms, EQ, pitch); backgrounds are the split's
+    bundled ones and generated noises of every kind, mixed under 60% of the segments.
+    """
+    from twd_lab import noise, talk
+    from twd_lab.assets_index import bundled_raw_dir
+    from twd_lab.audio import load_raw_audio
+    from twd_lab.augment import WordAugmenter
+
+    if not 0 < float(hours) <= 1000:
+        raise ValueError(f"hours must be in (0, 1000], got {hours!r}")
+    sentences, voices = talk.talk_sentences(split), talk.talk_voices(split)
+    _, _, backgrounds = load_raw_audio(bundled_raw_dir(split), as_arrays=True)
+    n = max(1, round(float(hours) * 3600 / segment_s))
+    items = range(n)
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(items, desc=f"{split} talk", unit="min" if segment_s == 60 else "segment")
+    for i in items:
+        rng = np.random.default_rng([seed, i])
+        kinds = [k for k in noise.KINDS if k != "babble"]
+        bg = list(backgrounds) + [
+            noise.make_background(
+                kinds[int(rng.integers(len(kinds)))], rng=rng, duration_s=segment_s, sample_rate=SAMPLE_RATE
+            )
+        ]
+        clip = talk.talk_clip(
+            sentences,
+            voices,
+            rng=rng,
+            duration_s=segment_s,
+            backgrounds=bg,
+            augment=WordAugmenter() if rng.random() < 0.5 else None,
+        )
+        yield clip.audio, []
+
+
+def _level(x: np.ndarray) -> np.ndarray:
+    from twd_lab.audio import match_target_amplitude
+
+    return match_target_amplitude(np.asarray(x, np.float32), TARGET_DBFS)
+
+
+def spliced_segments(
+    talk_segments: Sequence[Segment],
+    activates: Sequence[np.ndarray],
+    *,
+    every_s: float = 20.0,
+    rng: RngLike = 0,
+) -> list[Segment]:
+    """``talk_segments`` with real ``activates`` (44.1 kHz) spliced in about every ``every_s`` seconds, at
+    the talk's level (-20 dBFS): half between two segments (a pause between sentences), half inside one
+    (talk right before and after the word), with 0.05-0.4 s of silence around the word."""
+    rng = as_generator(rng)
+    if not len(activates):
+        raise ValueError("activates must hold at least one clip")
+    out: list[Segment] = []
+    since = float(rng.uniform(0, every_s))
+    for audio, ends in talk_segments:
+        if ends:
+            raise ValueError("talk_segments must hold no words yet")
+        since += len(audio) / SAMPLE_RATE
+        if since < every_s:
+            out.append((audio, []))
+            continue
+        since = 0.0
+        word = _level(activates[int(rng.integers(len(activates)))])
+        gap = [np.zeros(int(rng.uniform(0.05, 0.4) * SAMPLE_RATE), np.float32) for _ in range(2)]
+        cut = len(audio) if rng.random() < 0.5 else int(rng.uniform(0.2, 0.8) * len(audio))
+        spliced = np.concatenate([audio[:cut], gap[0], word, gap[1], audio[cut:]])
+        out.append((spliced, [(cut + gap[0].size + word.size) / SAMPLE_RATE]))
+    return out
+
+
+def noisy_word_segments(
+    activates: Sequence[np.ndarray],
+    negatives: Sequence[np.ndarray],
+    snr_db: float,
+    *,
+    n: int = 20,
+    kinds: Sequence[str] = NOISE_KINDS,
+    babble_talk: Sequence[np.ndarray] = (),
+    rng: RngLike = 0,
+) -> list[Segment]:
+    """``n`` 10 s segments per noise kind: 1-2 ``activates`` and 0-1 ``negatives`` (44.1 kHz) placed as
+    the lab places them, over noise ``snr_db`` below the words' own level (RMS over the words), then
+    level-matched as ``twd-lab detect`` hears a file. ``babble`` is 4-8 overlapping talkers cut from
+    ``babble_talk`` clips when given, else made by :func:`twd_lab.noise.babble` from ``negatives``."""
+    from twd_lab import noise
+    from twd_lab.augment import rms_db
+    from twd_lab.constants import CLIP_SAMPLES
+    from twd_lab.synthesis import synthesize_example
+
+    rng = as_generator(rng)
+    out: list[Segment] = []
+    for kind in kinds:
+        for _ in range(int(n)):
+            ex = synthesize_example(
+                np.zeros(CLIP_SAMPLES, np.float32),
+                activates,
+                negatives,
+                rng=rng,
+                n_activates=int(rng.integers(1, 3)),
+                n_negatives=int(rng.integers(0, 2)),
+            )
+            words = ex.audio
+            voiced = words[np.abs(words) > 1e-6]
+            if kind == "babble" and len(babble_talk):
+                bg = _talk_babble(babble_talk, CLIP_SAMPLES, rng)
+            else:
+                bg = noise.make_background(
+                    kind,
+                    rng=rng,
+                    duration_s=CLIP_SAMPLES / SAMPLE_RATE,
+                    sample_rate=SAMPLE_RATE,
+                    words=negatives,
+                )
+            bg = bg * np.float32(10 ** ((rms_db(voiced) - snr_db - rms_db(bg)) / 20))
+            ends = sorted(end / 1000.0 for _, end in ex.activate_segments)
+            out.append((_level(words + bg), ends))
+    return out
+
+
+def _talk_babble(talk: Sequence[np.ndarray], n: int, rng) -> np.ndarray:
+    """4-8 talkers at once, each a run of random ``talk`` clips from a random point, at -6..0 dB."""
+    out = np.zeros(n, np.float32)
+    for _ in range(int(rng.integers(4, 9))):
+        clip = np.concatenate([talk[int(i)] for i in rng.integers(len(talk), size=3)])
+        start = int(rng.integers(0, max(1, clip.size - n)))
+        piece = np.resize(clip[start : start + n], n)
+        out += np.float32(10 ** (rng.uniform(-6, 0) / 20)) * piece
+    return out
+
+
+# --- scoring -------------------------------------------------------------------------------------
+
+
+class EmbeddingCache:
+    """A scene's speech embeddings, so each head is scored without embedding the audio again.
+
+    ``emb`` (n_steps, 96): every segment's embeddings back to back; ``seg_steps``, ``seg_s`` and
+    ``ends`` per segment. :meth:`build` embeds a scene; :meth:`load` / :meth:`save` keep it as ``.npz``.
+    """
+
+    def __init__(self, emb, seg_steps, seg_s, ends):
+        self.emb = np.asarray(emb, np.float32)
+        self.seg_steps = np.asarray(seg_steps, np.int64)
+        self.seg_s = np.asarray(seg_s, np.float64)
+        self.ends = [list(e) for e in ends]
+
+    @classmethod
+    def build(cls, segments) -> EmbeddingCache:
+        from twd_lab.embedding import embeddings
+
+        embs, steps, secs, ends = [], [], [], []
+        for audio, e in segments:
+            emb = embeddings(audio, SAMPLE_RATE)[0]
+            embs.append(emb)
+            steps.append(len(emb))
+            secs.append(len(audio) / SAMPLE_RATE)
+            ends.append(e)
+        return cls(np.concatenate(embs), steps, secs, ends)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, emb=self.emb, seg_steps=self.seg_steps, seg_s=self.seg_s, ends=json.dumps(self.ends))
+
+    @classmethod
+    def load(cls, path: str | Path) -> EmbeddingCache:
+        with np.load(path) as f:
+            return cls(f["emb"], f["seg_steps"], f["seg_s"], json.loads(str(f["ends"])))
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.seg_s.sum())
+
+    def step_times_s(self) -> np.ndarray:
+        """When each step ends (s from the scene's start): each segment's own step times, offset."""
+        from twd_lab.embedding import step_times
+
+        offsets = np.concatenate([[0.0], np.cumsum(self.seg_s)[:-1]])
+        return np.concatenate([o + step_times(int(k)) for o, k in zip(offsets, self.seg_steps)])
+
+    def word_ends_s(self) -> np.ndarray:
+        offsets = np.concatenate([[0.0], np.cumsum(self.seg_s)[:-1]])
+        return np.array(sorted(o + e for o, ends in zip(offsets, self.ends) for e in ends), np.float64)
+
+
+def cached_embeddings(path: str | Path | None, make_segments) -> EmbeddingCache:
+    """:class:`EmbeddingCache` of ``make_segments()``, read from ``path`` when it is there, else built
+    and written to it (``path=None``: never cached)."""
+    if path is not None and Path(path).is_file():
+        return EmbeddingCache.load(path)
+    cache = EmbeddingCache.build(make_segments())
+    if path is not None:
+        cache.save(path)
+    return cache
+
+
+def score_embeddings(detector, cache: EmbeddingCache, threshold: float | None = None) -> EventScores:
+    """The speech-embedding ``detector`` over a cached scene as one continuous stream (its history runs
+    on across segments), fired by its own rule at ``threshold`` (default: its own), and scored."""
+    from twd_lab.embedding_detector import history_windows
+
+    probs = detector.predict(history_windows(cache.emb, detector.config.history))
+    steps = detector.trigger_steps(probs, threshold)
+    return event_scores(cache.word_ends_s(), cache.step_times_s()[steps], cache.duration_s)
+
+
+def score_stream_thresholds(
+    detector, segments, thresholds: Sequence[float], *, patience: int | None = None
+) -> dict[float, EventScores]:
+    """Either detector over ``segments`` (``(audio, word_ends_s)``, played back to back), each segment
+    heard as a file and its firings and words placed on one time line, fired by the detector's own rule
+    at each of ``thresholds`` (``patience`` overrides its own), and scored with :func:`event_scores`:
+    ``{threshold: EventScores}``. The audio is heard once, whatever the number of thresholds."""
+    from twd_lab.file_detection import default_rule, fire, probabilities_and_times
+
+    _, own_patience, refractory = default_rule(detector)
+    patience = own_patience if patience is None else int(patience)
+    offset, ends = 0.0, []
+    fires: dict[float, list[float]] = {float(th): [] for th in thresholds}
+    for audio, e in segments:
+        probs, times = probabilities_and_times(detector, audio)
+        for th in fires:
+            fires[th] += [offset + t.time_s for t in fire(probs, times, th, patience, refractory)]
+        ends += [offset + x for x in e]
+        offset += len(audio) / SAMPLE_RATE
+    return {th: event_scores(sorted(ends), sorted(f), offset) for th, f in fires.items()}
+
+
+def score_stream(
+    detector, segments, *, threshold: float | None = None, patience: int | None = None
+) -> EventScores:
+    """:func:`score_stream_thresholds` at one threshold (default: the detector's own)."""
+    from twd_lab.file_detection import default_rule
+
+    threshold = default_rule(detector)[0] if threshold is None else float(threshold)
+    return score_stream_thresholds(detector, segments, [threshold], patience=patience)[threshold]
