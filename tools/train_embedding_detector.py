@@ -20,6 +20,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import numpy as np
+
 from twd_lab import embedding_detector as D
 from twd_lab.audio import load_raw_audio
 
@@ -31,22 +33,71 @@ def raw_key(raw_dir: Path) -> str:
     return hashlib.sha1(listing.encode()).hexdigest()[:10]
 
 
+def cached(cache: Path | None, name: str, tag: str, make):
+    """``make()`` (an :class:`D.EmbeddedClips`), kept in ``cache`` under ``name`` so levers can be tried
+    without embedding the same clips again."""
+    path = None if cache is None else cache / f"{name}.npz"
+    if path is not None and path.is_file():
+        return D.EmbeddedClips.load(path)
+    t = time.time()
+    clips = make()
+    print(f"{tag}: {len(clips.emb)} clips embedded in {time.time() - t:.0f} s", file=sys.stderr)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        clips.save(path)
+    return clips
+
+
 def cached_clips(
     raw, n: int, seed: int, *, augment: bool, n_activates, cache: Path | None, tag: str, key: str
 ):
     """:func:`D.embedded_examples`, kept in ``cache`` under a name that records its settings."""
     if n <= 0:
         return None
-    path = None if cache is None else cache / f"{key}_{tag}_n{n}_seed{seed}_aug{int(augment)}.npz"
-    if path is not None and path.is_file():
-        return D.EmbeddedClips.load(path)
-    t = time.time()
-    clips = D.embedded_examples(raw, n, rng=seed, augment=augment, n_activates=n_activates, progress=True)
-    print(f"{tag}: {n} clips embedded in {time.time() - t:.0f} s", file=sys.stderr)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        clips.save(path)
-    return clips
+    return cached(
+        cache,
+        f"{key}_{tag}_n{n}_seed{seed}_aug{int(augment)}",
+        tag,
+        lambda: D.embedded_examples(
+            raw, n, rng=seed, augment=augment, n_activates=n_activates, progress=True
+        ),
+    )
+
+
+#: Talk clips are embedded and cached this many at a time, so an interrupted run keeps what it made.
+TALK_CHUNK = 100
+
+
+def cached_talk(raw, n: int, seed: int, *, max_activates: int, cache: Path | None, tag: str, key: str):
+    """:func:`D.embedded_talk` in the TRAIN voices and texts (:mod:`twd_lab.talk`), cached in chunks of
+    :data:`TALK_CHUNK` clips (chunk ``i`` drawn from the seed ``[seed, i]``)."""
+    if n <= 0:
+        return None
+    from twd_lab import talk
+
+    acts, _, bgs = raw
+    sentences, voices = talk.talk_sentences("train"), talk.talk_voices("train")
+    # the cache names what was said and by whom, so new texts or voices never reuse old embeddings
+    said = hashlib.sha1("\n".join(sentences + [v.id for v in voices]).encode()).hexdigest()[:8]
+    total = None
+    for i, start in enumerate(range(0, n, TALK_CHUNK)):
+        size = min(TALK_CHUNK, n - start)
+        part = cached(
+            cache,
+            f"{key}_{tag}{said}_seed{seed}_w{max_activates}_chunk{i}_n{size}",
+            f"{tag} {start + size}/{n}",
+            lambda size=size, i=i: D.embedded_talk(
+                sentences,
+                voices,
+                size,
+                rng=np.random.default_rng([seed, i]),
+                backgrounds=bgs,
+                activates=acts,
+                max_activates=max_activates,
+            ),
+        )
+        total = part if total is None else total + part
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +114,23 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="starts of activates ('activ-') added to the negatives, so the head waits for the whole word",
     )
+    ap.add_argument(
+        "--confusables",
+        type=int,
+        default=0,
+        help="clips of words and word pairs that sound like 'activate' (twd_lab.confusables), as negatives",
+    )
+    ap.add_argument("--talk", type=int, default=0, help="10 s clips of synthetic talk, as negatives")
+    ap.add_argument(
+        "--talk-words", type=int, default=0, help="10 s clips of talk with 0-2 activates said inside it"
+    )
+    ap.add_argument(
+        "--talk-mining",
+        type=int,
+        default=0,
+        help="talk clips mined for hard negatives (with --hard-negatives)",
+    )
+    ap.add_argument("--mining-rounds", type=int, default=1, help="rounds of hard-negative mining")
     ap.add_argument("--members", type=int, default=3, help="heads trained with different seeds, averaged")
     ap.add_argument("--history", type=int, default=D.HISTORY)
     ap.add_argument("--units", type=int, default=32)
@@ -91,18 +159,50 @@ def main(argv: list[str] | None = None) -> int:
         acts, negs, bgs = raw
         raw = (acts, list(negs) + partial_words(acts, args.partial_words, rng=args.seed + 3), bgs)
         key += f"_pw{args.partial_words}"
+    if args.confusables:
+        from twd_lab import confusables, talk
+
+        phrases = [
+            p
+            for p, _ in confusables.confusable_phrases(
+                confusables.vocabulary(talk.talk_sentences("train")), max_distance=3
+            )
+        ]
+        acts, negs, bgs = raw
+        extra = confusables.render_phrases(
+            phrases, talk.talk_voices("train"), args.confusables, rng=args.seed + 7
+        )
+        raw = (acts, list(negs) + extra, bgs)
+        key += f"_cf{args.confusables}"
+        print(
+            f"confusables: {len(extra)} clips of {len(phrases)} phrases added to the negatives",
+            file=sys.stderr,
+        )
     common = {"cache": args.cache, "key": key}
     parts = [
         cached_clips(raw, args.augmented, args.seed, augment=True, n_activates=None, tag="aug", **common),
         cached_clips(raw, args.plain, args.seed + 1, augment=False, n_activates=None, tag="plain", **common),
     ]
+    parts += [
+        cached_talk(raw, args.talk, args.seed + 4, max_activates=0, tag="talk", **common),
+        cached_talk(raw, args.talk_words, args.seed + 5, max_activates=2, tag="talkw", **common),
+    ]
     parts = [p for p in parts if p is not None]
     if not parts:
         ap.error("--augmented and --plain are both 0: nothing to train on")
-    clips = parts[0] if len(parts) == 1 else parts[0] + parts[1]
-    negatives = cached_clips(
-        raw, args.hard_negatives, args.seed + 2, augment=True, n_activates=0, tag="neg", **common
-    )
+    clips = parts[0]
+    for part in parts[1:]:
+        clips = clips + part
+    pools = [
+        cached_clips(
+            raw, args.hard_negatives, args.seed + 2, augment=True, n_activates=0, tag="neg", **common
+        ),
+        cached_talk(raw, args.talk_mining, args.seed + 6, max_activates=0, tag="talkmine", **common),
+    ]
+    pools = [p for p in pools if p is not None]
+    negatives = None
+    for pool in pools:
+        negatives = pool if negatives is None else negatives + pool
     t = time.time()
     model, info = D.fit_heads(
         clips,
@@ -115,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         input_dropout=args.input_dropout,
         positive_s=tuple(args.positive_s),
         epochs=args.epochs,
+        mining_rounds=args.mining_rounds,
         seed=args.seed,
         verbose=2,
     )
@@ -125,6 +226,11 @@ def main(argv: list[str] | None = None) -> int:
         "plain_clips": args.plain,
         "hard_negative_clips": args.hard_negatives,
         "partial_words": args.partial_words,
+        "confusable_clips": args.confusables,
+        "talk_clips": args.talk,
+        "talk_word_clips": args.talk_words,
+        "talk_mining_clips": args.talk_mining,
+        "mining_rounds": args.mining_rounds,
         **info,
         "members": args.members,
         "units": args.units,

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from twd_lab.constants import SAMPLE_RATE
 from twd_lab.embedding import EMBEDDING_DIM, EMBEDDING_STEP_S, embeddings, step_end_s, step_times
 from twd_lab.rng import RngLike, as_generator
 
@@ -146,7 +147,6 @@ def embedded_examples(
     through :class:`twd_lab.augment.WordAugmenter` and backgrounds through
     :class:`twd_lab.augment.BackgroundAugmenter`. ``n_activates=0`` gives negative-only audio.
     """
-    from twd_lab.constants import SAMPLE_RATE
     from twd_lab.synthesis import synthesize_example
 
     rng = as_generator(rng)
@@ -169,6 +169,50 @@ def embedded_examples(
         ex = synthesize_example(bg, activates, negatives, rng=rng, augment=word_aug, n_activates=n_activates)
         embs.append(embeddings(ex.audio, SAMPLE_RATE)[0])
         ends.append([seg[1] / 1000.0 for seg in ex.activate_segments])
+    return EmbeddedClips(np.stack(embs) if embs else np.zeros((0, 0, EMBEDDING_DIM), np.float32), ends)
+
+
+def embedded_talk(
+    sentences: Sequence[str],
+    voices: Sequence,
+    n: int,
+    *,
+    rng: RngLike = None,
+    backgrounds: Sequence[np.ndarray] = (),
+    activates: Sequence[np.ndarray] = (),
+    max_activates: int = 0,
+    augment_p: float = 0.5,
+    progress: bool = False,
+) -> EmbeddedClips:
+    """``n`` 10 s clips of synthetic talk (:func:`twd_lab.talk.talk_clip`), kept as embeddings.
+
+    Each clip says 0 to ``max_activates`` of ``activates`` between its sentences (0: talk only, every
+    step a negative); a share ``augment_p`` of the clips goes through
+    :class:`twd_lab.augment.WordAugmenter` utterance by utterance.
+    """
+    from twd_lab.augment import WordAugmenter
+    from twd_lab.talk import talk_clip
+
+    rng = as_generator(rng)
+    word_aug = WordAugmenter()
+    items = range(int(n))
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(items, desc="talk clips", unit="clip")
+    embs, ends = [], []
+    for _ in items:
+        clip = talk_clip(
+            sentences,
+            voices,
+            rng=rng,
+            backgrounds=backgrounds,
+            activates=activates,
+            n_activates=int(rng.integers(0, max_activates + 1)) if max_activates else 0,
+            augment=word_aug if rng.random() < augment_p else None,
+        )
+        embs.append(embeddings(clip.audio, SAMPLE_RATE)[0])
+        ends.append(list(clip.word_ends_s))
     return EmbeddedClips(np.stack(embs) if embs else np.zeros((0, 0, EMBEDDING_DIM), np.float32), ends)
 
 
@@ -318,15 +362,16 @@ def fit_heads(
     epochs: int = 10,
     hard_negative_threshold: float = 0.2,
     hard_negative_weight: float = 3.0,
+    mining_rounds: int = 1,
     seed: int = 0,
     verbose: int = 0,
 ):
     """Train ``members`` heads (seeds ``seed``, ``seed + 1``, ...) on ``clips`` and average them.
 
-    With ``negative_clips`` (audio without the word), one round of hard-negative mining follows: the
-    windows where the averaged heads say more than ``hard_negative_threshold`` are added as negatives
-    with weight ``hard_negative_weight``, and each head is fine-tuned for half the epochs at a lower
-    learning rate. Returns ``(model, info)``; ``info`` counts the windows used.
+    With ``negative_clips`` (audio without the word), ``mining_rounds`` rounds of hard-negative mining
+    follow: the windows where the averaged heads say more than ``hard_negative_threshold`` are added as
+    negatives with weight ``hard_negative_weight``, and each head is fine-tuned for half the epochs at a
+    lower learning rate. Returns ``(model, info)``; ``info`` counts the windows used.
     """
     X, y, w = training_arrays(clips, history=history, positive_s=positive_s, ignore_s=ignore_s)
     heads = []
@@ -336,17 +381,21 @@ def fit_heads(
         heads.append(head)
     info = {"windows": len(y), "positive_windows": int(y.sum()), "hard_negative_windows": 0}
     if negative_clips is not None and len(negative_clips.emb):
-        hard = hard_negative_windows(
-            average_heads(heads), negative_clips, history=history, threshold=hard_negative_threshold
-        )
-        info["hard_negative_windows"] = len(hard)
-        X = np.concatenate([X, hard])
-        y = np.concatenate([y, np.zeros(len(hard), np.float32)])
-        w = np.concatenate([w, np.full(len(hard), hard_negative_weight, np.float32)])
-        for k, head in enumerate(heads):
-            train_head(
-                head, X, y, w, epochs=max(2, epochs // 2), learning_rate=3e-4, seed=seed + k, verbose=verbose
+        # Mycroft Precise's incremental training: feed the firings back, retrain, and look again
+        for _ in range(int(mining_rounds)):
+            hard = hard_negative_windows(
+                average_heads(heads), negative_clips, history=history, threshold=hard_negative_threshold
             )
+            info["hard_negative_windows"] += len(hard)
+            if not len(hard):
+                break
+            X = np.concatenate([X, hard])
+            y = np.concatenate([y, np.zeros(len(hard), np.float32)])
+            w = np.concatenate([w, np.full(len(hard), hard_negative_weight, np.float32)])
+            for k, head in enumerate(heads):
+                train_head(
+                    head, X, y, w, epochs=max(2, epochs // 2), learning_rate=3e-4, seed=seed + k, verbose=verbose
+                )
     return average_heads(heads), info
 
 
