@@ -33,6 +33,7 @@ SPLITS = ("train", "heldout")
 
 INDEX_NAME = "index.json"
 CHIME_NAME = "chime.wav"
+TALK_SAMPLE_NAME = "talk_sample.wav"
 MODEL_NAME = "model.keras"
 
 _BUILD_HINT = "Rebuild the assets with `python tools/build_assets.py --out assets --seed 0`."
@@ -75,6 +76,18 @@ def chime_path() -> Path:
     path = bundled_dir() / CHIME_NAME
     if not path.is_file():
         raise FileNotFoundError(f"bundled chime {path} is missing. {_BUILD_HINT}")
+    return path
+
+
+def talk_sample_path() -> Path:
+    """Path of a minute of synthetic talk in held-out voices and texts (``assets/talk_sample.wav``, 16 kHz
+    mono), where a detector should never fire; made by ``tools/build_talk_sample.py``."""
+    path = bundled_dir() / TALK_SAMPLE_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"bundled talk sample {path} is missing. Make it with "
+            "`python tools/build_talk_sample.py --out assets/talk_sample.wav --seed 0`."
+        )
     return path
 
 
