@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heads", type=Path, nargs="*", default=[], help="embedding heads to score (.keras)")
     ap.add_argument("--no-shipped", action="store_true", help="leave the shipped embedding head out")
     ap.add_argument("--lab", action="store_true", help="score the lab network too (hears the audio: slower)")
+    ap.add_argument("--lab-model", type=Path, default=None, help="lab network (default: the shipped one)")
     ap.add_argument("--thresholds", type=float, nargs="*", default=None, help="default: each detector's own")
     ap.add_argument("--snr", type=float, nargs="*", default=[0.0, 10.0, 20.0])
     ap.add_argument("--noise-clips", type=int, default=20, help="10 s clips per noise kind and SNR")
@@ -124,10 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     heads = [] if args.no_shipped else [("embedding head (shipped)", EmbeddingDetector.load())]
     heads += [(f"embedding head {p.stem}", EmbeddingDetector.load(p)) for p in args.heads]
     lab = None
-    if args.lab:
+    if args.lab or args.lab_model:
         from twd_lab.models import load_model
 
-        lab = load_model()
+        lab = load_model(args.lab_model)
     rows = []
     for name, (make, cache_name) in scenes(args).items():
         if heads:
@@ -142,7 +143,14 @@ def main(argv: list[str] | None = None) -> int:
         if lab is not None:
             t = time.time()
             for th, scores in T.score_stream_thresholds(lab, make(), args.thresholds or [0.5]).items():
-                rows.append(row(name, "lab network", th, scores))
+                rows.append(
+                    row(
+                        name,
+                        f"lab network {args.lab_model.stem if args.lab_model else '(shipped)'}",
+                        th,
+                        scores,
+                    )
+                )
             print(f"{name}: lab network in {time.time() - t:.0f} s", file=sys.stderr)
     print(format_rows(rows))
     if args.json is not None:

@@ -183,8 +183,9 @@ def test_missing_model_says_how_to_make_one(monkeypatch, tmp_path):
 
 
 def test_committed_audio_stays_small():
+    # 24.4 MB of words, backgrounds and the chime, and Lesson 3's 1.9 MB minute of talk (talk_sample.wav)
     total = sum(p.stat().st_size for p in ROOT.rglob("*.wav"))
-    assert total < 25e6, f"{total / 1e6:.1f} MB of wav in assets/"
+    assert total < 27e6, f"{total / 1e6:.1f} MB of wav in assets/"
 
 
 def test_nothing_from_the_shared_real_recordings_is_bundled():

@@ -248,3 +248,22 @@ def test_stream_and_cached_scoring_agree_on_the_shipped_detector():
     streamed = talk_eval.score_stream_thresholds(det, scene, [0.5, 0.999999])
     assert streamed[0.5] == cached and cached.n_words == 3 and cached.hits >= 1
     assert streamed[0.999999].n_triggers <= streamed[0.5].n_triggers
+
+
+def test_training_clips_of_talk_and_of_words_in_noise_keep_their_word_ends(pool):
+    from conftest import skip_without_embedding_detector
+
+    skip_without_embedding_detector()
+    from twd_lab import embedding_detector as D
+    from twd_lab.audio import load_raw_audio
+
+    sentences, voices = pool
+    acts, negs, bgs = load_raw_audio(as_arrays=True)
+    quiet = D.embedded_talk(sentences, voices, 2, rng=0, backgrounds=bgs)
+    said = D.embedded_talk(sentences, voices, 3, rng=1, backgrounds=bgs, activates=acts, max_activates=2)
+    assert quiet.emb.shape[0] == 2 and quiet.emb.shape[2] == 96 and quiet.word_ends_s == [[], []]
+    assert all(0 < e < 10 for ends in said.word_ends_s for e in ends)
+    noisy = D.embedded_noisy_examples((acts, negs, bgs), 2, rng=0, kinds=("music", "dishes"))
+    assert noisy.emb.shape[:1] == (2,) and all(0 < e <= 10 for ends in noisy.word_ends_s for e in ends)
+    X, y, w = D.training_arrays(quiet + said)
+    assert y.max() == (1.0 if any(said.word_ends_s) else 0.0) and len(X) == len(y) == len(w)

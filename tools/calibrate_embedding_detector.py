@@ -37,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--head", type=Path, default=None, help="head (default assets/embedding_head.keras)")
     ap.add_argument("--target", type=float, default=0.5, help="false accepts per hour (0.5)")
     ap.add_argument("--hours", type=float, default=2.0, help="hours of audio without the word (2)")
+    ap.add_argument(
+        "--talk-hours",
+        type=float,
+        default=0.0,
+        help="also this many hours of synthetic talk in the training voices and texts (twd_lab.talk), "
+        "one stream, in the audio without the word",
+    )
     ap.add_argument("--mixed", type=int, default=200, help="mixed clips for the recall column (200)")
     ap.add_argument("--patience", default="1,2,3", help="patience values to try (1,2,3)")
     ap.add_argument("--seed", type=int, default=777, help="seed of the clips (777; training used 0-2)")
@@ -59,7 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     quiet_probs = [det.probabilities_from_embeddings(e)[0] for e in quiet.emb]
     mixed_probs = [det.probabilities_from_embeddings(e) for e in mixed.emb]
     hours = n_quiet * CLIP_S / 3600
-    print(f"{hours:.2f} h without the word, {args.mixed} mixed clips, from the bundled training voices")
+    source = "bundled:train, no-word clips, augmented"
+    if args.talk_hours > 0:
+        from twd_lab.talk_eval import EmbeddingCache, generated_talk_segments
+
+        talk = EmbeddingCache.build(generated_talk_segments(args.talk_hours, seed=args.seed, split="train"))
+        quiet_probs.append(det.probabilities_from_embeddings(talk.emb)[0])
+        hours += talk.duration_s / 3600
+        source += f" + {talk.duration_s / 3600:.2f} h of talk in the training voices and texts"
+    print(f"{hours:.2f} h without the word ({source}), {args.mixed} mixed clips")
     print("| patience | threshold | false accepts/h (these voices) | recall (these voices) |")
     print("| --- | --- | --- | --- |")
     choices = []
@@ -83,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             "target_false_accepts_per_hour": args.target,
             "hours": round(hours, 2),
             "seed": args.seed,
-            "source": "bundled:train, no-word clips, augmented",
+            "source": source,
             "command": "python tools/calibrate_embedding_detector.py " + " ".join(sys.argv[1:]),
         }
         cfg_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

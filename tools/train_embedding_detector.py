@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="clips of words and word pairs that sound like 'activate' (twd_lab.confusables), as negatives",
     )
+    ap.add_argument(
+        "--noisy", type=int, default=0, help="10 s clips with words over loud generated noise (0-20 dB SNR)"
+    )
     ap.add_argument("--talk", type=int, default=0, help="10 s clips of synthetic talk, as negatives")
     ap.add_argument(
         "--talk-words", type=int, default=0, help="10 s clips of talk with 0-2 activates said inside it"
@@ -152,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
         args.raw, trained_on = bundled_raw_dir("train"), "bundled:train (assets/raw/train)"
     raw = load_raw_audio(args.raw, as_arrays=True)
-    key = raw_key(args.raw)
+    key = talk_key = raw_key(args.raw)  # talk says only activates over backgrounds: not keyed on negatives
     if args.partial_words:
         from twd_lab.synthesis import partial_words
 
@@ -179,13 +182,23 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     common = {"cache": args.cache, "key": key}
+    talk_common = {"cache": args.cache, "key": talk_key}
     parts = [
         cached_clips(raw, args.augmented, args.seed, augment=True, n_activates=None, tag="aug", **common),
         cached_clips(raw, args.plain, args.seed + 1, augment=False, n_activates=None, tag="plain", **common),
     ]
+    if args.noisy > 0:
+        parts.append(
+            cached(
+                args.cache,
+                f"{key}_noisy_n{args.noisy}_seed{args.seed + 8}",
+                "noisy",
+                lambda: D.embedded_noisy_examples(raw, args.noisy, rng=args.seed + 8, progress=True),
+            )
+        )
     parts += [
-        cached_talk(raw, args.talk, args.seed + 4, max_activates=0, tag="talk", **common),
-        cached_talk(raw, args.talk_words, args.seed + 5, max_activates=2, tag="talkw", **common),
+        cached_talk(raw, args.talk, args.seed + 4, max_activates=0, tag="talk", **talk_common),
+        cached_talk(raw, args.talk_words, args.seed + 5, max_activates=2, tag="talkw", **talk_common),
     ]
     parts = [p for p in parts if p is not None]
     if not parts:
@@ -197,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         cached_clips(
             raw, args.hard_negatives, args.seed + 2, augment=True, n_activates=0, tag="neg", **common
         ),
-        cached_talk(raw, args.talk_mining, args.seed + 6, max_activates=0, tag="talkmine", **common),
+        cached_talk(raw, args.talk_mining, args.seed + 6, max_activates=0, tag="talkmine", **talk_common),
     ]
     pools = [p for p in pools if p is not None]
     negatives = None
@@ -227,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         "hard_negative_clips": args.hard_negatives,
         "partial_words": args.partial_words,
         "confusable_clips": args.confusables,
+        "noisy_clips": args.noisy,
         "talk_clips": args.talk,
         "talk_word_clips": args.talk_words,
         "talk_mining_clips": args.talk_mining,

@@ -172,6 +172,51 @@ def embedded_examples(
     return EmbeddedClips(np.stack(embs) if embs else np.zeros((0, 0, EMBEDDING_DIM), np.float32), ends)
 
 
+def embedded_noisy_examples(
+    raw,
+    n: int,
+    *,
+    rng: RngLike = None,
+    snr_range_db: tuple[float, float] = (0.0, 20.0),
+    kinds: Sequence[str] | None = None,
+    progress: bool = False,
+) -> EmbeddedClips:
+    """``n`` lab-style 10 s clips whose words are said over loud generated noise, kept as embeddings.
+
+    As :func:`embedded_examples` with augmentation, but the background is a fresh
+    :func:`twd_lab.noise.make_background` of a random kind (default: every kind; babble made from the
+    ``raw`` negatives) set ``snr_range_db`` below the words' -20 dBFS, instead of a stored background 20 dB
+    down: the lab's mix is too quiet to teach a detector to hear a word in a kitchen or a crowd.
+    """
+    from twd_lab import noise
+    from twd_lab.augment import WordAugmenter
+    from twd_lab.synthesis import synthesize_example
+
+    rng = as_generator(rng)
+    activates, negatives, _ = raw
+    kinds = tuple(noise.KINDS if kinds is None else kinds)
+    word_aug = WordAugmenter()
+    items = range(int(n))
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(items, desc="noisy clips", unit="clip")
+    embs, ends = [], []
+    for _ in items:
+        kind = kinds[int(rng.integers(len(kinds)))]
+        bg = noise.make_background(
+            kind,
+            rng=rng,
+            sample_rate=SAMPLE_RATE,
+            level_dbfs=-20.0 - float(rng.uniform(*snr_range_db)),
+            words=negatives,
+        )
+        ex = synthesize_example(bg, activates, negatives, rng=rng, augment=word_aug, background_gain_db=0.0)
+        embs.append(embeddings(ex.audio, SAMPLE_RATE)[0])
+        ends.append([seg[1] / 1000.0 for seg in ex.activate_segments])
+    return EmbeddedClips(np.stack(embs) if embs else np.zeros((0, 0, EMBEDDING_DIM), np.float32), ends)
+
+
 def embedded_talk(
     sentences: Sequence[str],
     voices: Sequence,
@@ -394,7 +439,14 @@ def fit_heads(
             w = np.concatenate([w, np.full(len(hard), hard_negative_weight, np.float32)])
             for k, head in enumerate(heads):
                 train_head(
-                    head, X, y, w, epochs=max(2, epochs // 2), learning_rate=3e-4, seed=seed + k, verbose=verbose
+                    head,
+                    X,
+                    y,
+                    w,
+                    epochs=max(2, epochs // 2),
+                    learning_rate=3e-4,
+                    seed=seed + k,
+                    verbose=verbose,
                 )
     return average_heads(heads), info
 
