@@ -161,15 +161,91 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def _chime_target(chime: str | None, file: str, several: bool) -> Path | None:
+STDIN = "-"  # a FILE of "-" is read from standard input, as Unix tools do
+
+
+def _chime_target(chime: str, file: str, folder: bool) -> Path:
     """Where one file's chimed copy goes: ``--chime`` itself, or ``<stem>_chimed.wav`` in a ``--chime`` folder."""
+    if not folder:
+        return Path(chime)
+    return Path(chime) / f"{'stdin' if file == STDIN else Path(file).stem}_chimed.wav"
+
+
+def _is_same_path(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists() and os.path.samefile(a, b):
+            return True
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def _check_folder(folder: Path, what: str) -> None:
+    """``folder`` exists and is a folder, or an error that says which part is wrong."""
+    if folder.is_dir():
+        return
+    for part in (folder, *folder.parents):
+        if part.exists() and not part.is_dir():
+            raise NotADirectoryError(f"{what}: {part} is a file, not a folder")
+    raise FileNotFoundError(f"{what}: the folder {folder} does not exist")
+
+
+def plan_chimes(chime: str | None, files: list[str], overwrite: bool) -> list[Path | None]:
+    """Every ``--chime`` output of a ``detect`` run, checked before any work: one per FILE (or None).
+
+    Refused: an output that is one of this run's inputs (even with ``--overwrite``), two inputs that
+    would be chimed to the same file, an output in a missing folder or under a file, and an existing
+    file without ``--overwrite``. With several FILEs ``--chime`` is a folder, made if it is missing.
+    """
     if chime is None:
+        return [None] * len(files)
+    root = Path(chime)
+    folder = len(files) > 1 or root.is_dir()
+    if folder:
+        if root.exists() and not root.is_dir():
+            raise NotADirectoryError(f"--chime: with several FILEs --chime is a folder, but {root} is a file")
+        existing = next((p for p in root.parents if p.exists()), None)  # the folder mkdir would start from
+        if existing is not None and not existing.is_dir():
+            raise NotADirectoryError(f"--chime: {existing} is a file, not a folder")
+    else:
+        _check_folder(root.parent, "--chime")
+    targets = [_chime_target(chime, f, folder) for f in files]
+    inputs = [Path(f) for f in files if f != STDIN]
+    seen: dict[Path, str] = {}
+    for file, target in zip(files, targets):
+        for source in inputs:
+            if _is_same_path(target, source):
+                raise ValueError(
+                    f"--chime would write {target}, which is an input of this run; inputs are never "
+                    "replaced, not even with --overwrite"
+                )
+        key = target.resolve()
+        if key in seen:
+            raise ValueError(
+                f"{seen[key]} and {file} would both be chimed to {target}; chime them in separate runs "
+                "or give them different names"
+            )
+        seen[key] = file
+        if target.is_dir():
+            raise IsADirectoryError(f"--chime: {target} is a folder; give a .wav file name")
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"{target} already exists; pass --overwrite to replace it")
+    if folder:
+        root.mkdir(parents=True, exist_ok=True)
+    return targets
+
+
+def _stdin_to_file(files: list[str], tmp: Path) -> Path | None:
+    """The WAV on standard input as a file in ``tmp`` when a FILE is ``-`` (else None)."""
+    if files.count(STDIN) == 0:
         return None
-    target = Path(chime)
-    if several or target.is_dir():
-        target.mkdir(parents=True, exist_ok=True)
-        return target / f"{Path(file).stem}_chimed.wav"
-    return target
+    if files.count(STDIN) > 1:
+        raise ValueError("FILE '-' (standard input) may be given only once")
+    if sys.stdin is None or sys.stdin.isatty():
+        raise ValueError("FILE '-' reads a WAV from standard input, but nothing is piped in (twd-lab detect - < x.wav)")
+    path = tmp / "stdin.wav"
+    path.write_bytes(sys.stdin.buffer.read())
+    return path
 
 
 def _load_detector(args):
@@ -183,35 +259,47 @@ def _load_detector(args):
 
 
 def cmd_detect(args) -> int:
+    import tempfile
+
+    chimes = plan_chimes(args.chime, args.files, args.overwrite)  # before any work
+    with tempfile.TemporaryDirectory(prefix="twd-lab-stdin-") as tmp:
+        stdin = _stdin_to_file(args.files, Path(tmp))
+        return _detect_files(args, chimes, stdin)
+
+
+def _detect_files(args, chimes: list[Path | None], stdin: Path | None) -> int:
     from twd_lab.file_detection import detect_file
 
     # once, for every file; fails before any file is read
     model, _ = _load_detector(args)
-    several = len(args.files) > 1
     failed = 0
-    for file in args.files:
+    for file, chime in zip(args.files, chimes):
+        path = stdin if file == STDIN else file
         try:
             result = detect_file(
-                file,
+                path,
                 model,
                 threshold=args.threshold,
                 patience=args.patience,
                 refractory=args.refractory,
-                chime_out=_chime_target(args.chime, file, several),
+                chime_out=chime,
                 overwrite=args.overwrite,
                 **({"lead_s": 0.0, "tail_s": 0.0} if args.no_pad else {}),
             )
         except EXPECTED_ERRORS as err:
             failed += 1
-            print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr, flush=True)
+            message = _one_line(err)
+            if file == STDIN:
+                message = message.replace(str(stdin), "- (standard input)")
+            print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
             continue
+        result["file"] = file
         if args.json:
             print(json.dumps(result), flush=True)
         else:
             fired = result["triggers"]
             found = ", ".join(f"{t['time_s']:.2f} s (p={t['score']:.2f})" for t in fired) or "none"
             print(f"{file}  {result['duration_s']:.2f} s  activate: {found}", flush=True)
-        chime = _chime_target(args.chime, file, several)
         if chime is not None:
             print(f"wrote {chime}", file=sys.stderr if args.json else sys.stdout, flush=True)
     if failed:
@@ -262,13 +350,33 @@ def cmd_personalize(args) -> int:
     return 0
 
 
-def cmd_listen(args) -> int:
+PORTAUDIO_HINT = "Debian/Ubuntu: sudo apt install libportaudio2; macOS: brew install portaudio"
+
+
+def _microphone():
+    """The ``sounddevice`` module, once it is known to have PortAudio and an input device; else one line."""
     try:
-        import sounddevice  # noqa: F401  (checked before TensorFlow and the model are loaded)
+        import sounddevice
     except ImportError:
         raise RuntimeError(
             "listening needs the optional package sounddevice: python -m pip install sounddevice"
         ) from None
+    except OSError as err:  # sounddevice is installed, the PortAudio C library it wraps is not
+        raise RuntimeError(
+            f"sounddevice cannot load the PortAudio library ({_one_line(err)}); install it ({PORTAUDIO_HINT})"
+        ) from None
+    try:
+        sounddevice.query_devices(kind="input")
+    except (sounddevice.PortAudioError, ValueError) as err:
+        raise RuntimeError(
+            f"no microphone to listen to ({_one_line(err)}); connect one, or list the devices with "
+            "`python -m sounddevice`"
+        ) from None
+    return sounddevice
+
+
+def cmd_listen(args) -> int:
+    sounddevice = _microphone()  # checked before TensorFlow and the model are loaded
     model, kind = _load_detector(args)
     if kind == "embedding":
         from twd_lab.embedding_streaming import EmbeddingStreamingDetector
@@ -298,7 +406,10 @@ def cmd_listen(args) -> int:
         name = "the lab network"
     until = "Ctrl-C to stop" if args.seconds is None else f"{args.seconds:g} s"
     print(f'listening with {name} ({until}); say "activate"', flush=True)
-    heard = detector.listen(args.seconds)
+    try:
+        heard = detector.listen(args.seconds)
+    except sounddevice.PortAudioError as err:  # e.g. the microphone was unplugged
+        raise RuntimeError(f"the microphone stopped: {_one_line(err)}") from None
     print(f"heard {len(heard)} time(s) in {detector.time_s:.1f} s")
     return 0
 

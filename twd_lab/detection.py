@@ -350,7 +350,7 @@ def check_new_file(path: PathLike, *, source: PathLike | None = None, overwrite:
     if target.is_dir():
         raise IsADirectoryError(f"{target} is a folder; give a .wav file name")
     if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} already exists; pass overwrite=True (--overwrite) to replace it")
+        raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
     return target
 
 
