@@ -75,7 +75,9 @@ def test_chime_outputs_are_checked_before_any_detection(capsys, two_folders, whe
         raise AssertionError("the detector was loaded before the outputs were checked")
 
     monkeypatch.setattr("twd_lab.cli._load_detector", no_work)
-    code, out, err = run(capsys, "detect", str(two_folders / "a" / "x.wav"), "--chime", str(two_folders / where))
+    code, out, err = run(
+        capsys, "detect", str(two_folders / "a" / "x.wav"), "--chime", str(two_folders / where)
+    )
     assert code == 1 and out == ""
     (line,) = lines(err)
     assert line.startswith("twd-lab: error: --chime: ")
@@ -160,4 +162,6 @@ def test_listen_without_portaudio_says_which_package_to_install(capsys, monkeypa
     code, _, err = run(capsys, "listen", "--seconds", "1")
     assert code == 1
     (line,) = lines(err)
-    assert "PortAudio library not found" in line and "libportaudio2" in line and "brew install portaudio" in line
+    assert (
+        "PortAudio library not found" in line and "libportaudio2" in line and "brew install portaudio" in line
+    )

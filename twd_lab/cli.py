@@ -242,7 +242,9 @@ def _stdin_to_file(files: list[str], tmp: Path) -> Path | None:
     if files.count(STDIN) > 1:
         raise ValueError("FILE '-' (standard input) may be given only once")
     if sys.stdin is None or sys.stdin.isatty():
-        raise ValueError("FILE '-' reads a WAV from standard input, but nothing is piped in (twd-lab detect - < x.wav)")
+        raise ValueError(
+            "FILE '-' reads a WAV from standard input, but nothing is piped in (twd-lab detect - < x.wav)"
+        )
     path = tmp / "stdin.wav"
     path.write_bytes(sys.stdin.buffer.read())
     return path
