@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import zipfile
@@ -83,6 +84,17 @@ def _probability(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
+    return value
+
+
+def _positive(text: str) -> float:
+    """A finite number > 0 (a learning rate, a duration): nan, inf, 0 and negatives are refused."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
     return value
 
 
@@ -429,42 +441,101 @@ def cmd_synth(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
-    _quiet_tensorflow()
-    out = Path(args.out)
+#: The options a resumed run takes from the interrupted one (state.json), so it goes on with the same data.
+RESUMED = ("data", "raw", "batch_size", "steps_per_epoch", "learning_rate", "seed", "dev_clips", "no_augment")
+
+
+def _train_setup(args) -> tuple[Path, Path, dict | None]:
+    """``(out, checkpoint folder, resumed state or None)`` for ``train``, every refusal before any work."""
+    from twd_lab.training import read_checkpoint_state
+
+    state = None
+    if args.resume is not None:
+        state = read_checkpoint_state(args.resume)
+        for key in RESUMED:
+            setattr(args, key, state["options"][key])
+        if args.out is None:
+            args.out = state["options"]["out"]
+        if state["epochs_done"] >= args.epochs:
+            raise ValueError(
+                f"{args.resume} already holds {state['epochs_done']} epoch(s); ask for more with --epochs"
+            )
+    out = Path(args.out or "model.keras")
     if out.suffix != ".keras":
         raise ValueError(f"--out must be a .keras file, got {out}")
     if out.exists() and not args.overwrite:
         raise FileExistsError(f"{out} already exists; choose another --out or pass --overwrite")
+    if args.resume is not None:
+        return out, Path(args.resume), state
+    ckpt = Path(args.checkpoint_dir) if args.checkpoint_dir else out.with_name(f"{out.stem}_checkpoints")
+    from twd_lab.training import BEST_NAME, HISTORY_NAME, LAST_NAME, STATE_NAME
+
+    existing = [n for n in (BEST_NAME, LAST_NAME, HISTORY_NAME, STATE_NAME) if (ckpt / n).exists()]
+    if existing and not args.overwrite:
+        raise FileExistsError(
+            f"{ckpt} already holds {', '.join(existing)} of an earlier run: pass --resume {ckpt} to go on "
+            "with it, --overwrite to start again, or choose another --checkpoint-dir"
+        )
+    return out, ckpt, None
+
+
+def cmd_train(args) -> int:
+    out, ckpt, state = _train_setup(args)
+    _quiet_tensorflow()
     import keras
 
     from twd_lab.evaluation import build_test_set
     from twd_lab.layers import log_power_prior
-    from twd_lab.models import build_model, compile_model
-    from twd_lab.training import ArrayDataset, OnTheFlyDataset, train
+    from twd_lab.models import build_model, check_finite_weights, compile_model, load_model
+    from twd_lab.training import LAST_NAME, ArrayDataset, OnTheFlyDataset, train
 
-    keras.utils.set_random_seed(args.seed)
+    keras.utils.set_random_seed(args.seed + (0 if state is None else state["epochs_done"]))
     if args.data is not None:
         data = ArrayDataset.from_shards(args.data, args.batch_size, seed=args.seed)
     else:
         data = OnTheFlyDataset(
             args.raw, args.steps_per_epoch, args.batch_size, seed=args.seed, augment=not args.no_augment
         )
-    mu0, sigma0 = log_power_prior(data[0][0])  # the input normalisation's prior, from one batch
-    model = build_model("functional", norm_config={"mu0": mu0.tolist(), "sigma0": sigma0.tolist()})
-    compile_model(model, learning_rate=args.learning_rate)
+    if state is None:
+        mu0, sigma0 = log_power_prior(data[0][0])  # the input normalisation's prior, from one batch
+        model = build_model("functional", norm_config={"mu0": mu0.tolist(), "sigma0": sigma0.tolist()})
+        compile_model(model, learning_rate=args.learning_rate)
+        done = 0
+    else:
+        model = load_model(ckpt / LAST_NAME, compile=True)  # with its optimizer's state
+        done = state["epochs_done"]
+        for _ in range(done):  # the data goes on where it stopped
+            data.on_epoch_end()
+        print(f"resuming from epoch {done} of {args.epochs} in {ckpt}", flush=True)
     dev = build_test_set(args.raw or "train", args.dev_clips, seed=10_000 + args.seed)  # picks the best epoch
-    history = train(
-        model,
-        train_data=data,
-        val_data=dev,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        checkpoint_dir=args.checkpoint_dir,
-        overwrite=args.overwrite,
-        time_limit_s=None if args.time_limit_min is None else args.time_limit_min * 60,
-        progress="epoch" if args.quiet else True,
-    )
+    options = {key: getattr(args, key) for key in RESUMED}
+    try:
+        history = train(
+            model,
+            train_data=data,
+            val_data=dev,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            checkpoint_dir=ckpt,
+            overwrite=True,  # _train_setup refused an earlier run's files unless --overwrite or --resume
+            time_limit_s=None if args.time_limit_min is None else args.time_limit_min * 60,
+            progress="epoch" if args.quiet else True,
+            initial_epoch=done,
+            initial_best=None if state is None else state.get("best_value"),
+            checkpoint_meta={"options": {**options, "out": str(out)}},
+        )
+    except KeyboardInterrupt:
+        last = ckpt / LAST_NAME
+        if last.is_file():
+            print(
+                f"{PROG}: interrupted; the last finished epoch is saved in {last}. Go on with: "
+                f"{PROG} train --resume {ckpt}" + (f" --epochs {args.epochs}" if args.epochs != 10 else ""),
+                file=sys.stderr,
+            )
+        else:
+            print(f"{PROG}: interrupted before the first epoch finished; nothing was saved", file=sys.stderr)
+        return 130
+    check_finite_weights(model, "the trained model")  # never saved with NaN weights
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     best = (
@@ -472,7 +543,7 @@ def cmd_train(args) -> int:
         if history.best_value is None
         else f"; best dev F1 {history.best_value:.3f} (epoch {history.best_epoch})"
     )
-    print(f"trained {len(history.epoch)} epoch(s){best}; saved {out}")
+    print(f"trained {len(history.epoch)} epoch(s){best}; saved {out} (checkpoints in {ckpt})")
     print(f"try it: {PROG} detect FILE.wav --model {out}")
     return 0
 
@@ -563,8 +634,8 @@ def build_parser() -> argparse.ArgumentParser:
         "each detection as soon as it is decided. time_s counts from the start of listening.",
     )
     _add_detector_choice(p)
-    p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
-    p.add_argument("--chunk-s", type=float, default=0.25, help="seconds per chunk (0.25)")
+    p.add_argument("--seconds", type=_positive, help="stop after this long (default: Ctrl-C)")
+    p.add_argument("--chunk-s", type=_positive, default=0.25, help="seconds per chunk (0.25)")
     _add_firing_rule(p, per_detector=True)
     p.set_defaults(func=cmd_listen)
 
@@ -592,15 +663,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data", help="a dataset folder from `twd-lab synth` (default: synthesize on the fly)")
     p.add_argument("--raw", help="lab-style folder to synthesize from (default: bundled training voices)")
-    p.add_argument("--out", default="model.keras", help="where to save the model (model.keras)")
-    p.add_argument("--epochs", type=_count(1), default=10, help="epochs (10)")
+    p.add_argument("--out", help="where to save the model (model.keras)")
+    p.add_argument("--epochs", type=_count(1), default=10, help="epochs in all, resumed ones included (10)")
     p.add_argument("--batch-size", type=_count(1), default=32, help="examples per batch (32)")
     p.add_argument(
         "--steps-per-epoch", type=_count(1), default=50, help="batches per epoch when synthesizing (50)"
     )
     p.add_argument(
         "--learning-rate",
-        type=float,
+        type=_positive,
         default=1e-4,
         help="Adam learning rate (the lab's 1e-4; 1e-3 is faster)",
     )
@@ -611,8 +682,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEV_CLIPS,
         help=f"clips scored after each epoch to keep the best ({DEV_CLIPS}; about 220 MB)",
     )
-    p.add_argument("--checkpoint-dir", help="also keep best.keras, last.keras and history.csv here")
-    p.add_argument("--time-limit-min", type=float, help="stop after the epoch that passes this many minutes")
+    p.add_argument(
+        "--checkpoint-dir",
+        help="keep best.keras, last.keras (after every epoch, to resume from), state.json and history.csv "
+        "here (default: OUT_checkpoints beside --out)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="CHECKPOINT_DIR",
+        help="go on from the last finished epoch of an interrupted run, with its data and options",
+    )
+    p.add_argument(
+        "--time-limit-min", type=_positive, help="stop after the epoch that passes this many minutes"
+    )
     p.add_argument("--no-augment", action="store_true", help="use the clips as they are")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out or checkpoints")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +33,11 @@ from twd_lab.evaluation import TestSet, build_test_set, load_raw_arrays, predict
 BEST_NAME = "best.keras"
 LAST_NAME = "last.keras"
 HISTORY_NAME = "history.csv"
+STATE_NAME = "state.json"  # epochs done and the best score so far: what resuming needs besides last.keras
+
+
+class NonFiniteTraining(RuntimeError):
+    """Training stopped because the loss or the weights stopped being finite numbers (NaN or infinity)."""
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -268,9 +274,89 @@ class TimeLimit(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class NonFiniteGuard(keras.callbacks.Callback):
+    """Raises :class:`NonFiniteTraining` (with the epoch, the batch and the reason) as soon as the loss is
+    not finite, and at an epoch's end if a weight or the dev loss is not, before any callback after it
+    saves the model: a model with NaN weights is never written. ``where``: the checkpoint to mention."""
+
+    def __init__(self, where: Path | None = None):
+        super().__init__()
+        self.where = where
+
+    def _stop(self, epoch: int, reason: str):
+        saved = ""
+        if self.where is not None and (self.where / LAST_NAME).is_file():
+            saved = f"; the last good epoch is saved in {self.where / LAST_NAME}"
+        raise NonFiniteTraining(
+            f"training stopped in epoch {epoch + 1}: {reason}; nothing was saved from this epoch{saved}. "
+            "A lower learning rate may help"
+        )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self._stop(self.epoch, f"the loss became {float(loss)} at batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        for weight in self.model.weights:
+            if not np.isfinite(keras.ops.convert_to_numpy(weight)).all():
+                self._stop(epoch, f"the weights of {weight.path} became NaN or infinite")
+        dev_loss = (logs or {}).get("dev_loss")
+        if dev_loss is not None and not math.isfinite(float(dev_loss)):
+            self._stop(epoch, f"the dev loss became {float(dev_loss)}")
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After every epoch: the model (with its optimizer) to ``last.keras`` and ``state.json`` (epochs done,
+    best score so far, ``meta``), each written whole (a temporary file, then a rename), so an interrupted
+    run can be resumed from the last finished epoch (:func:`read_checkpoint_state`)."""
+
+    def __init__(self, folder: Path, best: BestWeights, meta: dict | None = None):
+        super().__init__()
+        self.folder, self.best, self.meta = Path(folder), best, dict(meta or {})
+
+    def on_epoch_end(self, epoch, logs=None):
+        part = self.folder / ("last.partial" + Path(LAST_NAME).suffix)
+        self.model.save(part)
+        os.replace(part, self.folder / LAST_NAME)
+        best = None if self.best.best_epoch is None else self.best.sign * self.best.best
+        state = {
+            "epochs_done": epoch + 1,
+            "best_value": best,
+            "best_epoch": self.best.best_epoch,
+            **self.meta,
+        }
+        part = self.folder / (STATE_NAME + ".part")
+        part.write_text(json.dumps(state, indent=1))
+        os.replace(part, self.folder / STATE_NAME)
+
+
+def read_checkpoint_state(folder) -> dict:
+    """What :class:`EpochCheckpoint` wrote in ``folder`` (``epochs_done``, ``best_value``, ...), or an
+    error saying why it cannot be resumed from."""
+    folder = Path(folder)
+    state_path = folder / STATE_NAME
+    if not (folder / LAST_NAME).is_file() or not state_path.is_file():
+        raise FileNotFoundError(
+            f"{folder} holds no finished epoch to resume from ({LAST_NAME} and {STATE_NAME} are written "
+            "after each epoch)"
+        )
+    try:
+        state = json.loads(state_path.read_text())
+    except ValueError as err:
+        raise ValueError(f"{state_path} is not valid JSON ({err})") from None
+    done = state.get("epochs_done") if isinstance(state, dict) else None
+    if isinstance(done, bool) or not isinstance(done, int) or done < 1:
+        raise ValueError(f"{state_path} does not say how many epochs are done; it cannot be resumed from")
+    return state
+
+
 def _checkpoint_dir(path, overwrite: bool) -> Path:
     path = Path(path)
-    existing = [path / n for n in (BEST_NAME, LAST_NAME, HISTORY_NAME) if (path / n).exists()]
+    existing = [path / n for n in (BEST_NAME, LAST_NAME, HISTORY_NAME, STATE_NAME) if (path / n).exists()]
     if existing and not overwrite:
         raise FileExistsError(
             f"checkpoint_dir {path} already holds {', '.join(p.name for p in existing)}; "
@@ -296,6 +382,7 @@ def train(
     progress: bool | str = True,
     initial_epoch: int = 0,
     initial_best: float | None = None,
+    checkpoint_meta: dict | None = None,
 ) -> keras.callbacks.History:
     """Fit ``model`` (compiled with :func:`twd_lab.models.compile_model` if it is not yet).
 
@@ -304,8 +391,10 @@ def train(
     :class:`~twd_lab.evaluation.TestSet` scored every epoch (default: 32 seeded clips of the bundled
     training voices; held-out voices stay untouched for the final evaluation).
     With ``checkpoint_dir``, the best model by ``monitor`` is saved to ``best.keras`` every time it
-    improves, the latest to ``last.keras`` and the per-epoch logs to ``history.csv``; existing files
-    there are not replaced unless ``overwrite=True``. Training stops after ``early_stopping_patience``
+    improves, the latest to ``last.keras`` with ``state.json`` (epochs done, best so far, and
+    ``checkpoint_meta``) after every epoch, and the per-epoch logs to ``history.csv``; existing files
+    there are not replaced unless ``overwrite=True``. A loss or weights that stop being finite stop
+    training with :class:`NonFiniteTraining` (epoch and reason) before anything of that epoch is saved. Training stops after ``early_stopping_patience``
     epochs without improvement, or after ``time_limit_s``; the best weights are restored at the end.
     ``progress``: True (Keras's bar), ``"epoch"`` (one line per epoch, for logs) or False.
     To resume, pass the model loaded from ``last.keras`` (compiled), ``initial_epoch`` (epochs done)
@@ -324,9 +413,9 @@ def train(
         val_data = build_test_set("train", 32, seed=10_000)
     dev = DevEventMetric(val_data)
     best = BestWeights(monitor, initial_best=initial_best)
-    cbs: list[keras.callbacks.Callback] = [dev, best]
-    if checkpoint_dir is not None:
-        ckpt = _checkpoint_dir(checkpoint_dir, overwrite)
+    ckpt = None if checkpoint_dir is None else _checkpoint_dir(checkpoint_dir, overwrite)
+    cbs: list[keras.callbacks.Callback] = [dev, NonFiniteGuard(ckpt), best]  # the guard before any save
+    if ckpt is not None:
         cbs += [
             keras.callbacks.ModelCheckpoint(
                 str(ckpt / BEST_NAME),
@@ -335,7 +424,7 @@ def train(
                 save_best_only=True,
                 initial_value_threshold=initial_best,
             ),
-            keras.callbacks.ModelCheckpoint(str(ckpt / LAST_NAME)),
+            EpochCheckpoint(ckpt, best, checkpoint_meta),
             keras.callbacks.CSVLogger(str(ckpt / HISTORY_NAME), append=initial_epoch > 0),
         ]
     if early_stopping_patience is not None:
