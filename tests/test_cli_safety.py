@@ -165,3 +165,73 @@ def test_listen_without_portaudio_says_which_package_to_install(capsys, monkeypa
     assert (
         "PortAudio library not found" in line and "libportaudio2" in line and "brew install portaudio" in line
     )
+
+
+# ------------------------------------------------------------------------- model and head files
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return str(write_wav(tmp_path / "clip.wav", noise(1.0)))
+
+
+def _head_copy(tmp_path, name="head"):
+    from twd_lab.embedding_detector import default_head_path
+
+    head = tmp_path / f"{name}.keras"
+    head.write_bytes(default_head_path().read_bytes())
+    return head
+
+
+def test_a_lab_model_given_as_head_is_one_line(capsys, tmp_path, clip):
+    from twd_lab.assets_index import model_path
+
+    lab = tmp_path / "lab.keras"
+    lab.write_bytes(model_path().read_bytes())
+    code, _, err = run(capsys, "detect", clip, "--head", str(lab))
+    assert code == 1
+    (line,) = lines(err)
+    assert "lab.keras takes inputs of shape (None, 101)" in line and "--model" in line
+    (tmp_path / "lab.json").write_bytes(model_path().with_suffix(".json").read_bytes())  # its metadata too
+    code, _, err = run(capsys, "detect", clip, "--head", str(lab))
+    assert code == 1
+    (line,) = lines(err)
+    assert "lab.json has settings a speech-embedding head does not have" in line
+
+
+@pytest.mark.parametrize(
+    "settings, words",
+    [
+        ('{"threshold": 0.9, "bogus": 1}', "has settings a speech-embedding head does not have: bogus"),
+        ("[1, 2]", "must hold a JSON object of settings, got a list"),
+        ("{not json", "is not valid JSON"),
+    ],
+)
+def test_a_bad_head_settings_file_is_one_line(capsys, tmp_path, clip, settings, words):
+    head = _head_copy(tmp_path)
+    head.with_suffix(".json").write_text(settings)
+    code, _, err = run(capsys, "detect", clip, "--head", str(head))
+    assert code == 1
+    (line,) = lines(err)
+    assert "head.json" in line and words in line
+
+
+def test_an_npz_beside_a_head_that_is_not_ours_is_ignored(tmp_path):
+    import numpy as np
+
+    from twd_lab.numpy_head import NumpyHead, matches_keras_file
+
+    head = _head_copy(tmp_path)
+    np.savez(head.with_suffix(".npz"), a=np.zeros(3))  # no __meta__
+    assert matches_keras_file(head) is False and NumpyHead.load(head) is None
+    head.with_suffix(".npz").write_text("not a zip at all")
+    assert matches_keras_file(head) is False
+
+
+def test_a_model_that_is_not_a_model_names_the_cause(capsys, tmp_path, clip):
+    junk = tmp_path / "junk.keras"
+    junk.write_text("not a model")
+    code, _, err = run(capsys, "detect", clip, "--model", str(junk))
+    assert code == 1
+    (line,) = lines(err)
+    assert "junk.keras is not a Keras model" in line and "File not found" not in line

@@ -173,95 +173,6 @@ def cmd_demo(args) -> int:
     return 0
 
 
-STDIN = "-"  # a FILE of "-" is read from standard input, as Unix tools do
-
-
-def _chime_target(chime: str, file: str, folder: bool) -> Path:
-    """Where one file's chimed copy goes: ``--chime`` itself, or ``<stem>_chimed.wav`` in a ``--chime`` folder."""
-    if not folder:
-        return Path(chime)
-    return Path(chime) / f"{'stdin' if file == STDIN else Path(file).stem}_chimed.wav"
-
-
-def _is_same_path(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists() and os.path.samefile(a, b):
-            return True
-    except OSError:
-        pass
-    return a.resolve() == b.resolve()
-
-
-def _check_folder(folder: Path, what: str) -> None:
-    """``folder`` exists and is a folder, or an error that says which part is wrong."""
-    if folder.is_dir():
-        return
-    for part in (folder, *folder.parents):
-        if part.exists() and not part.is_dir():
-            raise NotADirectoryError(f"{what}: {part} is a file, not a folder")
-    raise FileNotFoundError(f"{what}: the folder {folder} does not exist")
-
-
-def plan_chimes(chime: str | None, files: list[str], overwrite: bool) -> list[Path | None]:
-    """Every ``--chime`` output of a ``detect`` run, checked before any work: one per FILE (or None).
-
-    Refused: an output that is one of this run's inputs (even with ``--overwrite``), two inputs that
-    would be chimed to the same file, an output in a missing folder or under a file, and an existing
-    file without ``--overwrite``. With several FILEs ``--chime`` is a folder, made if it is missing.
-    """
-    if chime is None:
-        return [None] * len(files)
-    root = Path(chime)
-    folder = len(files) > 1 or root.is_dir()
-    if folder:
-        if root.exists() and not root.is_dir():
-            raise NotADirectoryError(f"--chime: with several FILEs --chime is a folder, but {root} is a file")
-        existing = next((p for p in root.parents if p.exists()), None)  # the folder mkdir would start from
-        if existing is not None and not existing.is_dir():
-            raise NotADirectoryError(f"--chime: {existing} is a file, not a folder")
-    else:
-        _check_folder(root.parent, "--chime")
-    targets = [_chime_target(chime, f, folder) for f in files]
-    inputs = [Path(f) for f in files if f != STDIN]
-    seen: dict[Path, str] = {}
-    for file, target in zip(files, targets):
-        for source in inputs:
-            if _is_same_path(target, source):
-                raise ValueError(
-                    f"--chime would write {target}, which is an input of this run; inputs are never "
-                    "replaced, not even with --overwrite"
-                )
-        key = target.resolve()
-        if key in seen:
-            raise ValueError(
-                f"{seen[key]} and {file} would both be chimed to {target}; chime them in separate runs "
-                "or give them different names"
-            )
-        seen[key] = file
-        if target.is_dir():
-            raise IsADirectoryError(f"--chime: {target} is a folder; give a .wav file name")
-        if target.exists() and not overwrite:
-            raise FileExistsError(f"{target} already exists; pass --overwrite to replace it")
-    if folder:
-        root.mkdir(parents=True, exist_ok=True)
-    return targets
-
-
-def _stdin_to_file(files: list[str], tmp: Path) -> Path | None:
-    """The WAV on standard input as a file in ``tmp`` when a FILE is ``-`` (else None)."""
-    if files.count(STDIN) == 0:
-        return None
-    if files.count(STDIN) > 1:
-        raise ValueError("FILE '-' (standard input) may be given only once")
-    if sys.stdin is None or sys.stdin.isatty():
-        raise ValueError(
-            "FILE '-' reads a WAV from standard input, but nothing is piped in (twd-lab detect - < x.wav)"
-        )
-    path = tmp / "stdin.wav"
-    path.write_bytes(sys.stdin.buffer.read())
-    return path
-
-
 def _load_detector(args):
     """``load_detector`` for detect and listen; TensorFlow (quietly) only if the detector needs it."""
     from twd_lab.file_detection import detector_kind, load_detector, needs_keras
@@ -275,9 +186,11 @@ def _load_detector(args):
 def cmd_detect(args) -> int:
     import tempfile
 
+    from twd_lab.cli_files import plan_chimes, stdin_to_file
+
     chimes = plan_chimes(args.chime, args.files, args.overwrite)  # before any work
     with tempfile.TemporaryDirectory(prefix="twd-lab-stdin-") as tmp:
-        stdin = _stdin_to_file(args.files, Path(tmp))
+        stdin = stdin_to_file(args.files, Path(tmp))
         return _detect_files(args, chimes, stdin)
 
 
@@ -287,6 +200,8 @@ def _detect_files(args, chimes: list[Path | None], stdin: Path | None) -> int:
     # once, for every file; fails before any file is read
     model, _ = _load_detector(args)
     failed = 0
+    from twd_lab.cli_files import STDIN
+
     for file, chime in zip(args.files, chimes):
         path = stdin if file == STDIN else file
         try:
@@ -441,111 +356,10 @@ def cmd_synth(args) -> int:
     return 0
 
 
-#: The options a resumed run takes from the interrupted one (state.json), so it goes on with the same data.
-RESUMED = ("data", "raw", "batch_size", "steps_per_epoch", "learning_rate", "seed", "dev_clips", "no_augment")
-
-
-def _train_setup(args) -> tuple[Path, Path, dict | None]:
-    """``(out, checkpoint folder, resumed state or None)`` for ``train``, every refusal before any work."""
-    from twd_lab.training import read_checkpoint_state
-
-    state = None
-    if args.resume is not None:
-        state = read_checkpoint_state(args.resume)
-        for key in RESUMED:
-            setattr(args, key, state["options"][key])
-        if args.out is None:
-            args.out = state["options"]["out"]
-        if state["epochs_done"] >= args.epochs:
-            raise ValueError(
-                f"{args.resume} already holds {state['epochs_done']} epoch(s); ask for more with --epochs"
-            )
-    out = Path(args.out or "model.keras")
-    if out.suffix != ".keras":
-        raise ValueError(f"--out must be a .keras file, got {out}")
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} already exists; choose another --out or pass --overwrite")
-    if args.resume is not None:
-        return out, Path(args.resume), state
-    ckpt = Path(args.checkpoint_dir) if args.checkpoint_dir else out.with_name(f"{out.stem}_checkpoints")
-    from twd_lab.training import BEST_NAME, HISTORY_NAME, LAST_NAME, STATE_NAME
-
-    existing = [n for n in (BEST_NAME, LAST_NAME, HISTORY_NAME, STATE_NAME) if (ckpt / n).exists()]
-    if existing and not args.overwrite:
-        raise FileExistsError(
-            f"{ckpt} already holds {', '.join(existing)} of an earlier run: pass --resume {ckpt} to go on "
-            "with it, --overwrite to start again, or choose another --checkpoint-dir"
-        )
-    return out, ckpt, None
-
-
 def cmd_train(args) -> int:
-    out, ckpt, state = _train_setup(args)
-    _quiet_tensorflow()
-    import keras
+    from twd_lab.cli_train import cmd_train as run
 
-    from twd_lab.evaluation import build_test_set
-    from twd_lab.layers import log_power_prior
-    from twd_lab.models import build_model, check_finite_weights, compile_model, load_model
-    from twd_lab.training import LAST_NAME, ArrayDataset, OnTheFlyDataset, train
-
-    keras.utils.set_random_seed(args.seed + (0 if state is None else state["epochs_done"]))
-    if args.data is not None:
-        data = ArrayDataset.from_shards(args.data, args.batch_size, seed=args.seed)
-    else:
-        data = OnTheFlyDataset(
-            args.raw, args.steps_per_epoch, args.batch_size, seed=args.seed, augment=not args.no_augment
-        )
-    if state is None:
-        mu0, sigma0 = log_power_prior(data[0][0])  # the input normalisation's prior, from one batch
-        model = build_model("functional", norm_config={"mu0": mu0.tolist(), "sigma0": sigma0.tolist()})
-        compile_model(model, learning_rate=args.learning_rate)
-        done = 0
-    else:
-        model = load_model(ckpt / LAST_NAME, compile=True)  # with its optimizer's state
-        done = state["epochs_done"]
-        for _ in range(done):  # the data goes on where it stopped
-            data.on_epoch_end()
-        print(f"resuming from epoch {done} of {args.epochs} in {ckpt}", flush=True)
-    dev = build_test_set(args.raw or "train", args.dev_clips, seed=10_000 + args.seed)  # picks the best epoch
-    options = {key: getattr(args, key) for key in RESUMED}
-    try:
-        history = train(
-            model,
-            train_data=data,
-            val_data=dev,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            checkpoint_dir=ckpt,
-            overwrite=True,  # _train_setup refused an earlier run's files unless --overwrite or --resume
-            time_limit_s=None if args.time_limit_min is None else args.time_limit_min * 60,
-            progress="epoch" if args.quiet else True,
-            initial_epoch=done,
-            initial_best=None if state is None else state.get("best_value"),
-            checkpoint_meta={"options": {**options, "out": str(out)}},
-        )
-    except KeyboardInterrupt:
-        last = ckpt / LAST_NAME
-        if last.is_file():
-            print(
-                f"{PROG}: interrupted; the last finished epoch is saved in {last}. Go on with: "
-                f"{PROG} train --resume {ckpt}" + (f" --epochs {args.epochs}" if args.epochs != 10 else ""),
-                file=sys.stderr,
-            )
-        else:
-            print(f"{PROG}: interrupted before the first epoch finished; nothing was saved", file=sys.stderr)
-        return 130
-    check_finite_weights(model, "the trained model")  # never saved with NaN weights
-    out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(out)
-    best = (
-        ""
-        if history.best_value is None
-        else f"; best dev F1 {history.best_value:.3f} (epoch {history.best_epoch})"
-    )
-    print(f"trained {len(history.epoch)} epoch(s){best}; saved {out} (checkpoints in {ckpt})")
-    print(f"try it: {PROG} detect FILE.wav --model {out}")
-    return 0
+    return run(args)
 
 
 def cmd_evaluate(args) -> int:
