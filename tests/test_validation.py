@@ -135,3 +135,19 @@ def test_check_finite_counts_what_is_wrong():
     with pytest.raises(ValueError, match="got 1 NaN and 2 infinite value"):
         check_finite(np.array([np.nan, np.inf, -np.inf, 0.0]), "x")
     assert check_finite(np.arange(3), "x") is not None  # integers are always finite
+
+
+def test_a_missing_file_says_why_it_is_missing(tmp_path):
+    from twd_lab.audio import read_wav
+
+    (tmp_path / "afile").write_text("a file")
+    (tmp_path / "link.wav").symlink_to(tmp_path / "gone.wav")
+    cases = {
+        "link.wav": "it is a link to .*gone.wav, which does not exist",
+        "afile/x.wav": "afile is a file, not a folder",
+        "nodir/sub/x.wav": "the folder .*nodir does not exist",
+        "nope.wav": "nope.wav: no such file",
+    }
+    for name, words in cases.items():
+        with pytest.raises(FileNotFoundError, match=words):
+            read_wav(tmp_path / name)

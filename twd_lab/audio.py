@@ -120,7 +120,9 @@ def _parse_wav(path: Path, raw: bytes) -> tuple[np.ndarray, int]:
 def _existing_file(path: PathLike, name: str = "path") -> Path:
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"{name}: no such file: {p}")
+        from twd_lab.validation import missing_reason
+
+        raise FileNotFoundError(f"{name}: cannot read {p}: {missing_reason(p)}")
     if p.is_dir():
         raise IsADirectoryError(f"{name}: expected a WAV file, got a folder: {p}")
     return p

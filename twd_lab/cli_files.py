@@ -2,8 +2,7 @@
 
 :func:`plan_chimes` refuses, up front, an output that is one of the run's inputs, two inputs chimed to one
 name, an output in a missing folder or under a file, and an existing file without ``--overwrite``.
-:func:`stdin_to_file` reads a FILE of ``-`` from standard input, as Unix tools do. Pure ``pathlib``: no
-NumPy, so ``twd-lab --help`` stays fast.
+:func:`stdin_to_file` reads a FILE of ``-`` from standard input, as Unix tools do.
 """
 
 from __future__ import annotations
@@ -11,6 +10,8 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+
+from twd_lab.validation import missing_reason
 
 __all__ = ["STDIN", "check_folder", "chime_target", "is_same_path", "plan_chimes", "stdin_to_file"]
 
@@ -37,10 +38,14 @@ def check_folder(folder: Path, what: str) -> None:
     """``folder`` exists and is a folder, or an error that says which part is wrong."""
     if folder.is_dir():
         return
-    for part in (folder, *folder.parents):
-        if part.exists() and not part.is_dir():
-            raise NotADirectoryError(f"{what}: {part} is a file, not a folder")
-    raise FileNotFoundError(f"{what}: the folder {folder} does not exist")
+    if folder.exists():
+        raise NotADirectoryError(f"{what}: {folder} is a file, not a folder")
+    reason = missing_reason(folder)
+    if "is a file" in reason:
+        raise NotADirectoryError(f"{what}: {reason}")
+    raise FileNotFoundError(
+        f"{what}: {f'the folder {folder} does not exist' if reason == 'no such file' else reason}"
+    )
 
 
 def plan_chimes(chime: str | None, files: list[str], overwrite: bool) -> list[Path | None]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +25,7 @@ __all__ = [
     "check_finite",
     "describe",
     "finite_number",
+    "missing_reason",
     "sample_array",
     "whole_number",
 ]
@@ -115,3 +118,21 @@ def whole_number(value, name: str, *, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be {what}, got {value!r}")
     return int(value)
+
+
+def missing_reason(path: str | os.PathLike) -> str:
+    """Why a ``path`` that does not exist is missing, for error messages: a link to nothing, a parent that
+    is a file, a folder that does not exist, or plainly no such file."""
+    path = Path(path)
+    if path.is_symlink():
+        return f"it is a link to {os.readlink(path)}, which does not exist"
+    missing = None
+    for parent in path.parents:
+        if parent.is_symlink() and not parent.exists():
+            return f"{parent} is a link to {os.readlink(parent)}, which does not exist"
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+            break
+        missing = parent
+    return "no such file" if missing is None else f"the folder {missing} does not exist"
