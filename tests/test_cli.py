@@ -9,21 +9,14 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import SR, noise, tone
+from conftest import SR, noise, run_cli, tone
 
-from twd_lab.cli import build_parser, main
+from twd_lab.cli import build_parser
 
 SUBCOMMANDS = ("demo", "detect", "listen", "synth", "train", "evaluate")
 
 
-def run(capsys, *argv):
-    """``main(argv)`` -> (exit status, stdout, stderr)."""
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse's --help and usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 def error_lines(err: str) -> list[str]:

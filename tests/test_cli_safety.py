@@ -9,19 +9,11 @@ import sys
 import types
 
 import pytest
-from conftest import noise, skip_without_embedding_detector
+from conftest import noise, run_cli, skip_without_embedding_detector
 
 from twd_lab.audio import write_wav
-from twd_lab.cli import main
 
-
-def run(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 def lines(text: str) -> list[str]:

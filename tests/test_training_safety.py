@@ -9,10 +9,10 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 keras = pytest.importorskip("keras")
 
-from twd_lab.cli import main
 from twd_lab.constants import N_FREQ
 from twd_lab.evaluation import TestSet
 from twd_lab.models import check_finite_weights, compile_model, load_model
@@ -24,14 +24,7 @@ from twd_lab.training import (
     train,
 )
 
-
-def run(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 def tiny_model(learning_rate=1e-2):
@@ -50,6 +43,22 @@ def toy(n=4, frames=120):
     y = np.zeros((n, (frames - 15) // 4 + 1, 1), "float32")
     y[:, 10:14] = 1
     return x, y, TestSet(x[:1], y[:1], [[0.5]], "toy", 0)
+
+
+def fit(model, folder, *, epochs, **kwargs):
+    """``train`` on the toy data, checkpoints in ``folder``, quietly, without early stopping."""
+    x, y, dev = toy()
+    kwargs.setdefault("batch_size", 2)
+    return train(
+        model,
+        train_data=(x, y),
+        val_data=dev,
+        epochs=epochs,
+        checkpoint_dir=folder,
+        progress=False,
+        early_stopping_patience=None,
+        **kwargs,
+    )
 
 
 class Once(keras.callbacks.Callback):
@@ -80,23 +89,13 @@ def test_compile_model_refuses_a_bad_learning_rate():
 
 
 def test_a_nan_learning_rate_stops_training_with_the_epoch_and_saves_nothing(tmp_path):
-    x, y, dev = toy()
     model = tiny_model(learning_rate=float("nan"))  # past compile_model's check, as a user could
     with pytest.raises(NonFiniteTraining, match=r"epoch 1: the loss became nan at batch 2"):
-        train(
-            model,
-            train_data=(x, y),
-            val_data=dev,
-            epochs=3,
-            batch_size=1,
-            checkpoint_dir=tmp_path,
-            progress=False,
-        )
+        fit(model, tmp_path, epochs=3, batch_size=1)
     assert list(tmp_path.glob("*.keras")) == []  # no best.keras, no last.keras: nothing NaN was saved
 
 
 def test_weights_gone_non_finite_stop_training_and_keep_the_last_good_epoch(tmp_path):
-    x, y, dev = toy()
     model = tiny_model()
 
     def poison(m):
@@ -104,17 +103,7 @@ def test_weights_gone_non_finite_stop_training_and_keep_the_last_good_epoch(tmp_
         kernel.assign(np.full(kernel.shape, np.inf, "float32"))
 
     with pytest.raises(NonFiniteTraining, match=rf"epoch 2: .*saved in {tmp_path / LAST_NAME}"):
-        train(
-            model,
-            train_data=(x, y),
-            val_data=dev,
-            epochs=3,
-            batch_size=2,
-            checkpoint_dir=tmp_path,
-            callbacks=[Once(1, poison)],
-            progress=False,
-            early_stopping_patience=None,
-        )
+        fit(model, tmp_path, epochs=3, callbacks=[Once(1, poison)])
     assert read_checkpoint_state(tmp_path)["epochs_done"] == 1
     check_finite_weights(keras.saving.load_model(tmp_path / LAST_NAME), "last.keras")
 
@@ -139,40 +128,29 @@ def test_a_file_that_is_not_a_model_says_so(tmp_path):
 
 
 def test_every_epoch_leaves_a_checkpoint_to_resume_from_even_when_interrupted(tmp_path):
-    x, y, dev = toy()
     model = tiny_model()
 
     def interrupt(m):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(
+        fit(
             model,
-            train_data=(x, y),
-            val_data=dev,
+            tmp_path,
             epochs=5,
-            batch_size=2,
-            checkpoint_dir=tmp_path,
             callbacks=[Once(2, interrupt)],
-            progress=False,
-            early_stopping_patience=None,
             checkpoint_meta={"options": {"seed": 7}},
         )
     state = read_checkpoint_state(tmp_path)
     assert state["epochs_done"] == 2 and state["options"] == {"seed": 7}
     resumed = keras.saving.load_model(tmp_path / LAST_NAME)
-    history = train(
+    history = fit(
         resumed,
-        train_data=(x, y),
-        val_data=dev,
+        tmp_path,
         epochs=4,
-        batch_size=2,
-        checkpoint_dir=tmp_path,
         overwrite=True,
         initial_epoch=state["epochs_done"],
         initial_best=state["best_value"],
-        progress=False,
-        early_stopping_patience=None,
     )
     assert history.epoch == [2, 3]
     assert read_checkpoint_state(tmp_path)["epochs_done"] == 4
