@@ -104,6 +104,7 @@ def test_synth_of_a_million_examples_is_one_line_with_the_size_needed(tmp_path, 
     err = capsys.readouterr().err
     assert code == 1
     (line,) = err.splitlines()
+    assert line.startswith("twd-lab: error: --out: ") and "out_dir" not in line
     assert "2,231.9 GB" in line and "500.0 GB are free" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
@@ -150,3 +151,4 @@ def test_a_dataset_manifest_error_is_one_line_in_train(built, capsys):
     code = main(["train", "--data", str(built), "--out", str(built.parent / "m.keras"), "--epochs", "1"])
     err = capsys.readouterr().err
     assert code == 1 and len(err.splitlines()) == 1 and "not a twd-lab dataset manifest" in err
+    assert err.startswith("twd-lab: error: --data: ")

@@ -72,6 +72,18 @@ def _quiet_tensorflow() -> None:
         os.close(devnull)
 
 
+def as_option(err: BaseException, api_name: str, option: str) -> BaseException:
+    """``err`` with its message in command-line words: a leading ``api_name:`` (the library's argument)
+    becomes ``option:`` (the command's option), so a message never mixes the two."""
+    text = str(err)
+    if text.startswith((f"{api_name}:", f"{api_name} ")):
+        try:
+            return type(err)(option + text[len(api_name) :])
+        except TypeError:  # an exception type that takes other arguments: keep it as it is
+            return err
+    return err
+
+
 def _one_line(err: BaseException) -> str:
     text = str(err) or type(err).__name__
     return " ".join(text.split())
@@ -346,9 +358,12 @@ def cmd_listen(args) -> int:
 def cmd_synth(args) -> int:
     from twd_lab.dataset import build_dataset
 
-    info = build_dataset(
-        args.out, args.m, raw=args.raw, seed=args.seed, workers=args.workers, progress=not args.quiet
-    )
+    try:
+        info = build_dataset(
+            args.out, args.m, raw=args.raw, seed=args.seed, workers=args.workers, progress=not args.quiet
+        )
+    except EXPECTED_ERRORS as err:
+        raise as_option(err, "out_dir", "--out") from None
     print(
         f"wrote {info.m} examples ({info.source}, seed {info.seed}) to {info.path} "
         f"in {len(info.shards)} shard(s), {info.seconds:.1f} s"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from twd_lab.cli import PROG, _quiet_tensorflow
+from twd_lab.cli import PROG, _quiet_tensorflow, as_option
 
 __all__ = ["RESUMED", "cmd_train", "train_setup"]
 
@@ -65,7 +65,10 @@ def cmd_train(args) -> int:
 
     keras.utils.set_random_seed(args.seed + (0 if state is None else state["epochs_done"]))
     if args.data is not None:
-        data = ArrayDataset.from_shards(args.data, args.batch_size, seed=args.seed)
+        try:
+            data = ArrayDataset.from_shards(args.data, args.batch_size, seed=args.seed)
+        except (ValueError, OSError) as err:
+            raise as_option(err, "out_dir", "--data") from None
     else:
         data = OnTheFlyDataset(
             args.raw, args.steps_per_epoch, args.batch_size, seed=args.seed, augment=not args.no_augment
