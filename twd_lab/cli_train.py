@@ -86,6 +86,9 @@ def cmd_train(args) -> int:
         print(f"resuming from epoch {done} of {args.epochs} in {ckpt}", flush=True)
     dev = build_test_set(args.raw or "train", args.dev_clips, seed=10_000 + args.seed)  # picks the best epoch
     options = {key: getattr(args, key) for key in RESUMED}
+    print(
+        f"a checkpoint after every epoch in {ckpt} (after Ctrl-C: {PROG} train --resume {ckpt})", flush=True
+    )
     try:
         history = train(
             model,
