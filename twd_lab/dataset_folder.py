@@ -84,7 +84,7 @@ def check_free_space(folder: Path, m: int, reclaimable: int = 0) -> None:
     if need > free:
         raise OSError(
             f"out_dir: {m:,} examples need {need / 1e9:,.1f} GB ({EXAMPLE_BYTES / 1e6:.1f} MB each) but only "
-            f"{free / 1e9:,.1f} GB are free on {folder}"
+            f"{free / 1e9:,.1f} GB are free on {folder.resolve()}"
             + (
                 f" (the earlier dataset's {reclaimable / 1e9:,.1f} GB are freed only after)"
                 if reclaimable
