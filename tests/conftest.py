@@ -22,6 +22,18 @@ def skip_without_embedding_detector() -> None:
         )
 
 
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """``twd_lab.cli.main(argv)`` -> (exit status, stdout, stderr), argparse's exits included."""
+    from twd_lab.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse's --help and usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def tone(seconds: float, freq: float = 440.0, amp: float = 0.5, sr: int = SR) -> np.ndarray:
     t = np.arange(round(seconds * sr)) / sr
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)

@@ -207,6 +207,8 @@ def fake_sounddevice(audio: np.ndarray) -> types.ModuleType:
 
     module = types.ModuleType("sounddevice")
     module.InputStream = InputStream
+    module.PortAudioError = type("PortAudioError", (Exception,), {})
+    module.query_devices = lambda device=None, kind=None: {"name": "fake microphone", "max_input_channels": 1}
     return module
 
 

@@ -120,7 +120,9 @@ def _parse_wav(path: Path, raw: bytes) -> tuple[np.ndarray, int]:
 def _existing_file(path: PathLike, name: str = "path") -> Path:
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"{name}: no such file: {p}")
+        from twd_lab.validation import missing_reason
+
+        raise FileNotFoundError(f"{name}: cannot read {p}: {missing_reason(p)}")
     if p.is_dir():
         raise IsADirectoryError(f"{name}: expected a WAV file, got a folder: {p}")
     return p
@@ -283,16 +285,18 @@ def _is_segment(obj: Any) -> bool:
 def match_target_amplitude(sound, target_dBFS: float):
     """The lab's helper: return ``sound`` with its loudness set to ``target_dBFS``.
 
-    Works on a pydub ``AudioSegment`` (returns one, like the lab) and on a float array (returns a new
-    float32 array). Silence has no loudness to match (-inf dBFS): it is returned unchanged instead of
-    turning into NaN or infinity.
+    Works on a pydub ``AudioSegment`` (returns one, like the lab) and on an array of samples (returns a
+    new float32 array; NaN or infinity is refused, naming ``sound``). Silence has no loudness to match
+    (-inf dBFS): it is returned unchanged instead of turning into NaN or infinity.
     """
     if not math.isfinite(target_dBFS):
         raise ValueError(f"target_dBFS must be a finite number, got {target_dBFS!r}")
     if _is_segment(sound):
         level = sound.dBFS
         return sound if not math.isfinite(level) else sound.apply_gain(target_dBFS - level)
-    x = np.asarray(sound, dtype=np.float32)
+    from twd_lab.validation import sample_array
+
+    x = sample_array(sound, "sound")  # numeric, (n,) or (n, channels), finite; integers scaled
     level = dbfs(x)
     return x.copy() if not math.isfinite(level) else apply_gain(x, target_dBFS - level)
 

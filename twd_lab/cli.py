@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import zipfile
@@ -71,6 +72,18 @@ def _quiet_tensorflow() -> None:
         os.close(devnull)
 
 
+def as_option(err: BaseException, api_name: str, option: str) -> BaseException:
+    """``err`` with its message in command-line words: a leading ``api_name:`` (the library's argument)
+    becomes ``option:`` (the command's option), so a message never mixes the two."""
+    text = str(err)
+    if text.startswith((f"{api_name}:", f"{api_name} ")):
+        try:
+            return type(err)(option + text[len(api_name) :])
+        except TypeError:  # an exception type that takes other arguments: keep it as it is
+            return err
+    return err
+
+
 def _one_line(err: BaseException) -> str:
     text = str(err) or type(err).__name__
     return " ".join(text.split())
@@ -83,6 +96,17 @@ def _probability(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
+    return value
+
+
+def _positive(text: str) -> float:
+    """A finite number > 0 (a learning rate, a duration): nan, inf, 0 and negatives are refused."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
     return value
 
 
@@ -161,17 +185,6 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def _chime_target(chime: str | None, file: str, several: bool) -> Path | None:
-    """Where one file's chimed copy goes: ``--chime`` itself, or ``<stem>_chimed.wav`` in a ``--chime`` folder."""
-    if chime is None:
-        return None
-    target = Path(chime)
-    if several or target.is_dir():
-        target.mkdir(parents=True, exist_ok=True)
-        return target / f"{Path(file).stem}_chimed.wav"
-    return target
-
-
 def _load_detector(args):
     """``load_detector`` for detect and listen; TensorFlow (quietly) only if the detector needs it."""
     from twd_lab.file_detection import detector_kind, load_detector, needs_keras
@@ -183,35 +196,51 @@ def _load_detector(args):
 
 
 def cmd_detect(args) -> int:
+    import tempfile
+
+    from twd_lab.cli_files import plan_chimes, stdin_to_file
+
+    chimes = plan_chimes(args.chime, args.files, args.overwrite)  # before any work
+    with tempfile.TemporaryDirectory(prefix="twd-lab-stdin-") as tmp:
+        stdin = stdin_to_file(args.files, Path(tmp))
+        return _detect_files(args, chimes, stdin)
+
+
+def _detect_files(args, chimes: list[Path | None], stdin: Path | None) -> int:
     from twd_lab.file_detection import detect_file
 
     # once, for every file; fails before any file is read
     model, _ = _load_detector(args)
-    several = len(args.files) > 1
     failed = 0
-    for file in args.files:
+    from twd_lab.cli_files import STDIN
+
+    for file, chime in zip(args.files, chimes):
+        path = stdin if file == STDIN else file
         try:
             result = detect_file(
-                file,
+                path,
                 model,
                 threshold=args.threshold,
                 patience=args.patience,
                 refractory=args.refractory,
-                chime_out=_chime_target(args.chime, file, several),
+                chime_out=chime,
                 overwrite=args.overwrite,
                 **({"lead_s": 0.0, "tail_s": 0.0} if args.no_pad else {}),
             )
         except EXPECTED_ERRORS as err:
             failed += 1
-            print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr, flush=True)
+            message = _one_line(err)
+            if file == STDIN:
+                message = message.replace(str(stdin), "- (standard input)")
+            print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
             continue
+        result["file"] = file
         if args.json:
             print(json.dumps(result), flush=True)
         else:
             fired = result["triggers"]
             found = ", ".join(f"{t['time_s']:.2f} s (p={t['score']:.2f})" for t in fired) or "none"
             print(f"{file}  {result['duration_s']:.2f} s  activate: {found}", flush=True)
-        chime = _chime_target(args.chime, file, several)
         if chime is not None:
             print(f"wrote {chime}", file=sys.stderr if args.json else sys.stdout, flush=True)
     if failed:
@@ -262,13 +291,33 @@ def cmd_personalize(args) -> int:
     return 0
 
 
-def cmd_listen(args) -> int:
+PORTAUDIO_HINT = "Debian/Ubuntu: sudo apt install libportaudio2; macOS: brew install portaudio"
+
+
+def _microphone():
+    """The ``sounddevice`` module, once it is known to have PortAudio and an input device; else one line."""
     try:
-        import sounddevice  # noqa: F401  (checked before TensorFlow and the model are loaded)
+        import sounddevice
     except ImportError:
         raise RuntimeError(
             "listening needs the optional package sounddevice: python -m pip install sounddevice"
         ) from None
+    except OSError as err:  # sounddevice is installed, the PortAudio C library it wraps is not
+        raise RuntimeError(
+            f"sounddevice cannot load the PortAudio library ({_one_line(err)}); install it ({PORTAUDIO_HINT})"
+        ) from None
+    try:
+        sounddevice.query_devices(kind="input")
+    except (sounddevice.PortAudioError, ValueError) as err:
+        raise RuntimeError(
+            f"no microphone to listen to ({_one_line(err)}); connect one, or list the devices with "
+            "`python -m sounddevice`"
+        ) from None
+    return sounddevice
+
+
+def cmd_listen(args) -> int:
+    sounddevice = _microphone()  # checked before TensorFlow and the model are loaded
     model, kind = _load_detector(args)
     if kind == "embedding":
         from twd_lab.embedding_streaming import EmbeddingStreamingDetector
@@ -298,7 +347,10 @@ def cmd_listen(args) -> int:
         name = "the lab network"
     until = "Ctrl-C to stop" if args.seconds is None else f"{args.seconds:g} s"
     print(f'listening with {name} ({until}); say "activate"', flush=True)
-    heard = detector.listen(args.seconds)
+    try:
+        heard = detector.listen(args.seconds)
+    except sounddevice.PortAudioError as err:  # e.g. the microphone was unplugged
+        raise RuntimeError(f"the microphone stopped: {_one_line(err)}") from None
     print(f"heard {len(heard)} time(s) in {detector.time_s:.1f} s")
     return 0
 
@@ -306,9 +358,12 @@ def cmd_listen(args) -> int:
 def cmd_synth(args) -> int:
     from twd_lab.dataset import build_dataset
 
-    info = build_dataset(
-        args.out, args.m, raw=args.raw, seed=args.seed, workers=args.workers, progress=not args.quiet
-    )
+    try:
+        info = build_dataset(
+            args.out, args.m, raw=args.raw, seed=args.seed, workers=args.workers, progress=not args.quiet
+        )
+    except EXPECTED_ERRORS as err:
+        raise as_option(err, "out_dir", "--out") from None
     print(
         f"wrote {info.m} examples ({info.source}, seed {info.seed}) to {info.path} "
         f"in {len(info.shards)} shard(s), {info.seconds:.1f} s"
@@ -317,51 +372,9 @@ def cmd_synth(args) -> int:
 
 
 def cmd_train(args) -> int:
-    _quiet_tensorflow()
-    out = Path(args.out)
-    if out.suffix != ".keras":
-        raise ValueError(f"--out must be a .keras file, got {out}")
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} already exists; choose another --out or pass --overwrite")
-    import keras
+    from twd_lab.cli_train import cmd_train as run
 
-    from twd_lab.evaluation import build_test_set
-    from twd_lab.layers import log_power_prior
-    from twd_lab.models import build_model, compile_model
-    from twd_lab.training import ArrayDataset, OnTheFlyDataset, train
-
-    keras.utils.set_random_seed(args.seed)
-    if args.data is not None:
-        data = ArrayDataset.from_shards(args.data, args.batch_size, seed=args.seed)
-    else:
-        data = OnTheFlyDataset(
-            args.raw, args.steps_per_epoch, args.batch_size, seed=args.seed, augment=not args.no_augment
-        )
-    mu0, sigma0 = log_power_prior(data[0][0])  # the input normalisation's prior, from one batch
-    model = build_model("functional", norm_config={"mu0": mu0.tolist(), "sigma0": sigma0.tolist()})
-    compile_model(model, learning_rate=args.learning_rate)
-    dev = build_test_set(args.raw or "train", args.dev_clips, seed=10_000 + args.seed)  # picks the best epoch
-    history = train(
-        model,
-        train_data=data,
-        val_data=dev,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        checkpoint_dir=args.checkpoint_dir,
-        overwrite=args.overwrite,
-        time_limit_s=None if args.time_limit_min is None else args.time_limit_min * 60,
-        progress="epoch" if args.quiet else True,
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(out)
-    best = (
-        ""
-        if history.best_value is None
-        else f"; best dev F1 {history.best_value:.3f} (epoch {history.best_epoch})"
-    )
-    print(f"trained {len(history.epoch)} epoch(s){best}; saved {out}")
-    print(f"try it: {PROG} detect FILE.wav --model {out}")
-    return 0
+    return run(args)
 
 
 def cmd_evaluate(args) -> int:
@@ -450,8 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
         "each detection as soon as it is decided. time_s counts from the start of listening.",
     )
     _add_detector_choice(p)
-    p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
-    p.add_argument("--chunk-s", type=float, default=0.25, help="seconds per chunk (0.25)")
+    p.add_argument("--seconds", type=_positive, help="stop after this long (default: Ctrl-C)")
+    p.add_argument("--chunk-s", type=_positive, default=0.25, help="seconds per chunk (0.25)")
     _add_firing_rule(p, per_detector=True)
     p.set_defaults(func=cmd_listen)
 
@@ -479,15 +492,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data", help="a dataset folder from `twd-lab synth` (default: synthesize on the fly)")
     p.add_argument("--raw", help="lab-style folder to synthesize from (default: bundled training voices)")
-    p.add_argument("--out", default="model.keras", help="where to save the model (model.keras)")
-    p.add_argument("--epochs", type=_count(1), default=10, help="epochs (10)")
+    p.add_argument("--out", help="where to save the model (model.keras)")
+    p.add_argument("--epochs", type=_count(1), default=10, help="epochs in all, resumed ones included (10)")
     p.add_argument("--batch-size", type=_count(1), default=32, help="examples per batch (32)")
     p.add_argument(
         "--steps-per-epoch", type=_count(1), default=50, help="batches per epoch when synthesizing (50)"
     )
     p.add_argument(
         "--learning-rate",
-        type=float,
+        type=_positive,
         default=1e-4,
         help="Adam learning rate (the lab's 1e-4; 1e-3 is faster)",
     )
@@ -498,8 +511,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEV_CLIPS,
         help=f"clips scored after each epoch to keep the best ({DEV_CLIPS}; about 220 MB)",
     )
-    p.add_argument("--checkpoint-dir", help="also keep best.keras, last.keras and history.csv here")
-    p.add_argument("--time-limit-min", type=float, help="stop after the epoch that passes this many minutes")
+    p.add_argument(
+        "--checkpoint-dir",
+        help="keep best.keras, last.keras (after every epoch, to resume from), state.json and history.csv "
+        "here (default: OUT_checkpoints beside --out)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="CHECKPOINT_DIR",
+        help="go on from the last finished epoch of an interrupted run, with its data and options",
+    )
+    p.add_argument(
+        "--time-limit-min", type=_positive, help="stop after the epoch that passes this many minutes"
+    )
     p.add_argument("--no-augment", action="store_true", help="use the clips as they are")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out or checkpoints")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")

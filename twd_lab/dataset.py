@@ -19,7 +19,10 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
+import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,12 +30,27 @@ from pathlib import Path
 import numpy as np
 
 from twd_lab.constants import CLIP_SAMPLES, N_FREQ, TX, TY
+from twd_lab.dataset_folder import (
+    EXAMPLE_BYTES,
+    FORMAT,
+    MANIFEST,
+    check_free_space,
+    check_out_dir,
+    recorded_files,
+    swap_in,
+)
 
-__all__ = ["Dataset", "DatasetInfo", "ShardedArray", "build_dataset", "iter_batches", "load_dataset"]
+__all__ = [
+    "EXAMPLE_BYTES",
+    "Dataset",
+    "DatasetInfo",
+    "ShardedArray",
+    "build_dataset",
+    "iter_batches",
+    "load_dataset",
+]
 
-FORMAT = "twd-lab-dataset"
 VERSION = 1
-MANIFEST = "manifest.json"
 _CHUNK = 8  # examples per task: small enough for a smooth progress bar, large enough to batch writes
 
 
@@ -130,32 +148,6 @@ def _load_raw(raw) -> tuple[list, list, list, str]:
     return [fit_to_clip(b) for b in backgrounds], as_f32[0], as_f32[1], "arrays"
 
 
-def _prepare_out_dir(out: Path) -> None:
-    """Make ``out`` ready: new, empty, or holding an earlier dataset of ours (whose files we remove)."""
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"out_dir must be a folder, but {out} is a file")
-    out.mkdir(parents=True, exist_ok=True)
-    if not any(out.iterdir()):
-        return
-    manifest = out / MANIFEST
-    try:
-        old = json.loads(manifest.read_text())
-        ours = old.get("format") == FORMAT
-    except (OSError, ValueError, AttributeError):
-        ours = False
-    if not ours:
-        raise FileExistsError(
-            f"out_dir {out} is not empty and holds no twd-lab dataset ({MANIFEST}); "
-            "choose a new or empty folder (nothing was written)"
-        )
-    for shard in old.get("shards", []):  # remove only the files our manifest lists
-        for key in ("x", "y"):
-            name = shard.get(key)
-            if isinstance(name, str) and "/" not in name and "\\" not in name:
-                (out / name).unlink(missing_ok=True)
-    manifest.unlink()
-
-
 def _context():
     # fork where it is safe and cheap (Linux): workers start in milliseconds, inherit the clips, and a
     # script needs no `if __name__ == "__main__":` guard. Elsewhere (macOS, Windows) spawn, which does.
@@ -184,10 +176,14 @@ def build_dataset(
     :func:`twd_lab.synthesis.create_training_example`; ``augment`` (picklable, e.g. a module-level
     function) is applied to every inserted word. ``workers`` processes (default ``os.cpu_count()``) share
     the work; the result is the same for any ``workers``. A folder that is not empty and is not a
-    twd-lab dataset is refused (``FileExistsError``); an earlier dataset there is replaced.
-    """
-    from tqdm.auto import tqdm
+    twd-lab dataset is refused (``FileExistsError``), and so is a dataset the disk cannot hold (``OSError``,
+    about 2.2 MB an example), before anything is written.
 
+    The examples are built in a hidden folder beside ``out_dir`` (shards are created as they fill) and
+    moved in only when all are done, so an interrupted build (Ctrl-C) leaves an earlier dataset there as it
+    was and nothing of its own. An earlier dataset is replaced: of its files only the shards its manifest
+    records (``X_00000.npy``, ...) are deleted; anything else in the folder stays.
+    """
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
         raise ValueError(f"m must be a positive number of examples, got {m!r}")
     if isinstance(shard_size, bool) or not isinstance(shard_size, (int, np.integer)) or shard_size < 1:
@@ -199,8 +195,11 @@ def build_dataset(
         raise ValueError(f"workers must be at least 1, got {workers}")
     backgrounds, activates, negatives, source = _load_raw(raw)
     out = Path(out_dir)
-    _prepare_out_dir(out)
+    old = check_out_dir(out)  # nothing is changed until the new dataset is complete
     m, shard_size, seed = int(m), int(shard_size), int(seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    old_files = [out / name for name in recorded_files(old or {}) if (out / name).is_file()]
+    check_free_space(out.parent, m, sum(f.stat().st_size for f in old_files))
     info = DatasetInfo(
         path=str(out),
         m=m,
@@ -210,46 +209,70 @@ def build_dataset(
         workers=workers,
         augment=None if augment is None else getattr(augment, "__qualname__", repr(augment)),
     )
-    tasks = []
+    building = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        t0 = time.perf_counter()
+        _build_into(building, info, (backgrounds, activates, negatives, augment, seed), progress)
+        info.seconds = round(time.perf_counter() - t0, 3)
+        info.complete = True
+        swap_in(building, out, info.to_json(), old)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)  # an interrupted build leaves nothing behind
+    return info
+
+
+def _shard_tasks(folder: Path, info: DatasetInfo) -> Iterator[tuple]:
+    """The build's tasks in order; each shard's files are created only when its first task is reached
+    (so an interrupted or failing build has not claimed the disk space of shards it never filled)."""
+    m, shard_size = info.m, info.shard_size
     for first in range(0, m, shard_size):
         n = min(shard_size, m - first)
         k = len(info.shards)
         names = {"x": f"X_{k:05d}.npy", "y": f"Y_{k:05d}.npy"}
         offsets = {}
         for key, shape in (("x", (n, TX, N_FREQ)), ("y", (n, TY, 1))):
-            mm = np.lib.format.open_memmap(out / names[key], mode="w+", dtype=np.float32, shape=shape)
+            mm = np.lib.format.open_memmap(folder / names[key], mode="w+", dtype=np.float32, shape=shape)
             offsets[key] = mm.offset  # header length: workers write rows after it
             del mm
         info.shards.append({**names, "n": n, "start": first})
         for a in range(first, first + n, _CHUNK):
             b = min(a + _CHUNK, first + n)
-            tasks.append(
-                (a, b, a - first, str(out / names["x"]), offsets["x"], str(out / names["y"]), offsets["y"])
-            )
-    (out / MANIFEST).write_text(json.dumps(info.to_json(), indent=1))  # marks the folder ours, incomplete
+            x_path, y_path = str(folder / names["x"]), str(folder / names["y"])
+            yield (a, b, a - first, x_path, offsets["x"], y_path, offsets["y"])
 
-    t0 = time.perf_counter()
-    state = (backgrounds, activates, negatives, augment, seed)
-    with tqdm(total=m, disable=not progress, unit="ex", desc="examples") as bar:
-        if workers == 1 or len(tasks) == 1:
+
+def _build_into(folder: Path, info: DatasetInfo, state: tuple, progress: bool) -> None:
+    """Build every example of ``info`` into shards in ``folder`` (``info.shards`` is filled in)."""
+    from tqdm.auto import tqdm
+
+    tasks = _shard_tasks(folder, info)
+    single = info.workers == 1 or info.m <= _CHUNK
+    with tqdm(total=info.m, disable=not progress, unit="ex", desc="examples") as bar:
+        if single:
             _init_worker(*state)
             try:
                 for task in tasks:
                     bar.update(_build_chunk(task))
             finally:
                 _STATE.clear()  # let the clips and buffers go
-        else:
-            from concurrent.futures import ProcessPoolExecutor
+            return
+        from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(
-                workers, mp_context=_context(), initializer=_init_worker, initargs=state
-            ) as ex:
-                for done in ex.map(_build_chunk, tasks):
-                    bar.update(done)
-    info.seconds = round(time.perf_counter() - t0, 3)
-    info.complete = True
-    (out / MANIFEST).write_text(json.dumps(info.to_json(), indent=1))
-    return info
+        with ProcessPoolExecutor(
+            info.workers, mp_context=_context(), initializer=_init_worker, initargs=state
+        ) as ex:
+            pending: deque = deque()
+            try:
+                for task in tasks:  # a few tasks ahead of the workers, not all of them at once
+                    pending.append(ex.submit(_build_chunk, task))
+                    while len(pending) >= 2 * info.workers:
+                        bar.update(pending.popleft().result())
+                while pending:
+                    bar.update(pending.popleft().result())
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
 
 
 # ------------------------------------------------------------------------------------------- loading
@@ -310,25 +333,66 @@ class Dataset:
 
 
 def load_dataset(out_dir: str | os.PathLike) -> Dataset:
-    """Open a dataset written by :func:`build_dataset`; its shards are memory-mapped read-only."""
+    """Open a dataset written by :func:`build_dataset`; its shards are memory-mapped read-only.
+
+    A missing, broken or foreign manifest, a missing, truncated or foreign shard, or shards of the wrong
+    shape raise ``FileNotFoundError`` / ``ValueError`` naming the file and what is wrong."""
     root = Path(out_dir)
+    manifest = root / MANIFEST
     try:
-        info = json.loads((root / MANIFEST).read_text())
+        info = json.loads(manifest.read_text())
     except FileNotFoundError:
         raise FileNotFoundError(f"out_dir: {root} holds no {MANIFEST}; build it with build_dataset") from None
-    if info.get("format") != FORMAT:
-        raise ValueError(f"out_dir: {root / MANIFEST} is not a twd-lab dataset manifest")
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"out_dir: {manifest} is not valid JSON ({err}); rebuild the dataset") from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise ValueError(f"out_dir: {manifest} is not a twd-lab dataset manifest")
     if not info.get("complete"):
         raise ValueError(
             f"out_dir: the dataset in {root} is incomplete (its build was interrupted); rebuild it"
         )
+    shards, m = info.get("shards"), info.get("m")
+    if not isinstance(shards, list) or not shards or len(recorded_files(info)) != 2 * len(shards):
+        raise ValueError(
+            f'out_dir: {manifest} has no valid "shards" list (each shard\'s "x" and "y" files); '
+            "the manifest is broken: rebuild the dataset"
+        )
+    whole = isinstance(m, int) and not isinstance(m, bool)
+    if not whole:
+        raise ValueError(f'out_dir: {manifest} has no whole number "m" of examples; rebuild the dataset')
     arrays = {}
-    for key in ("x", "y"):
-        parts = [np.load(root / s[key], mmap_mode="r") for s in info["shards"]]
+    for key, row_shape in (("x", (TX, N_FREQ)), ("y", (TY, 1))):
+        parts = [_open_shard(root / shard[key], row_shape) for shard in shards]
         arrays[key] = parts[0] if len(parts) == 1 else ShardedArray(parts)
-    if len(arrays["x"]) != info["m"] or len(arrays["y"]) != info["m"]:
-        raise ValueError(f"out_dir: {root} holds {len(arrays['x'])} examples, its manifest says {info['m']}")
+    if len(arrays["x"]) != m or len(arrays["y"]) != m:
+        raise ValueError(f"out_dir: {root} holds {len(arrays['x'])} examples, its manifest says {m}")
     return Dataset(root, arrays["x"], arrays["y"], info)
+
+
+def _open_shard(path: Path, row_shape: tuple) -> np.ndarray:
+    """One shard, memory-mapped read-only: float32 ``(n, *row_shape)``, or an error naming the file."""
+    fix = "rebuild the dataset (twd-lab synth)"
+    try:
+        part = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"out_dir: the shard {path} is missing; {fix}") from None
+    except (ValueError, OSError, EOFError) as err:
+        text = str(err)
+        if "mmap length is greater than file size" in text or "cannot mmap an empty file" in text:
+            why = "it is shorter than its header says (truncated)"
+        elif "pickle" in text or "Python objects" in text:
+            why = (
+                "it holds Python objects (a pickle), not float32 numbers (broken, or not written by twd-lab)"
+            )
+        else:
+            why = " ".join(text.split())
+        raise ValueError(f"out_dir: the shard {path} cannot be read: {why}; {fix}") from None
+    if not isinstance(part, np.ndarray) or part.dtype != np.float32 or part.shape[1:] != row_shape:
+        got = f"{part.dtype} {part.shape}" if isinstance(part, np.ndarray) else type(part).__name__
+        raise ValueError(
+            f"out_dir: the shard {path} holds {got}, expected float32 (n, {', '.join(map(str, row_shape))}); {fix}"
+        )
+    return part
 
 
 def iter_batches(

@@ -47,6 +47,7 @@ from twd_lab.constants import (
     steps_for_frames,
 )
 from twd_lab.inference import RECEPTIVE_FIELD_SAMPLES, Trigger, step_times_s, triggers_at
+from twd_lab.validation import sample_array
 
 PathLike = str | os.PathLike
 
@@ -72,15 +73,6 @@ __all__ = [
 # ------------------------------------------------------------------------------------------ audio in
 
 
-def _int_scale(dtype: np.dtype) -> tuple[float, float]:
-    """(offset, scale) that map an integer sample type onto [-1, 1] (8-bit audio is unsigned)."""
-    info = np.iinfo(dtype)
-    if info.min == 0:
-        half = (int(info.max) + 1) / 2
-        return half, half
-    return 0.0, float(-int(info.min))
-
-
 def load_audio(path_or_samples, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Audio as float32 mono at 44.1 kHz, at its own level: from a WAV path or an array.
 
@@ -89,8 +81,8 @@ def load_audio(path_or_samples, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray
     type's full range: int16 by 32,768, uint8 around 128). Channels are averaged. The input is never changed.
 
     Raises ``FileNotFoundError`` / ``IsADirectoryError`` for a bad path, :class:`twd_lab.audio.AudioFileError`
-    (a ``ValueError``) for a file that is not a readable WAV, and ``ValueError`` for an empty array or one
-    with NaN or infinity.
+    (a ``ValueError``) for a file that is not a readable WAV, and ``ValueError`` for an empty array, one
+    with NaN or infinity, or a 2-D one with more channels than samples (``(channels, n)``: pass ``.T``).
     """
     from twd_lab.audio import read_wav, resample
 
@@ -98,19 +90,7 @@ def load_audio(path_or_samples, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray
         return read_wav(path_or_samples)
     if isinstance(path_or_samples, (bytes, bytearray)):
         raise TypeError("path_or_samples must be a path or an array of samples, got bytes")
-    x = np.asarray(path_or_samples)
-    if x.dtype.kind not in "iuf" or x.ndim not in (1, 2):
-        raise ValueError(
-            f"samples must be a numeric array of shape (n,) or (n, channels), got shape {x.shape} of {x.dtype}"
-        )
-    if x.shape[0] == 0 or x.size == 0:
-        raise ValueError(f"samples must hold at least one sample, got an empty array of shape {x.shape}")
-    if x.dtype.kind in "iu":
-        offset, scale = _int_scale(x.dtype)
-        x = ((x.astype(np.float64) - offset) / scale).astype(np.float32)
-    elif not np.all(np.isfinite(x)):
-        raise ValueError("samples must be finite: they contain NaN or infinity")
-    x = x.astype(np.float32, copy=False)
+    x = sample_array(path_or_samples, "path_or_samples")  # (n,) or (n, channels), finite, ints scaled
     if x.ndim == 2:
         x = x.mean(axis=1, dtype=np.float32)
     out = resample(x, sample_rate, SAMPLE_RATE)
@@ -350,7 +330,7 @@ def check_new_file(path: PathLike, *, source: PathLike | None = None, overwrite:
     if target.is_dir():
         raise IsADirectoryError(f"{target} is a folder; give a .wav file name")
     if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} already exists; pass overwrite=True (--overwrite) to replace it")
+        raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
     return target
 
 

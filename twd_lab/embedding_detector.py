@@ -466,6 +466,30 @@ class DetectorConfig:
     notes: dict | None = None
 
 
+#: What a file given as a head may be instead (the lab network's .keras goes with --model).
+_NOT_A_HEAD = "; is it a lab-network model? Those go with --model, heads with --head"
+
+
+def _read_config(path: Path) -> DetectorConfig:
+    """A head's settings (the ``.json`` beside it), or ``ValueError`` naming the file and what is wrong."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"head: {path} is not valid JSON ({err})") from None
+    kind = type(raw).__name__
+    if kind != "dict":  # a file's content, not an argument: a bad value
+        raise ValueError(f"head: {path} must hold a JSON object of settings, got a {kind}")
+    known = set(DetectorConfig.__dataclass_fields__)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ValueError(
+            f"head: {path} has settings a speech-embedding head does not have: {', '.join(unknown[:4])}"
+            f"{f' and {len(unknown) - 4} more' if len(unknown) > 4 else ''} "
+            f"(expected some of {', '.join(sorted(known))}){_NOT_A_HEAD}"
+        )
+    return DetectorConfig(**raw)
+
+
 def default_head_path() -> Path:
     """``assets/embedding_head.keras`` of the installed package (it may not exist)."""
     from twd_lab.assets_index import bundled_dir
@@ -490,9 +514,16 @@ class EmbeddingDetector:
         if self._head is None:
             if self._head_path is None:
                 raise ValueError("this detector has no head: give one, or a head_path to load it from")
-            import keras
+            from twd_lab.models import load_keras_file
 
-            self._head = keras.saving.load_model(self._head_path, compile=False)
+            head = load_keras_file(self._head_path, what="head", hint=_NOT_A_HEAD)
+            expected = (self.config.history, EMBEDDING_DIM)
+            if tuple(head.input_shape[1:]) != expected:
+                raise ValueError(
+                    f"head: {self._head_path} takes inputs of shape {tuple(head.input_shape[1:])}, not a "
+                    f"speech-embedding head's {expected}{_NOT_A_HEAD}"
+                )
+            self._head = head
         return self._head
 
     @classmethod
@@ -509,9 +540,7 @@ class EmbeddingDetector:
                 "`python tools/train_embedding_detector.py --out assets/embedding_head.keras`"
             )
         cfg_path = path.with_suffix(".json")
-        config = DetectorConfig()
-        if cfg_path.is_file():
-            config = DetectorConfig(**json.loads(cfg_path.read_text(encoding="utf-8")))
+        config = _read_config(cfg_path) if cfg_path.is_file() else DetectorConfig()
         fast = NumpyHead.load(path)
         if fast is not None:
             return cls(None, config, fast_head=fast, head_path=path)

@@ -231,6 +231,10 @@ def build_model(
 
 def compile_model(model: keras.Model, learning_rate: float = 1e-4, **compile_kwargs) -> keras.Model:
     """Compile with the lab's settings: Adam(lr, beta_1=0.9, beta_2=0.999), binary cross-entropy."""
+    from twd_lab.validation import finite_number
+
+    if finite_number(learning_rate, "learning_rate") <= 0:
+        raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}")
     compile_kwargs.setdefault("metrics", ["accuracy"])
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.9, beta_2=0.999),
@@ -241,7 +245,10 @@ def compile_model(model: keras.Model, learning_rate: float = 1e-4, **compile_kwa
 
 
 def load_model(path: str | Path | None = None, *, compile: bool = False) -> keras.Model:
-    """Load a saved ``.keras`` model; ``None`` loads the shipped model (``assets/model.keras``)."""
+    """Load a saved ``.keras`` model; ``None`` loads the shipped model (``assets/model.keras``).
+
+    A file that is not a Keras model, or one whose weights hold NaN or infinity, raises ``ValueError``
+    naming the file and the cause (see :func:`load_keras_file`)."""
     if path is None:
         from twd_lab.assets_index import model_path
 
@@ -251,7 +258,45 @@ def load_model(path: str | Path | None = None, *, compile: bool = False) -> kera
         raise FileNotFoundError(f"model file {path} does not exist")
     if path.suffix != ".keras":
         raise ValueError(f"expected a .keras model file, got {path.name}")
-    return keras.saving.load_model(path, compile=compile)
+    return load_keras_file(path, compile=compile)
+
+
+def _cause(err: BaseException) -> str:
+    """The first sentence of a (Keras) error, without the object config it may dump after it."""
+    text = " ".join(str(err).split("Full object config")[0].split()) or type(err).__name__
+    first = text.split(". ")[0].rstrip(".")
+    return first if len(first) <= 200 else first[:197] + "..."
+
+
+def load_keras_file(path: str | Path, *, what: str = "model", compile: bool = False, hint: str = ""):
+    """``keras.saving.load_model(path)`` (safe mode), with one-line errors that name the file and the cause:
+    not a ``.keras`` zip archive, layers Keras does not know (``hint`` is added: what the file may be
+    instead), or NaN/infinite weights (:func:`check_finite_weights`)."""
+    import zipfile
+
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{what}: {path} is not a Keras model (a .keras file is a zip archive; this is not)")
+    try:
+        model = keras.saving.load_model(path, compile=compile)
+    except (TypeError, ValueError, KeyError, AttributeError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{what}: {path} cannot be loaded as a Keras model: {_cause(err)}{hint}") from None
+    check_finite_weights(model, f"{what} {path}")
+    return model
+
+
+def check_finite_weights(model: keras.Model, what: str = "model") -> keras.Model:
+    """``model`` if every weight is finite; else ``ValueError``: a model with NaN or infinite weights
+    gives NaN probabilities, which fire nothing, so it is never saved or loaded."""
+    import numpy as np
+
+    for weight in model.weights:
+        if not np.isfinite(keras.ops.convert_to_numpy(weight)).all():
+            raise ValueError(
+                f"{what} has NaN or infinite weights (in {weight.path}): it cannot detect anything; "
+                "train it again (a lower learning rate may help)"
+            )
+    return model
 
 
 def norm_layer(model: keras.Model) -> CausalNormalization | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -116,8 +117,16 @@ def matches_keras_file(keras_path: str | Path) -> bool:
     path = numpy_path(keras_path)
     if not path.is_file() or not Path(keras_path).is_file():
         return False
-    with np.load(path) as f:
-        return json.loads(str(f["__meta__"])).get("keras_sha1") == file_sha1(keras_path)
+    try:
+        with np.load(path) as f:
+            meta = json.loads(str(f["__meta__"]))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # not one we wrote: the .keras file is used
+        return False
+    return isinstance(meta, dict) and meta.get("keras_sha1") == file_sha1(keras_path)
+
+
+def _is_array(value) -> bool:
+    return isinstance(value, np.ndarray)
 
 
 class NumpyHead:
@@ -139,6 +148,10 @@ class NumpyHead:
                 [{k: (f[v] if k in ("w", "b", "gamma", "beta") else v) for k, v in op.items()} for op in plan]
                 for plan in meta["plans"]
             ]
+        if not all(
+            np.isfinite(v).all() for plan in plans for op in plan for v in op.values() if _is_array(v)
+        ):
+            raise ValueError(f"head: {numpy_path(keras_path)} has NaN or infinite weights; it cannot be used")
         return cls(plans, meta["input_shape"])
 
     def __call__(self, X: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ import scipy.fft
 from numpy.lib.stride_tricks import as_strided
 
 from twd_lab.constants import HOP, LAB_FS, N_FREQ, NFFT, PCM16_SCALE, SAMPLE_RATE, frames_for_samples
+from twd_lab.validation import check_channels_last, check_finite, describe
 
 _BLOCK = 1024  # frames per FFT call
 _MIN_FRAMES_PER_WORKER = 1024  # shorter runs cost more in thread hand-off than they save
@@ -47,16 +48,18 @@ def _window(dtype: np.dtype, gain: float = 1.0) -> np.ndarray:
     return (window * gain * np.sqrt(2.0 / (LAB_FS * np.sum(window**2)))).astype(dtype)
 
 
-def _as_signal(samples) -> np.ndarray:
+def _as_signal(samples, name: str = "samples") -> np.ndarray:
+    if samples is None or isinstance(samples, (str, bytes)):
+        raise TypeError(f"{name} must be an array of audio samples, got {describe(samples)}")
     x = np.asarray(samples)
     if x.ndim == 2:  # (n, channels): channel 0, as the lab's graph_spectrogram does
-        x = x[:, 0]
+        x = check_channels_last(x, name)[:, 0]
     if x.ndim != 1:
-        raise ValueError(f"samples must have shape (n,) or (n, channels), got shape {x.shape}")
+        raise ValueError(f"{name} must have shape (n,) or (n, channels), got shape {x.shape}")
     if x.dtype.kind not in "iuf":
-        raise TypeError(f"samples must be a numeric array, got dtype {x.dtype}")
+        raise TypeError(f"{name} must be a numeric array, got dtype {x.dtype}")
     if x.shape[0] < NFFT:
-        raise ValueError(f"samples must hold at least NFFT={NFFT} samples for one frame, got {x.shape[0]}")
+        raise ValueError(f"{name} must hold at least NFFT={NFFT} samples for one frame, got {x.shape[0]}")
     return x
 
 
@@ -88,7 +91,8 @@ def spectrogram(samples, *, dtype=np.float32, workers: int | None = None) -> np.
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    return _power_frames(_as_signal(samples), dtype, workers=_check_workers(workers)).T
+    x = check_finite(_as_signal(samples), "samples")
+    return _power_frames(x, dtype, workers=_check_workers(workers)).T
 
 
 def pcm16_frames(audio, *, out: np.ndarray | None = None, workers: int | None = None) -> np.ndarray:
@@ -221,7 +225,7 @@ def graph_spectrogram(wav_file_or_samples, plot: bool = True, *, ax=None) -> np.
 
         rate, data = get_wav_info(wav_file_or_samples)
     else:
-        data = wav_file_or_samples
+        data = check_finite(_as_signal(wav_file_or_samples, "wav_file_or_samples"), "wav_file_or_samples")
     spec = spectrogram(data)
     if plot:
         from twd_lab.plotting import plot_spectrogram

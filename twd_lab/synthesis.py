@@ -46,6 +46,7 @@ from twd_lab.constants import (
     TY,
 )
 from twd_lab.rng import RngLike, as_generator
+from twd_lab.validation import check_finite, describe, finite_number, sample_array, whole_number
 
 Segment = tuple[int, int]
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
@@ -77,6 +78,42 @@ def _duration_ms(clip) -> int:
     return round(np.asarray(clip).shape[0] * 1000 / SAMPLE_RATE)
 
 
+def _span_ms(background) -> int:
+    """The ms of ``background`` a clip may be placed in: whole ms that lie inside it, at most 10 s."""
+    if _is_segment(background):
+        return min(len(background), CLIP_MS)
+    return min(np.asarray(background).shape[0] * 1000 // SAMPLE_RATE, CLIP_MS)
+
+
+def _audio_arg(value, name: str):
+    """An AudioSegment as it is, or mono samples as float32 (checked: numeric, 1-D, finite; ints scaled)."""
+    if _is_segment(value):
+        return value
+    if value is None or isinstance(value, (str, bytes, bytearray)):
+        raise TypeError(
+            f"{name} must be a pydub AudioSegment or a float array of samples at 44.1 kHz, got "
+            f"{describe(value)}"
+            + (" (read the file first, e.g. twd_lab.audio.read_wav)" if isinstance(value, str) else "")
+        )
+    return sample_array(value, name, mono=True)
+
+
+def _segment(value, name: str) -> Segment:
+    """``(start_ms, end_ms)`` with whole numbers ``0 <= start <= end``, or an error naming ``name``."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} must be a (start_ms, end_ms) pair, got {describe(value)}")
+    start, end = (whole_number(v, f"{name}[{i}]", minimum=0) for i, v in enumerate(value))
+    if end < start:
+        raise ValueError(f"{name} must have start_ms <= end_ms, got {tuple(value)}")
+    return start, end
+
+
+def _segments(value, name: str) -> list[Segment]:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a list of (start_ms, end_ms) pairs, got {describe(value)}")
+    return [_segment(v, f"{name}[{i}]") for i, v in enumerate(value)]
+
+
 def get_random_time_segment(segment_ms: int, *, rng: RngLike = None) -> Segment:
     """A random ``(start_ms, end_ms)`` for a clip of ``segment_ms`` inside a 10 s clip.
 
@@ -86,19 +123,33 @@ def get_random_time_segment(segment_ms: int, *, rng: RngLike = None) -> Segment:
     segment_ms = _whole(segment_ms, "segment_ms")
     if not 0 < segment_ms < CLIP_MS:
         raise ValueError(f"segment_ms must be between 1 and {CLIP_MS - 1} ms, got {segment_ms}")
-    start = int(as_generator(rng).integers(0, CLIP_MS - segment_ms))
+    return _random_segment(segment_ms, CLIP_MS, as_generator(rng))
+
+
+def _random_segment(segment_ms: int, span_ms: int, rng: np.random.Generator) -> Segment:
+    """A uniform ``(start_ms, end_ms)`` of ``segment_ms`` inside ``[0, span_ms)`` (the lab's draw at 10 s)."""
+    start = int(rng.integers(0, span_ms - segment_ms))
     return start, start + segment_ms - 1
 
 
 def is_overlapping(segment_time: Segment, previous_segments: Sequence[Segment]) -> bool:
     """True if ``segment_time`` overlaps any of ``previous_segments`` (touching ends count as overlap)."""
+    return _overlaps(
+        _segment(segment_time, "segment_time"), _segments(previous_segments, "previous_segments")
+    )
+
+
+def _overlaps(segment_time: Segment, previous_segments: Sequence[Segment]) -> bool:
     start, end = segment_time
     return any(start <= prev_end and end >= prev_start for prev_start, prev_end in previous_segments)
 
 
-def _free_start(segment_ms: int, previous_segments: Sequence[Segment], rng: np.random.Generator):
-    """A start time drawn uniformly among those that overlap nothing, or None if there is none."""
-    free = np.ones(CLIP_MS - segment_ms, dtype=bool)
+def _free_start(
+    segment_ms: int, span_ms: int, previous_segments: Sequence[Segment], rng: np.random.Generator
+):
+    """A start time in ``[0, span_ms - segment_ms)`` drawn uniformly among those that overlap nothing, or
+    None if there is none."""
+    free = np.ones(span_ms - segment_ms, dtype=bool)
     for prev_start, prev_end in previous_segments:
         free[max(0, prev_start - segment_ms + 1) : max(0, prev_end + 1)] = False
     starts = np.flatnonzero(free)
@@ -114,23 +165,24 @@ def _add_at(background: np.ndarray, clip: np.ndarray, start_ms: int) -> np.ndarr
 
 
 def _place(audio_clip, background, previous_segments: list[Segment], rng, max_tries: int) -> Segment:
-    """Choose where ``audio_clip`` goes (appending it to ``previous_segments``), or return ``NO_ROOM``."""
+    """Choose where ``audio_clip`` goes inside ``background`` (appending it to ``previous_segments``), or
+    return ``NO_ROOM``. A segment always lies inside the background (and its first 10 s)."""
     segment_ms = _duration_ms(audio_clip)
-    background_ms = min(_duration_ms(background), CLIP_MS)
-    if segment_ms >= background_ms:
+    span_ms = _span_ms(background)
+    if segment_ms == 0:
+        raise ValueError(f"audio_clip is shorter than 1 ms ({np.asarray(audio_clip).shape[0]} samples)")
+    if segment_ms >= span_ms:
         raise ValueError(
             f"audio_clip is {segment_ms} ms long; it must be shorter than the background "
-            f"({background_ms} ms, at most {CLIP_MS} ms are used)"
+            f"({span_ms} ms, at most {CLIP_MS} ms are used)"
         )
-    if segment_ms == 0:
-        raise ValueError("audio_clip is empty (0 ms)")
-    segment_time = get_random_time_segment(segment_ms, rng=rng)
+    segment_time = _random_segment(segment_ms, span_ms, rng)
     tries = 0
-    while is_overlapping(segment_time, previous_segments) and tries < max_tries:
-        segment_time = get_random_time_segment(segment_ms, rng=rng)
+    while _overlaps(segment_time, previous_segments) and tries < max_tries:
+        segment_time = _random_segment(segment_ms, span_ms, rng)
         tries += 1
-    if is_overlapping(segment_time, previous_segments):
-        start = _free_start(segment_ms, previous_segments, rng)
+    if _overlaps(segment_time, previous_segments):
+        start = _free_start(segment_ms, span_ms, previous_segments, rng)
         if start is None:
             return NO_ROOM
         segment_time = (start, start + segment_ms - 1)
@@ -149,8 +201,19 @@ def insert_audio_clip(
     free ones, and if none is free the background comes back unchanged with ``(10000, 10000)``.
 
     ``background`` and ``audio_clip`` are both pydub ``AudioSegment`` or both float arrays at 44.1 kHz
-    (an array clip on an AudioSegment background is converted).
+    (an array clip on an AudioSegment background is converted; integer arrays are scaled by their type's
+    full range, int16 by 32,768). The segment always lies inside the background, also one shorter than
+    10 s; a clip as long as the background raises ``ValueError``. NaN or infinity is refused.
     """
+    background = _audio_arg(background, "background")
+    audio_clip = _audio_arg(audio_clip, "audio_clip")
+    if not isinstance(previous_segments, list):
+        raise TypeError(
+            "previous_segments must be a list of (start_ms, end_ms) pairs (the new segment is appended to "
+            f"it, as in the lab), got {describe(previous_segments)}"
+        )
+    _segments(previous_segments, "previous_segments")
+    max_tries = whole_number(max_tries, "max_tries", minimum=0)
     segment_time = _place(audio_clip, background, previous_segments, as_generator(rng), max_tries)
     if segment_time == NO_ROOM:
         return background, NO_ROOM
@@ -170,8 +233,7 @@ def insert_ones(y: np.ndarray, segment_end_ms: int) -> np.ndarray:
     if not isinstance(y, np.ndarray) or y.ndim != 2 or y.shape[0] != 1:
         shape = getattr(y, "shape", type(y).__name__)
         raise ValueError(f"y must be a NumPy array of shape (1, Ty), got {shape}")
-    if isinstance(segment_end_ms, bool) or not isinstance(segment_end_ms, numbers.Real) or segment_end_ms < 0:
-        raise ValueError(f"segment_end_ms must be a time in ms >= 0, got {segment_end_ms!r}")
+    segment_end_ms = finite_number(segment_end_ms, "segment_end_ms", unit="ms", minimum=0)
     ty = y.shape[1]
     end = int(segment_end_ms * ty / 10000.0)
     y[0, end + 1 : min(end + 1 + LABEL_RUN, ty)] = 1
@@ -198,9 +260,19 @@ def _as_array(clip) -> np.ndarray:
 
 
 def _check_pool(clips, name: str):
+    if clips is None or isinstance(clips, (str, bytes)) or not hasattr(clips, "__len__"):
+        raise TypeError(
+            f"{name} must be a list of clips (AudioSegments or float arrays), got {describe(clips)}"
+        )
     if len(clips) == 0:
         raise ValueError(f"{name} must hold at least one clip, got none")
     return clips
+
+
+def _drawn(pool, i: int, name: str) -> np.ndarray:
+    """Clip ``i`` of a pool as checked float32 mono samples (named ``name[i]`` in errors)."""
+    clip = _audio_arg(pool[i], f"{name}[{i}]")
+    return to_samples(clip) if _is_segment(clip) else clip
 
 
 def partial_words(
@@ -257,8 +329,9 @@ def synthesize_example(
     of each activate; the mix is normalised to ``TARGET_DBFS`` and clipped to [-1, 1].
     """
     rng = as_generator(rng)
-    if not math.isfinite(background_gain_db):
-        raise ValueError(f"background_gain_db must be a finite number of dB, got {background_gain_db!r}")
+    background_gain_db = finite_number(background_gain_db, "background_gain_db", unit="dB")
+    Ty = whole_number(Ty, "Ty", minimum=1)
+    background = _audio_arg(background, "background")
     # _audio_out: a caller's reusable (CLIP_SAMPLES,) float32 buffer for the mix. Fresh multi-MB arrays
     # cost ~1,000 page faults per example (about as long as the whole synthesis), so hot loops reuse one.
     gain = np.float32(10.0 ** (background_gain_db / 20.0))
@@ -274,9 +347,10 @@ def synthesize_example(
     placed: dict[str, list[Segment]] = {"activates": [], "negatives": []}
     for name, pool, count in (("activates", acts, n_activates), ("negatives", negs, n_negatives)):
         for i in rng.integers(len(pool), size=count):
-            clip = _as_array(pool[i])
+            clip = _drawn(pool, int(i), name)
             if augment is not None:
                 clip = np.asarray(augment(clip, rng), dtype=np.float32)
+                check_finite(clip, f"augment's output for {name}[{i}]")
             segment_time = _place(clip, bg, previous, rng, max_tries=10)
             if segment_time != NO_ROOM:
                 _add_at(bg, clip, segment_time[0])  # bg is our own copy: add in place

@@ -26,14 +26,35 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from twd_lab.checkpoints import (
+    LAST_NAME,
+    STATE_NAME,
+    EpochCheckpoint,
+    NonFiniteGuard,
+    NonFiniteTraining,
+    read_checkpoint_state,
+)
 from twd_lab.constants import N_FREQ, PATIENCE, REFRACTORY, THRESHOLD, TX, TY
 from twd_lab.evaluation import TestSet, build_test_set, load_raw_arrays, predict_probs, score_probs
 
 BEST_NAME = "best.keras"
-LAST_NAME = "last.keras"
 HISTORY_NAME = "history.csv"
-
-
+__all__ = [
+    "BEST_NAME",
+    "HISTORY_NAME",
+    "LAST_NAME",
+    "STATE_NAME",
+    "ArrayDataset",
+    "BestWeights",
+    "DevEventMetric",
+    "NonFiniteTraining",
+    "OnTheFlyDataset",
+    "TimeLimit",
+    "VariantCache",
+    "history_to_json",
+    "read_checkpoint_state",
+    "train",
+]
 # --- data ------------------------------------------------------------------------------------------
 
 
@@ -270,7 +291,7 @@ class TimeLimit(keras.callbacks.Callback):
 
 def _checkpoint_dir(path, overwrite: bool) -> Path:
     path = Path(path)
-    existing = [path / n for n in (BEST_NAME, LAST_NAME, HISTORY_NAME) if (path / n).exists()]
+    existing = [path / n for n in (BEST_NAME, LAST_NAME, HISTORY_NAME, STATE_NAME) if (path / n).exists()]
     if existing and not overwrite:
         raise FileExistsError(
             f"checkpoint_dir {path} already holds {', '.join(p.name for p in existing)}; "
@@ -296,6 +317,7 @@ def train(
     progress: bool | str = True,
     initial_epoch: int = 0,
     initial_best: float | None = None,
+    checkpoint_meta: dict | None = None,
 ) -> keras.callbacks.History:
     """Fit ``model`` (compiled with :func:`twd_lab.models.compile_model` if it is not yet).
 
@@ -304,8 +326,10 @@ def train(
     :class:`~twd_lab.evaluation.TestSet` scored every epoch (default: 32 seeded clips of the bundled
     training voices; held-out voices stay untouched for the final evaluation).
     With ``checkpoint_dir``, the best model by ``monitor`` is saved to ``best.keras`` every time it
-    improves, the latest to ``last.keras`` and the per-epoch logs to ``history.csv``; existing files
-    there are not replaced unless ``overwrite=True``. Training stops after ``early_stopping_patience``
+    improves, the latest to ``last.keras`` with ``state.json`` (epochs done, best so far, and
+    ``checkpoint_meta``) after every epoch, and the per-epoch logs to ``history.csv``; existing files
+    there are not replaced unless ``overwrite=True``. A loss or weights that stop being finite stop
+    training with :class:`NonFiniteTraining` (epoch and reason) before anything of that epoch is saved. Training stops after ``early_stopping_patience``
     epochs without improvement, or after ``time_limit_s``; the best weights are restored at the end.
     ``progress``: True (Keras's bar), ``"epoch"`` (one line per epoch, for logs) or False.
     To resume, pass the model loaded from ``last.keras`` (compiled), ``initial_epoch`` (epochs done)
@@ -324,9 +348,9 @@ def train(
         val_data = build_test_set("train", 32, seed=10_000)
     dev = DevEventMetric(val_data)
     best = BestWeights(monitor, initial_best=initial_best)
-    cbs: list[keras.callbacks.Callback] = [dev, best]
-    if checkpoint_dir is not None:
-        ckpt = _checkpoint_dir(checkpoint_dir, overwrite)
+    ckpt = None if checkpoint_dir is None else _checkpoint_dir(checkpoint_dir, overwrite)
+    cbs: list[keras.callbacks.Callback] = [dev, NonFiniteGuard(ckpt), best]  # the guard before any save
+    if ckpt is not None:
         cbs += [
             keras.callbacks.ModelCheckpoint(
                 str(ckpt / BEST_NAME),
@@ -335,7 +359,7 @@ def train(
                 save_best_only=True,
                 initial_value_threshold=initial_best,
             ),
-            keras.callbacks.ModelCheckpoint(str(ckpt / LAST_NAME)),
+            EpochCheckpoint(ckpt, best, checkpoint_meta),
             keras.callbacks.CSVLogger(str(ckpt / HISTORY_NAME), append=initial_epoch > 0),
         ]
     if early_stopping_patience is not None:

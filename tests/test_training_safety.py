@@ -1,0 +1,217 @@
+"""Training with careless input: bad hyper-parameters refused at the door, a non-finite loss stops with the
+epoch and the reason, no NaN model is ever saved or loaded, and every epoch leaves a checkpoint to resume
+from (issue 15, items 5 and 16; item 11's model files)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from conftest import run_cli
+
+keras = pytest.importorskip("keras")
+
+from twd_lab.constants import N_FREQ
+from twd_lab.evaluation import TestSet
+from twd_lab.models import check_finite_weights, compile_model, load_model
+from twd_lab.training import (
+    LAST_NAME,
+    STATE_NAME,
+    NonFiniteTraining,
+    read_checkpoint_state,
+    train,
+)
+
+run = run_cli
+
+
+def tiny_model(learning_rate=1e-2):
+    """Frames (n, T, 101) -> probabilities (n, steps, 1) with the lab's kernel and stride; 1,516 weights."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((None, N_FREQ)), keras.layers.Conv1D(1, 15, strides=4, activation="sigmoid")]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
+    return model
+
+
+def toy(n=4, frames=120):
+    rng = np.random.default_rng(0)
+    x = rng.random((n, frames, N_FREQ)).astype("float32")
+    y = np.zeros((n, (frames - 15) // 4 + 1, 1), "float32")
+    y[:, 10:14] = 1
+    return x, y, TestSet(x[:1], y[:1], [[0.5]], "toy", 0)
+
+
+def fit(model, folder, *, epochs, **kwargs):
+    """``train`` on the toy data, checkpoints in ``folder``, quietly, without early stopping."""
+    x, y, dev = toy()
+    kwargs.setdefault("batch_size", 2)
+    return train(
+        model,
+        train_data=(x, y),
+        val_data=dev,
+        epochs=epochs,
+        checkpoint_dir=folder,
+        progress=False,
+        early_stopping_patience=None,
+        **kwargs,
+    )
+
+
+class Once(keras.callbacks.Callback):
+    """Calls ``action(model)`` when epoch ``epoch`` (0-based) begins."""
+
+    def __init__(self, epoch, action):
+        super().__init__()
+        self.at, self.action = epoch, action
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            self.action(self.model)
+
+
+@pytest.mark.parametrize("bad", ["nan", "-1", "0", "inf"])
+def test_train_refuses_a_bad_learning_rate_at_the_door(capsys, bad, tmp_path):
+    code, _, err = run(capsys, "train", "--learning-rate", bad, "--out", str(tmp_path / "m.keras"))
+    assert code == 2
+    (line,) = err.splitlines()
+    assert "--learning-rate" in line and "expected a finite number > 0" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_compile_model_refuses_a_bad_learning_rate():
+    for bad in (float("nan"), -1.0, 0.0, float("inf")):
+        with pytest.raises(ValueError, match="learning_rate must be a finite number"):
+            compile_model(tiny_model(), learning_rate=bad)
+
+
+def test_a_nan_learning_rate_stops_training_with_the_epoch_and_saves_nothing(tmp_path):
+    model = tiny_model(learning_rate=float("nan"))  # past compile_model's check, as a user could
+    with pytest.raises(NonFiniteTraining, match=r"epoch 1: the loss became nan at batch 2"):
+        fit(model, tmp_path, epochs=3, batch_size=1)
+    assert list(tmp_path.glob("*.keras")) == []  # no best.keras, no last.keras: nothing NaN was saved
+
+
+def test_weights_gone_non_finite_stop_training_and_keep_the_last_good_epoch(tmp_path):
+    model = tiny_model()
+
+    def poison(m):
+        kernel = m.layers[0].kernel
+        kernel.assign(np.full(kernel.shape, np.inf, "float32"))
+
+    with pytest.raises(NonFiniteTraining, match=rf"epoch 2: .*saved in {tmp_path / LAST_NAME}"):
+        fit(model, tmp_path, epochs=3, callbacks=[Once(1, poison)])
+    assert read_checkpoint_state(tmp_path)["epochs_done"] == 1
+    check_finite_weights(keras.saving.load_model(tmp_path / LAST_NAME), "last.keras")
+
+
+def test_a_model_with_nan_weights_is_refused_on_loading(tmp_path):
+    model = tiny_model()
+    model.layers[0].bias.assign(np.array([np.nan], "float32"))
+    model.save(tmp_path / "nan.keras")
+    with pytest.raises(ValueError, match=r"nan\.keras has NaN or infinite weights"):
+        load_model(tmp_path / "nan.keras")
+
+
+def test_a_file_that_is_not_a_model_says_so(tmp_path):
+    junk = tmp_path / "junk.keras"
+    junk.write_text("not a model")
+    with pytest.raises(ValueError, match=r"junk\.keras is not a Keras model \(a \.keras file is a zip"):
+        load_model(junk)
+    with zipfile.ZipFile(tmp_path / "zip.keras", "w") as z:
+        z.writestr("config.json", "{}")
+    with pytest.raises(ValueError, match=r"zip\.keras cannot be loaded as a Keras model: "):
+        load_model(tmp_path / "zip.keras")
+
+
+def test_every_epoch_leaves_a_checkpoint_to_resume_from_even_when_interrupted(tmp_path):
+    model = tiny_model()
+
+    def interrupt(m):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(
+            model,
+            tmp_path,
+            epochs=5,
+            callbacks=[Once(2, interrupt)],
+            checkpoint_meta={"options": {"seed": 7}},
+        )
+    state = read_checkpoint_state(tmp_path)
+    assert state["epochs_done"] == 2 and state["options"] == {"seed": 7}
+    resumed = keras.saving.load_model(tmp_path / LAST_NAME)
+    history = fit(
+        resumed,
+        tmp_path,
+        epochs=4,
+        overwrite=True,
+        initial_epoch=state["epochs_done"],
+        initial_best=state["best_value"],
+    )
+    assert history.epoch == [2, 3]
+    assert read_checkpoint_state(tmp_path)["epochs_done"] == 4
+    assert len((tmp_path / "history.csv").read_text().splitlines()) == 1 + 4
+
+
+def test_resume_without_a_finished_epoch_is_one_line(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "--resume", str(tmp_path))
+    assert code == 1
+    (line,) = err.splitlines()
+    assert "no finished epoch to resume from" in line
+
+
+def test_an_earlier_run_is_offered_for_resuming(capsys, tmp_path):
+    ckpt = tmp_path / "model_checkpoints"
+    ckpt.mkdir()
+    (ckpt / STATE_NAME).write_text(json.dumps({"epochs_done": 1}))
+    code, _, err = run(capsys, "train", "--out", str(tmp_path / "model.keras"))
+    assert code == 1
+    assert f"--resume {ckpt}" in err and "--overwrite" in err
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_train_says_where_the_checkpoint_is(capsys, tmp_path, monkeypatch):
+    def interrupted(model, **kwargs):
+        kwargs["checkpoint_dir"].mkdir()
+        model.save(kwargs["checkpoint_dir"] / LAST_NAME)  # as if an epoch had finished
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("twd_lab.training.train", interrupted)
+    out = tmp_path / "m.keras"
+    code, _, err = run(
+        capsys,
+        "train",
+        "--out",
+        str(out),
+        "--steps-per-epoch",
+        "1",
+        "--batch-size",
+        "1",
+        "--dev-clips",
+        "1",
+        "--no-augment",
+        "--quiet",
+    )
+    assert code == 130 and not out.exists()
+    (line,) = err.splitlines()
+    ckpt = tmp_path / "m_checkpoints"
+    assert f"saved in {ckpt / LAST_NAME}" in line and f"twd-lab train --resume {ckpt}" in line
+
+
+@pytest.mark.slow
+def test_train_resumes_an_interrupted_run_from_its_checkpoint(capsys, tmp_path):
+    out = tmp_path / "m.keras"
+    small = ("--steps-per-epoch", "1", "--batch-size", "1", "--dev-clips", "1", "--no-augment", "--quiet")
+    code, _, err = run(capsys, "train", "--out", str(out), "--epochs", "1", *small)
+    assert code == 0, err
+    out.unlink()  # as if the run had been stopped after its first epoch
+    ckpt = tmp_path / "m_checkpoints"
+    code, stdout, err = run(capsys, "train", "--resume", str(ckpt), "--epochs", "2", "--quiet")
+    assert code == 0, err
+    assert f"resuming from epoch 1 of 2 in {ckpt}" in stdout and out.is_file()
+    assert read_checkpoint_state(ckpt)["epochs_done"] == 2
+    assert len((ckpt / "history.csv").read_text().splitlines()) == 1 + 2

@@ -1,0 +1,128 @@
+"""``twd-lab train``: refusals before any work, a checkpoint after every epoch, and ``--resume``.
+
+Everything a user can get wrong is checked before TensorFlow loads (:func:`train_setup`): the output, an
+earlier run's checkpoints (offered for resuming), a checkpoint folder to resume from. Training itself is
+:func:`twd_lab.training.train`, which writes ``last.keras`` and ``state.json`` after every epoch and stops
+on a non-finite loss; Ctrl-C says where the last finished epoch is and how to go on.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from twd_lab.cli import PROG, _quiet_tensorflow, as_option
+
+__all__ = ["RESUMED", "cmd_train", "train_setup"]
+
+#: The options a resumed run takes from the interrupted one (state.json), so it goes on with the same data.
+RESUMED = ("data", "raw", "batch_size", "steps_per_epoch", "learning_rate", "seed", "dev_clips", "no_augment")
+
+
+def train_setup(args) -> tuple[Path, Path, dict | None]:
+    """``(out, checkpoint folder, resumed state or None)`` for ``train``, every refusal before any work."""
+    from twd_lab.training import read_checkpoint_state
+
+    state = None
+    if args.resume is not None:
+        state = read_checkpoint_state(args.resume)
+        for key in RESUMED:
+            setattr(args, key, state["options"][key])
+        if args.out is None:
+            args.out = state["options"]["out"]
+        if state["epochs_done"] >= args.epochs:
+            raise ValueError(
+                f"{args.resume} already holds {state['epochs_done']} epoch(s); ask for more with --epochs"
+            )
+    out = Path(args.out or "model.keras")
+    if out.suffix != ".keras":
+        raise ValueError(f"--out must be a .keras file, got {out}")
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} already exists; choose another --out or pass --overwrite")
+    if args.resume is not None:
+        return out, Path(args.resume), state
+    ckpt = Path(args.checkpoint_dir) if args.checkpoint_dir else out.with_name(f"{out.stem}_checkpoints")
+    from twd_lab.training import BEST_NAME, HISTORY_NAME, LAST_NAME, STATE_NAME
+
+    existing = [n for n in (BEST_NAME, LAST_NAME, HISTORY_NAME, STATE_NAME) if (ckpt / n).exists()]
+    if existing and not args.overwrite:
+        raise FileExistsError(
+            f"{ckpt} already holds {', '.join(existing)} of an earlier run: pass --resume {ckpt} to go on "
+            "with it, --overwrite to start again, or choose another --checkpoint-dir"
+        )
+    return out, ckpt, None
+
+
+def cmd_train(args) -> int:
+    out, ckpt, state = train_setup(args)
+    _quiet_tensorflow()
+    import keras
+
+    from twd_lab.evaluation import build_test_set
+    from twd_lab.layers import log_power_prior
+    from twd_lab.models import build_model, check_finite_weights, compile_model, load_model
+    from twd_lab.training import LAST_NAME, ArrayDataset, OnTheFlyDataset, train
+
+    keras.utils.set_random_seed(args.seed + (0 if state is None else state["epochs_done"]))
+    if args.data is not None:
+        try:
+            data = ArrayDataset.from_shards(args.data, args.batch_size, seed=args.seed)
+        except (ValueError, OSError) as err:
+            raise as_option(err, "out_dir", "--data") from None
+    else:
+        data = OnTheFlyDataset(
+            args.raw, args.steps_per_epoch, args.batch_size, seed=args.seed, augment=not args.no_augment
+        )
+    if state is None:
+        mu0, sigma0 = log_power_prior(data[0][0])  # the input normalisation's prior, from one batch
+        model = build_model("functional", norm_config={"mu0": mu0.tolist(), "sigma0": sigma0.tolist()})
+        compile_model(model, learning_rate=args.learning_rate)
+        done = 0
+    else:
+        model = load_model(ckpt / LAST_NAME, compile=True)  # with its optimizer's state
+        done = state["epochs_done"]
+        for _ in range(done):  # the data goes on where it stopped
+            data.on_epoch_end()
+        print(f"resuming from epoch {done} of {args.epochs} in {ckpt}", flush=True)
+    dev = build_test_set(args.raw or "train", args.dev_clips, seed=10_000 + args.seed)  # picks the best epoch
+    options = {key: getattr(args, key) for key in RESUMED}
+    print(
+        f"a checkpoint after every epoch in {ckpt} (after Ctrl-C: {PROG} train --resume {ckpt})", flush=True
+    )
+    try:
+        history = train(
+            model,
+            train_data=data,
+            val_data=dev,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            checkpoint_dir=ckpt,
+            overwrite=True,  # train_setup refused an earlier run's files unless --overwrite or --resume
+            time_limit_s=None if args.time_limit_min is None else args.time_limit_min * 60,
+            progress="epoch" if args.quiet else True,
+            initial_epoch=done,
+            initial_best=None if state is None else state.get("best_value"),
+            checkpoint_meta={"options": {**options, "out": str(out)}},
+        )
+    except KeyboardInterrupt:
+        last = ckpt / LAST_NAME
+        if last.is_file():
+            print(
+                f"{PROG}: interrupted; the last finished epoch is saved in {last}. Go on with: "
+                f"{PROG} train --resume {ckpt}" + (f" --epochs {args.epochs}" if args.epochs != 10 else ""),
+                file=sys.stderr,
+            )
+        else:
+            print(f"{PROG}: interrupted before the first epoch finished; nothing was saved", file=sys.stderr)
+        return 130
+    check_finite_weights(model, "the trained model")  # never saved with NaN weights
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    best = (
+        ""
+        if history.best_value is None
+        else f"; best dev F1 {history.best_value:.3f} (epoch {history.best_epoch})"
+    )
+    print(f"trained {len(history.epoch)} epoch(s){best}; saved {out} (checkpoints in {ckpt})")
+    print(f"try it: {PROG} detect FILE.wav --model {out}")
+    return 0
