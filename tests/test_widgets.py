@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import os
 import subprocess
 import sys
 
@@ -264,6 +265,19 @@ def test_training_monitor_draws_each_metric_with_its_validation_curve():
     assert monitor.widget.png.startswith(PNG)
 
 
+def test_training_monitor_draws_the_metrics_asked_for_in_their_order():
+    from twd_lab.widgets import TrainingMonitor
+
+    monitor = TrainingMonitor(display=False, metrics=("loss", "accuracy", "dev_f1"))
+    monitor.set_params({"epochs": 1, "steps": 1})
+    monitor.on_train_begin()
+    monitor.on_epoch_begin(0)
+    monitor.on_epoch_end(0, {"loss": 0.7, "accuracy": 0.5, "val_accuracy": 0.5, "dev_f1": 0.0,
+                             "dev_recall": 0.0, "dev_best_f1": 0.1})
+    assert monitor.panels() == ["loss", "accuracy", "dev_f1"]
+    assert [ax.get_title() for ax in monitor.widget.figure.axes] == ["loss", "accuracy", "dev_f1"]
+
+
 @pytest.mark.slow
 def test_training_monitor_follows_a_real_keras_fit():
     import keras
@@ -304,6 +318,22 @@ def test_keras_styles_stepper_shows_code_and_summary_and_proves_equal_outputs():
     assert "Sequential 523,329, Functional 523,329, Subclassed 523,329 (the same)" in stepper.proof.value
     stepper.next()
     assert stepper.style.value == "sequential"
+
+
+@pytest.mark.slow
+def test_model_summary_keeps_every_column_without_a_terminal_width(monkeypatch):
+    import keras
+
+    from twd_lab.widgets.keras_styles import model_summary
+
+    monkeypatch.delenv("COLUMNS", raising=False)  # a kernel started without one: rich assumes 80
+    model = keras.Sequential([keras.Input((20, 4)), keras.layers.GRU(3, return_sequences=True)], name="tiny")
+    text = model_summary(model, line_length=100)
+    lines = text.splitlines()
+    assert "Param #" in text and f"{model.count_params()} |" in text  # the last column, not cut off
+    assert max(len(line) for line in lines) == 100
+    assert not set(text) & set("━┃┏│─")  # drawn in ASCII, so any monospace font lines it up
+    assert "COLUMNS" not in os.environ  # put back as it was
 
 
 # --- DetectionDemo --------------------------------------------------------------------------------
