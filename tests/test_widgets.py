@@ -390,6 +390,9 @@ def test_detection_demo_sliders_rerun_only_the_firing_rule(demo, monkeypatch):
     demo.refractory.value = 0
     assert len(demo.triggers) == 60  # fires at every step above the threshold
     assert calls == []  # the model never ran again
+    # 60 times are summarised, in the message and in the player's line alike
+    for text in (demo.message.value, demo.player.info.value):
+        assert "(60 in all)" in text and text.count(" s,") < 10, text
 
 
 def test_detection_demo_switches_clips_and_reads_an_uploaded_wav(demo, tmp_path):
@@ -404,6 +407,29 @@ def test_detection_demo_switches_clips_and_reads_an_uploaded_wav(demo, tmp_path)
     assert demo.title.startswith("your file: mine.wav") and demo.samples.size == SAMPLE_RATE * 9.5
     assert not demo.samples[: SAMPLE_RATE // 2].any() and not demo.samples[-SAMPLE_RATE:].any()
     assert "your file: mine.wav" in demo.player.info.value and len(demo.triggers) == 2
+
+
+def test_detection_demo_dropdown_and_upload_follow_what_is_shown(demo, tmp_path, monkeypatch):
+    from twd_lab.audio import write_wav
+
+    path = write_wav(tmp_path / "mine.wav", np.zeros(SAMPLE_RATE * 8, np.float32) + 0.01)
+    demo.upload.value = uploaded("mine.wav", path.read_bytes())
+    assert demo.title.startswith("your file: mine.wav")
+    assert demo.source.value is None  # the dropdown no longer names the bundled clip
+    demo.source.value = "noise"  # back to a bundled clip (even the one shown before the upload)
+    assert demo.title == "noise" and demo.upload.value == ()
+    runs = []
+    monkeypatch.setattr(demo, "set_clip", lambda *a, **k: runs.append(k.get("title")))
+    demo.upload.value = uploaded("mine.wav", path.read_bytes())  # the same file again: heard again
+    assert runs and runs[0].startswith("your file: mine.wav")
+
+
+def test_describe_times_summarises_long_lists():
+    from twd_lab.widgets._common import describe_times
+
+    assert describe_times([]) == "none" and describe_times([2.031, 6.0]) == "2.03 s, 6.00 s"
+    text = describe_times([i / 10 for i in range(171)])
+    assert text.startswith("0.00 s, 0.10 s,") and text.endswith("17.00 s (171 in all)") and len(text) < 90
 
 
 @pytest.mark.slow

@@ -51,6 +51,17 @@ def audio_widget(samples: np.ndarray | None = None, sample_rate: int = SAMPLE_RA
     return player
 
 
+def describe_times(times_s, limit: int = 8) -> str:
+    """``"2.03 s, 6.02 s"``; past ``limit`` times, the first few, how many more, and the last one."""
+    times = [float(t) for t in times_s]
+    if not times:
+        return "none"
+    if len(times) <= limit:
+        return ", ".join(f"{t:.2f} s" for t in times)
+    head = ", ".join(f"{t:.2f} s" for t in times[: limit - 2])
+    return f"{head}, ... {len(times) - (limit - 1)} more ..., {times[-1]:.2f} s ({len(times)} in all)"
+
+
 def html_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
