@@ -67,7 +67,7 @@ def graded_cells(nb) -> list:
 def test_every_exercise_is_a_solution_cell_followed_by_a_graded_check(lesson):
     nb = nbformat.read(lesson, as_version=4)
     for i, cell in enumerate(nb.cells):
-        if "### START CODE HERE ###" in cell.source:
+        if cell.cell_type == "code" and "### START CODE HERE ###" in cell.source:
             meta = cell.metadata["nbgrader"]
             assert meta["solution"] and not meta["grade"] and meta["grade_id"]
             test = nb.cells[i + 1].metadata["nbgrader"]
