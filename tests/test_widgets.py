@@ -99,6 +99,27 @@ def test_widget_display_data_carries_a_static_png_and_a_short_repr():
     assert bundle["text/plain"] == "AudioPlayer(1.00 s, 0 detection(s))"
 
 
+def test_static_copies_carry_the_audio_only_when_asked(monkeypatch):
+    import io
+
+    from scipy.io import wavfile
+
+    from twd_lab.widgets import AudioPlayer, embed_audio_in_static_copies
+    from twd_lab.widgets._common import STATIC_AUDIO_RATE
+
+    x = (0.3 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)).astype(np.float32)
+    player = AudioPlayer(x)
+    assert "text/html" not in player._repr_mimebundle_()  # a stored lesson: the picture alone
+    monkeypatch.setattr("twd_lab.widgets._common._STATIC_AUDIO", {"on": False})
+    embed_audio_in_static_copies()
+    page = player._repr_mimebundle_()["text/html"]
+    assert page.startswith('<img src="data:image/png;base64,')
+    (data,) = [part.split('"')[0] for part in page.split('src="data:audio/wav;base64,')[1:]]
+    rate, y = wavfile.read(io.BytesIO(base64.b64decode(data)))
+    assert rate == STATIC_AUDIO_RATE and y.size == STATIC_AUDIO_RATE  # one second, at 16 kHz
+    assert abs(np.abs(y / 32768).max() - 0.3) < 0.01
+
+
 # --- SynthesisExplorer ----------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import ipywidgets as w
 import numpy as np
 
 from twd_lab.constants import PATIENCE, REFRACTORY, SAMPLE_RATE, THRESHOLD
-from twd_lab.widgets._common import audio_widget, describe_times, wav_bytes
+from twd_lab.widgets._common import audio_widget, describe_times, static_audio_html, wav_bytes
 from twd_lab.widgets.audio_player import AudioPlayer, load_samples
 
 #: Seeds of the bundled examples: clips synthesized from the held-out voices (never trained on).
@@ -256,6 +256,10 @@ class DetectionDemo(w.VBox):
         data = super()._repr_mimebundle_(**kwargs)
         if data is not None and self.player.png:
             data["image/png"] = base64.b64encode(self.player.png).decode("ascii")
+            audio = static_audio_html([("the clip", self.player.audio),
+                                       ("with a chime at each detection", self.chimed)])
+            if audio:  # a handout: the picture and both players
+                data["text/html"] = f'<img src="data:image/png;base64,{data["image/png"]}">{audio}'
         return data
 
     def __repr__(self) -> str:
