@@ -9,7 +9,6 @@ unfilled, with each check saying what is missing.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import load_tool
 
 pytest.importorskip("nbgrader", reason="the nbgrader tests need nbgrader (pip install -e '.[test]')")
 
@@ -26,14 +26,7 @@ LESSONS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 STUDENT = ROOT / "notebooks" / "student"
 
 
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-course_tool = _tool("make_nbgrader_course")
+course_tool = load_tool("make_nbgrader_course")
 
 
 def nbgrader(course: Path, *args: str) -> None:

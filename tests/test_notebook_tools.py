@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import load_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -16,20 +16,13 @@ LESSONS = sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
 NOTEBOOKS_README = (NOTEBOOKS / "README.md").read_text(encoding="utf-8")
 
 
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-students = _tool("make_student_notebooks")
+students = load_tool("make_student_notebooks")
 
 
 @pytest.fixture(scope="module")
 def handouts():
     pytest.importorskip("nbconvert", reason="exporting handouts needs nbconvert")
-    return _tool("export_handouts")
+    return load_tool("export_handouts")
 
 
 class _Executor:
@@ -37,7 +30,7 @@ class _Executor:
 
     def __getattr__(self, name):
         pytest.importorskip("nbclient", reason="tools/execute_lessons.py needs nbclient")
-        return getattr(_tool("execute_lessons"), name)
+        return getattr(load_tool("execute_lessons"), name)
 
 
 executor = _Executor()
