@@ -67,7 +67,9 @@ class DetectionDemo(w.VBox):
     ``.detector`` switches to the speech-embedding detector (one probability every 80 ms, its own
     firing rule; patience and refractory then count its 80 ms steps). An uploaded file is heard as
     ``twd-lab detect`` hears it, with 0.5 s of silence before and 1 s after
-    (:func:`twd_lab.detection.pad_edges`), so a recording of the word alone can be detected.
+    (:func:`twd_lab.detection.pad_edges`), so a recording of the word alone can be detected. While an
+    upload is shown the dropdown shows no clip; picking a bundled clip forgets the upload, so that the
+    same file can be uploaded again.
     """
 
     def __init__(self, model=None, *, probabilities: Callable[[np.ndarray], np.ndarray] | None = None,
