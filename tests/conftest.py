@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import struct
 from pathlib import Path
 
@@ -10,6 +11,15 @@ import pytest
 from scipy.io import wavfile
 
 SR = 44_100
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_tool(name: str):
+    """A script of ``tools/`` (``tools/<name>.py``) loaded as a module, for its functions."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def skip_without_embedding_detector() -> None:

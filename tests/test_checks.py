@@ -121,6 +121,14 @@ def test_insert_ones_check_catches_an_index_error_at_the_end():
     assert not result and "IndexError" in failures(result)
 
 
+def test_insert_ones_check_reports_each_run_of_ones_of_two_words():
+    def first_word_lost(y, segment_end_ms):
+        return insert_ones(np.zeros_like(y), segment_end_ms)  # starts again from zeros
+
+    text = failures(checks.check_insert_ones(first_word_lost, verbose=False))
+    assert "ones expected at steps 138..187 and 963..1012, got ones at 963..1012 (50 steps)" in text
+
+
 def test_insert_ones_check_catches_returning_nothing():
     def no_return(y, segment_end_ms):
         insert_ones(y, segment_end_ms)
@@ -209,6 +217,45 @@ def test_check_model_names_the_wrong_layer_and_the_parameter_count():
                               layers.Dense(1, activation="sigmoid")])
     text = failures(checks.check_model(small, verbose=False))
     assert "expected 12 layers" in text and "expected 523,329 parameters" in text
+
+
+@pytest.mark.slow
+def test_check_model_reports_a_missing_layer_once_not_as_a_cascade():
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([
+        keras.Input((5511, 101)),
+        layers.Conv1D(196, 15, strides=4), layers.Activation("relu"), layers.Dropout(0.8),  # no BatchNorm
+        layers.GRU(128, return_sequences=True), layers.Dropout(0.8), layers.BatchNormalization(),
+        layers.GRU(128, return_sequences=True), layers.Dropout(0.8), layers.BatchNormalization(),
+        layers.Dropout(0.8), layers.Dense(1, activation="sigmoid"),
+    ])
+    result = checks.check_model(model, verbose=False)
+    text = failures(result)
+    assert len(result.failures) == 3, text  # the count, the missing layer, and the parameters it carried
+    assert "layer 2: BatchNormalization): missing: expected BatchNormalization() here, after the Conv1D" in text
+    assert "this follows from the layer difference at layer 2" in text
+    assert "layer 5" not in text  # the layers after it are compared where they belong, and pass
+
+
+@pytest.mark.slow
+def test_check_model_translates_a_gru_without_return_sequences():
+    import keras
+    from keras import layers
+
+    def modelf(input_shape):
+        x_in = keras.Input(shape=input_shape)
+        x = layers.Conv1D(196, 15, strides=4)(x_in)
+        x = layers.GRU(128)(x)  # returns only its last step
+        x = layers.BatchNormalization()(x)
+        x = layers.GRU(128, return_sequences=True)(x)
+        return keras.Model(x_in, layers.Dense(1, activation="sigmoid")(x))
+
+    text = failures(checks.check_model(modelf, verbose=False))
+    assert "expected ndim=3, found ndim=2" in text  # Keras's words, then ours
+    assert "needs a sequence, (batch, steps, features), but received one vector per clip, (None, 128)" in text
+    assert "return_sequences=True" in text
 
 
 # --- the firing rule ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -152,3 +153,56 @@ def test_lesson_1_runs_in_jupyterlab_and_its_widgets_render(jupyterlab):
     assert n_sliders >= 4  # seed, activates, negatives, background level
     assert seed_readout.strip() == "1"
     assert n_audio >= 4 and n_pictures >= 4  # three AudioPlayers and the explorer
+
+
+DEMO_NOTEBOOK = '''import numpy as np
+
+from twd_lab.widgets import DetectionDemo
+
+quiet = np.zeros(441_000, np.float32)
+# a stand-in for the lab network (no model, no TensorFlow): the probabilities are all 0.1
+demo = DetectionDemo(probabilities=lambda samples: np.full(100, 0.1, np.float32),
+                     examples={"bundled A": (quiet, None), "bundled B": (quiet + 0.001, None)})
+demo'''
+
+
+def test_detection_demo_hears_the_same_upload_again_after_a_bundled_clip(jupyterlab):
+    """The browser sends an upload to the kernel only when the widget's value changes: after a bundled clip
+    the same file must still get through, and the dropdown names no clip while the upload is shown."""
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    from twd_lab.audio import write_wav
+
+    root = jupyterlab["root"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(DEMO_NOTEBOOK)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, root / "upload_demo.ipynb")
+    wav = write_wav(root / "mine.wav", np.random.default_rng(0).normal(0, 0.05, 44_100).astype(np.float32))
+    shown = "() => document.body.innerText.includes('your file: mine.wav')"
+    url = f"{jupyterlab['base']}/lab/tree/upload_demo.ipynb?token={jupyterlab['token']}&reset"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1200})
+            page.goto(url, wait_until="domcontentloaded", timeout=90_000)
+            _run_all_cells(page)
+            upload = page.locator(".jp-OutputArea-output .widget-upload").first
+            upload.wait_for(state="visible", timeout=120_000)
+            dropdown = page.locator(".jp-OutputArea-output .widget-dropdown select").first
+
+            def send_the_file():
+                with page.expect_file_chooser() as chooser:
+                    upload.click()
+                chooser.value.set_files(str(wav))
+                page.wait_for_function(shown, timeout=60_000)
+
+            send_the_file()
+            during_upload = dropdown.input_value()
+            dropdown.select_option(label="bundled A")
+            page.wait_for_function(f"() => !({shown})()", timeout=60_000)
+            send_the_file()  # the same file again: before the fix the kernel never heard of it
+            again = dropdown.input_value()
+        finally:
+            browser.close()
+    assert during_upload == "" and again == ""

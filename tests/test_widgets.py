@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import os
 import subprocess
 import sys
 
@@ -96,6 +97,27 @@ def test_widget_display_data_carries_a_static_png_and_a_short_repr():
     assert base64.b64decode(bundle["image/png"]).startswith(PNG)
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["text/plain"] == "AudioPlayer(1.00 s, 0 detection(s))"
+
+
+def test_static_copies_carry_the_audio_only_when_asked(monkeypatch):
+    import io
+
+    from scipy.io import wavfile
+
+    from twd_lab.widgets import AudioPlayer, embed_audio_in_static_copies
+    from twd_lab.widgets._common import STATIC_AUDIO_RATE
+
+    x = (0.3 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)).astype(np.float32)
+    player = AudioPlayer(x)
+    assert "text/html" not in player._repr_mimebundle_()  # a stored lesson: the picture alone
+    monkeypatch.setattr("twd_lab.widgets._common._STATIC_AUDIO", {"on": False})
+    embed_audio_in_static_copies()
+    page = player._repr_mimebundle_()["text/html"]
+    assert page.startswith('<img src="data:image/png;base64,')
+    (data,) = [part.split('"')[0] for part in page.split('src="data:audio/wav;base64,')[1:]]
+    rate, y = wavfile.read(io.BytesIO(base64.b64decode(data)))
+    assert rate == STATIC_AUDIO_RATE and y.size == STATIC_AUDIO_RATE  # one second, at 16 kHz
+    assert abs(np.abs(y / 32768).max() - 0.3) < 0.01
 
 
 # --- SynthesisExplorer ----------------------------------------------------------------------------
@@ -264,6 +286,19 @@ def test_training_monitor_draws_each_metric_with_its_validation_curve():
     assert monitor.widget.png.startswith(PNG)
 
 
+def test_training_monitor_draws_the_metrics_asked_for_in_their_order():
+    from twd_lab.widgets import TrainingMonitor
+
+    monitor = TrainingMonitor(display=False, metrics=("loss", "accuracy", "dev_f1"))
+    monitor.set_params({"epochs": 1, "steps": 1})
+    monitor.on_train_begin()
+    monitor.on_epoch_begin(0)
+    monitor.on_epoch_end(0, {"loss": 0.7, "accuracy": 0.5, "val_accuracy": 0.5, "dev_f1": 0.0,
+                             "dev_recall": 0.0, "dev_best_f1": 0.1})
+    assert monitor.panels() == ["loss", "accuracy", "dev_f1"]
+    assert [ax.get_title() for ax in monitor.widget.figure.axes] == ["loss", "accuracy", "dev_f1"]
+
+
 @pytest.mark.slow
 def test_training_monitor_follows_a_real_keras_fit():
     import keras
@@ -304,6 +339,22 @@ def test_keras_styles_stepper_shows_code_and_summary_and_proves_equal_outputs():
     assert "Sequential 523,329, Functional 523,329, Subclassed 523,329 (the same)" in stepper.proof.value
     stepper.next()
     assert stepper.style.value == "sequential"
+
+
+@pytest.mark.slow
+def test_model_summary_keeps_every_column_without_a_terminal_width(monkeypatch):
+    import keras
+
+    from twd_lab.widgets.keras_styles import model_summary
+
+    monkeypatch.delenv("COLUMNS", raising=False)  # a kernel started without one: rich assumes 80
+    model = keras.Sequential([keras.Input((20, 4)), keras.layers.GRU(3, return_sequences=True)], name="tiny")
+    text = model_summary(model, line_length=100)
+    lines = text.splitlines()
+    assert "Param #" in text and f"{model.count_params()} |" in text  # the last column, not cut off
+    assert max(len(line) for line in lines) == 100
+    assert not set(text) & set("━┃┏│─")  # drawn in ASCII, so any monospace font lines it up
+    assert "COLUMNS" not in os.environ  # put back as it was
 
 
 # --- DetectionDemo --------------------------------------------------------------------------------
@@ -360,6 +411,9 @@ def test_detection_demo_sliders_rerun_only_the_firing_rule(demo, monkeypatch):
     demo.refractory.value = 0
     assert len(demo.triggers) == 60  # fires at every step above the threshold
     assert calls == []  # the model never ran again
+    # 60 times are summarised, in the message and in the player's line alike
+    for text in (demo.message.value, demo.player.info.value):
+        assert "(60 in all)" in text and text.count(" s,") < 10, text
 
 
 def test_detection_demo_switches_clips_and_reads_an_uploaded_wav(demo, tmp_path):
@@ -374,6 +428,29 @@ def test_detection_demo_switches_clips_and_reads_an_uploaded_wav(demo, tmp_path)
     assert demo.title.startswith("your file: mine.wav") and demo.samples.size == SAMPLE_RATE * 9.5
     assert not demo.samples[: SAMPLE_RATE // 2].any() and not demo.samples[-SAMPLE_RATE:].any()
     assert "your file: mine.wav" in demo.player.info.value and len(demo.triggers) == 2
+
+
+def test_detection_demo_dropdown_and_upload_follow_what_is_shown(demo, tmp_path, monkeypatch):
+    from twd_lab.audio import write_wav
+
+    path = write_wav(tmp_path / "mine.wav", np.zeros(SAMPLE_RATE * 8, np.float32) + 0.01)
+    demo.upload.value = uploaded("mine.wav", path.read_bytes())
+    assert demo.title.startswith("your file: mine.wav")
+    assert demo.source.value is None  # the dropdown no longer names the bundled clip
+    demo.source.value = "noise"  # back to a bundled clip (even the one shown before the upload)
+    assert demo.title == "noise" and demo.upload.value == ()
+    runs = []
+    monkeypatch.setattr(demo, "set_clip", lambda *a, **k: runs.append(k.get("title")))
+    demo.upload.value = uploaded("mine.wav", path.read_bytes())  # the same file again: heard again
+    assert runs and runs[0].startswith("your file: mine.wav")
+
+
+def test_describe_times_summarises_long_lists():
+    from twd_lab.widgets._common import describe_times
+
+    assert describe_times([]) == "none" and describe_times([2.031, 6.0]) == "2.03 s, 6.00 s"
+    text = describe_times([i / 10 for i in range(171)])
+    assert text.startswith("0.00 s, 0.10 s,") and text.endswith("17.00 s (171 in all)") and len(text) < 90
 
 
 @pytest.mark.slow

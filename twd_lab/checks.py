@@ -17,6 +17,7 @@ check_is_overlapping: all 8 cases passed.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,9 +85,7 @@ class _Runner:
         try:
             problem = thunk()
         except Exception as exc:  # noqa: BLE001 - the learner's code may raise anything; report it
-            problem = f"raised {type(exc).__name__}: {exc}"
-            if "NoneType" in str(exc):
-                problem += " (is something still None? fill in the code between the markers)"
+            problem = f"raised {type(exc).__name__}: {exc}" + _explain(exc)
         if problem:
             self.result.failures.append(f"case {self.result.n_cases} ({description}): {problem}")
             return False
@@ -97,6 +96,25 @@ class _Runner:
             print(self.result.report())
             self.result.printed = True
         return self.result
+
+
+#: Keras's complaint when a layer that needs a sequence gets one vector per clip.
+_NDIM = re.compile(r"layer '(?P<layer>[^']+)' is incompatible with the layer: expected ndim=3, found ndim=2\."
+                   r"(?: Full shape received: (?P<shape>\([^)]*\)))?")
+
+
+def _explain(exc: Exception) -> str:
+    """What a learner's exception usually means, in the lesson's words ("" when there is nothing to add)."""
+    text = str(exc)
+    ndim = _NDIM.search(text)
+    if ndim:
+        shape = ndim.group("shape") or "(batch, features)"
+        return (f" -- in words: layer '{ndim.group('layer')}' needs a sequence, (batch, steps, features), but "
+                f"received one vector per clip, {shape}. A GRU before it returned only its last step: give "
+                "every GRU return_sequences=True, so that each of the 1,375 steps has an output.")
+    if "NoneType" in text or "'None'" in text or "=None" in text:
+        return " (is something still None? fill in the code between the markers)"
+    return ""
 
 
 def _accepts(fn: Callable, name: str) -> bool:
@@ -223,13 +241,19 @@ def _expected_ones(ends_ms: Iterable[float]) -> np.ndarray:
     return y
 
 
+def _runs_of_ones(v: np.ndarray) -> str:
+    """``"688..737 and 962..1011"``: each run of ones in ``v`` as first..last step."""
+    edges = np.flatnonzero(np.diff(np.r_[0, (np.asarray(v) == 1).astype(np.int8), 0]))
+    runs = [f"{a}..{b - 1}" for a, b in zip(edges[::2], edges[1::2])]
+    return ", ".join(runs[:-1]) + " and " + runs[-1] if len(runs) > 1 else "".join(runs)
+
+
 def _describe_diff(expected: np.ndarray, got: np.ndarray) -> str:
     wrong = np.flatnonzero(expected != got)
-    ones = np.flatnonzero(expected == 1)
     first = int(wrong[0])
-    where = f"ones expected at steps {ones[0]}..{ones[-1]}" if ones.size else "no ones expected"
-    got_ones = np.flatnonzero(got == 1)
-    got_where = f"got ones at {got_ones[0]}..{got_ones[-1]} ({got_ones.size} steps)" if got_ones.size else "got none"
+    where = f"ones expected at steps {_runs_of_ones(expected)}" if np.any(expected == 1) else "no ones expected"
+    n_got = int(np.count_nonzero(got == 1))
+    got_where = f"got ones at {_runs_of_ones(got)} ({n_got} step{'s' * (n_got != 1)})" if n_got else "got none"
     return f"{where}, {got_where}; first wrong step {first} (expected {expected[first]:g}, got {got[first]:g})"
 
 
@@ -498,6 +522,41 @@ def _fmt(kind: str, cfg: dict) -> str:
     return f"{kind}({', '.join(f'{k}={v!r}' for k, v in cfg.items())})"
 
 
+def _align(kinds: list[str]) -> tuple[list[tuple[int, int]], tuple[int, str, str] | None]:
+    """Line the learner's layer kinds up with :data:`MODEL_SPEC`'s.
+
+    Returns ``(pairs, difference)``: ``pairs`` of (spec index, learner index) whose kinds agree, and the
+    first difference as ``(spec index, short note, message)``, or ``None`` when the kinds agree throughout.
+    A missing or an extra layer shifts the rest by one place, so the layers after it are still paired.
+    """
+    want = [kind for kind, _ in MODEL_SPEC]
+    first = next((i for i, (a, b) in enumerate(zip(want, kinds)) if a != b), min(len(want), len(kinds)))
+    pairs = [(i, i) for i in range(first)]
+    if first == len(want) == len(kinds):
+        return pairs, None
+    before = f"after the {want[first - 1]}" if first else "first"
+    if kinds[first:] == want[first + 1:]:  # one missing
+        pairs += [(i + 1, i) for i in range(first, len(kinds))]
+        return pairs, (first, f"layer {first + 1}, {want[first]}, is missing", (
+            f"missing: expected {_fmt(*MODEL_SPEC[first])} here, {before}. The first difference; the layers "
+            "after it are one place early because of it (they are compared with the ones they should be)"))
+    if kinds[first + 1:] == want[first:]:  # one extra
+        pairs += [(i, i + 1) for i in range(first, len(want))]
+        return pairs, (first, f"an extra {kinds[first]} at layer {first + 1}", (
+            f"an extra {kinds[first]} layer here, {before}, which the lab network does not have. The first "
+            "difference; the layers after it are one place late because of it"))
+    if first < min(len(want), len(kinds)) and kinds[first + 1:] == want[first + 1:]:  # one of another kind
+        pairs += [(i, i) for i in range(first + 1, len(want))]
+        return pairs, (first, f"layer {first + 1} is a {kinds[first]}", (
+            f"expected {_fmt(*MODEL_SPEC[first])}, got a {kinds[first]} layer"))
+    got = ", ".join(kinds[first:]) or "nothing"
+    return pairs, (first, f"they differ from layer {first + 1} on", (
+        f"expected {_fmt(*MODEL_SPEC[first]) if first < len(want) else 'no more layers'}, "
+        f"got {kinds[first] if first < len(kinds) else 'no layer'}. "
+        f"The first difference; from here on the layers are {got}, where the lab network has "
+        f"{', '.join(want[first:]) or 'nothing more'}, so they are not compared one by one"))
+
+
 def check_model(model, *, input_length: int = TX, verbose: bool = True) -> CheckResult:
     """Grade a Keras model (or a function ``input_shape -> model``) against the lab network, any style.
 
@@ -517,28 +576,38 @@ def check_model(model, *, input_length: int = TX, verbose: bool = True) -> Check
     if not hasattr(model, "layers"):
         run.case("a Keras model", lambda: f"expected a Keras model, got {type(model).__name__} {model!r:.60}")
         return run.finish(verbose)
-    layers = [layer for layer in model.layers if type(layer).__name__ not in _SKIPPED_LAYERS]
+    layers = [_layer_config(layer) for layer in model.layers if type(layer).__name__ not in _SKIPPED_LAYERS]
+    pairs, difference = _align([kind for kind, _ in layers])
 
     def count():
         if len(layers) != len(MODEL_SPEC):
-            got = ", ".join(type(layer).__name__ for layer in layers)
-            return f"expected {len(MODEL_SPEC)} layers after the input, got {len(layers)}: {got}"
+            got = ", ".join(kind for kind, _ in layers)
+            return (f"expected {len(MODEL_SPEC)} layers after the input, got {len(layers)}: {got}"
+                    + (f" ({difference[1]})" if difference else ""))
         return None
 
     run.case("number of layers", count)
-    for i, (kind, want) in enumerate(MODEL_SPEC):
-        def thunk(i=i, kind=kind, want=want):
-            if i >= len(layers):
-                return f"missing: expected {_fmt(kind, want)}"
-            got_kind, got_cfg = _layer_config(layers[i])
-            if got_kind != kind:
-                return f"expected {_fmt(kind, want)}, got a {got_kind} layer"
-            got = {k: got_cfg.get(k) for k in want}
-            if got != want:
-                return f"expected {_fmt(kind, want)}, got {_fmt(got_kind, got)}"
-            return None
+    # Settings are compared where the layers line up. After a missing or extra layer the rest line up again
+    # one place off; after any other difference they are not compared one by one: one mistake, one message.
+    cases = []
+    for i, j in pairs:
+        kind, want = MODEL_SPEC[i]
 
-        run.case(f"layer {i + 1}: {kind}", thunk)
+        def thunk(kind=kind, want=want, j=j):
+            got_kind, got_cfg = layers[j]
+            got = {k: got_cfg.get(k) for k in want}
+            return None if got == want else f"expected {_fmt(kind, want)}, got {_fmt(got_kind, got)}"
+
+        cases.append(((i, 1), f"layer {i + 1}: {kind}", thunk))
+    if difference:
+        i = difference[0]
+        title = f"layer {i + 1}: {MODEL_SPEC[i][0]}" if i < len(MODEL_SPEC) else "nothing after the last layer"
+        cases.append(((i, 0), title, lambda: difference[2]))
+    for _, title, thunk in sorted(cases, key=lambda case: case[0]):
+        run.case(title, thunk)
+
+    def follows() -> str:
+        return f" (this follows from the layer difference at layer {difference[0] + 1})" if difference else ""
 
     def shapes():
         in_shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else None
@@ -549,12 +618,12 @@ def check_model(model, *, input_length: int = TX, verbose: bool = True) -> Check
         out_shape = tuple(model(keras.KerasTensor((1, input_length, N_FREQ))).shape)
         steps = (input_length - CONV_KERNEL) // CONV_STRIDE + 1
         if out_shape[1:] != (steps, 1):
-            return f"output: expected (batch, {steps}, 1), got {out_shape}"
+            return f"output: expected (batch, {steps}, 1), got {out_shape}" + follows()
         return None
 
     def params():
         n = model.count_params()
-        return None if n == MODEL_PARAMS else f"expected {MODEL_PARAMS:,} parameters, got {n:,}"
+        return None if n == MODEL_PARAMS else f"expected {MODEL_PARAMS:,} parameters, got {n:,}" + follows()
 
     run.case("input and output shapes", shapes)
     run.case("number of parameters", params)

@@ -269,21 +269,42 @@ def event_scores(
     """
     if not duration_s > 0:
         raise ValueError(f"duration_s must be > 0, got {duration_s}")
+    matches = match_firings(true_end_times_s, trigger_times_s, window)
+    hits = sum(m is not None for m in matches)
+    ends = _times(true_end_times_s, "true_end_times_s")
+    negative_s = float(duration_s) - _covered_s(ends, (float(window[0]), float(window[1])), float(duration_s))
+    return EventScores(hits, int(ends.size), len(matches), float(duration_s), negative_s)
+
+
+def match_firings(
+    true_end_times_s: Sequence[float], trigger_times_s: Sequence[float], window: tuple[float, float] = WINDOW_S
+) -> list[int | None]:
+    """For each firing (in the order given), the index of the word it detects, or ``None`` (a false accept).
+
+    The rule of :func:`event_scores`: a firing at ``t`` detects the word ending at ``e`` when
+    ``window[0] <= t - e <= window[1]``; words and firings are matched at most once, in time order.
+
+    >>> match_firings([2.0, 6.0], [9.0, 2.3, 2.4])
+    [None, 0, None]
+    """
     lo, hi = float(window[0]), float(window[1])
     if lo > hi:
         raise ValueError(f"window must be (start, end) with start <= end, got {window}")
-    ends = _times(true_end_times_s, "true_end_times_s")
-    fires = _times(trigger_times_s, "trigger_times_s")
-    hits, w = 0, 0
+    ends = np.asarray(true_end_times_s, dtype=np.float64).reshape(-1)
+    fires = np.asarray(trigger_times_s, dtype=np.float64).reshape(-1)
+    _times(ends, "true_end_times_s"), _times(fires, "trigger_times_s")  # finite, or an error naming them
+    end_order = np.argsort(ends, kind="stable")
+    matches: list[int | None] = [None] * fires.size
+    w = 0
     tol = 1e-9  # so that a firing exactly on a window edge counts despite float rounding
-    for t in fires:
-        while w < ends.size and t - ends[w] > hi + tol:  # this word's window has passed
+    for f in np.argsort(fires, kind="stable"):
+        t = fires[f]
+        while w < ends.size and t - ends[end_order[w]] > hi + tol:  # this word's window has passed
             w += 1
-        if w < ends.size and t - ends[w] >= lo - tol:
-            hits += 1
+        if w < ends.size and t - ends[end_order[w]] >= lo - tol:
+            matches[f] = int(end_order[w])
             w += 1
-    negative_s = float(duration_s) - _covered_s(ends, (lo, hi), float(duration_s))
-    return EventScores(hits, int(ends.size), int(fires.size), float(duration_s), negative_s)
+    return matches
 
 
 def steps_to_seconds(steps, step_s: float = STEP_S) -> np.ndarray:

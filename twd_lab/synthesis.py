@@ -319,6 +319,7 @@ def synthesize_example(
     background_gain_db: float = BACKGROUND_GAIN_DB,
     augment: Augment | None = None,
     Ty: int = TY,
+    clipping: bool = True,
     _audio_out: np.ndarray | None = None,
 ) -> SynthesizedExample:
     """Synthesize one example as the lab's ``create_training_example`` does, without the spectrogram.
@@ -326,7 +327,9 @@ def synthesize_example(
     The background (trimmed or looped to exactly 10 s) is lowered by ``background_gain_db``; ``n_activates``
     (default: uniform 0-4) random activates and ``n_negatives`` (default 0-2) random negatives are overlaid
     without overlap, each passed first through ``augment(clip, rng)`` if given; a label run follows the end
-    of each activate; the mix is normalised to ``TARGET_DBFS`` and clipped to [-1, 1].
+    of each activate; the mix is normalised to ``TARGET_DBFS`` and clipped to [-1, 1] (as the lab's
+    training data). ``clipping=False`` lowers the whole mix instead wherever its peak would pass -1 dBFS, for
+    audio a person will listen to: no sample is then clipped, and the level may be below ``TARGET_DBFS``.
     """
     rng = as_generator(rng)
     background_gain_db = finite_number(background_gain_db, "background_gain_db", unit="dB")
@@ -359,7 +362,10 @@ def synthesize_example(
                     insert_ones(y, segment_time[1])
     level = dbfs(bg)
     if math.isfinite(level):  # as match_target_amplitude, in place; silence stays silent
-        bg *= np.float32(10.0 ** ((TARGET_DBFS - level) / 20.0))
+        gain = np.float32(10.0 ** ((TARGET_DBFS - level) / 20.0))
+        if not clipping:  # peaks at most -1 dBFS: headroom for 16-bit rounding and resampling
+            gain = min(gain, np.float32(10.0 ** (-1.0 / 20.0)) / np.float32(np.max(np.abs(bg))))
+        bg *= gain
     np.clip(bg, -1.0, 1.0, out=bg)
     return SynthesizedExample(bg, y, placed["activates"], placed["negatives"])
 

@@ -3,7 +3,8 @@
 Every widget is an ``ipywidgets.VBox`` whose state lives in traits or child widgets, and whose
 drawing is a matplotlib figure kept on the widget (``.figure``) and shown as a PNG. A test can set a
 control's value and read what the widget shows (the figure's artists, the HTML text, the audio bytes)
-without a browser. When a notebook is exported, each widget also offers that PNG as a static picture.
+without a browser. When a notebook is exported, each widget also offers that PNG as a static picture
+(and, after ``embed_audio_in_static_copies()``, its audio as ``<audio>`` players: the handouts).
 
 Importing this package imports none of the widgets (and never TensorFlow): each name is loaded from
 its module on first use, and only the model widgets load Keras, when they need a model.
@@ -23,6 +24,7 @@ _EXPORTS = {
     "DetectionDemo": "detection_demo",
     "ThresholdExplorer": "threshold_explorer",
     "TrainingMonitor": "training_monitor",
+    "embed_audio_in_static_copies": "_common",
 }
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "SynthesisExplorer",
     "ThresholdExplorer",
     "TrainingMonitor",
+    "embed_audio_in_static_copies",
 ]
 
 

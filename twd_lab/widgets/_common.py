@@ -51,6 +51,52 @@ def audio_widget(samples: np.ndarray | None = None, sample_rate: int = SAMPLE_RA
     return player
 
 
+def describe_times(times_s, limit: int = 8) -> str:
+    """``"2.03 s, 6.02 s"``; past ``limit`` times, the first few, how many more, and the last one."""
+    times = [float(t) for t in times_s]
+    if not times:
+        return "none"
+    if len(times) <= limit:
+        return ", ".join(f"{t:.2f} s" for t in times)
+    head = ", ".join(f"{t:.2f} s" for t in times[: limit - 2])
+    return f"{head}, ... {len(times) - (limit - 1)} more ..., {times[-1]:.2f} s ({len(times)} in all)"
+
+
+#: Whether the widgets' static copies (what a stored notebook or a handout shows) carry their audio.
+_STATIC_AUDIO = {"on": False}
+#: Sample rate of the audio in static copies: enough for speech and the chime, a third of the size.
+STATIC_AUDIO_RATE = 16_000
+
+
+def embed_audio_in_static_copies(on: bool = True) -> None:
+    """Make every widget's static copy carry its audio as ``<audio>`` players (16 kHz WAV inside the page).
+
+    Off by default: the lessons are stored without it (it would add megabytes to each notebook);
+    ``tools/export_handouts.py`` turns it on while it runs a lesson for a handout.
+    """
+    _STATIC_AUDIO["on"] = bool(on)
+
+
+def static_audio_html(clips) -> str:
+    """``<audio>`` players for ``clips``, ``[(label, ipywidgets.Audio), ...]`` ("" while embedding is off)."""
+    if not _STATIC_AUDIO["on"]:
+        return ""
+    from scipy.io import wavfile
+    from scipy.signal import resample_poly
+
+    parts = []
+    for label, player in clips:
+        if not player.value:
+            continue
+        rate, x = wavfile.read(io.BytesIO(bytes(player.value)))
+        x = resample_poly(x.astype(np.float64) / 32768.0, STATIC_AUDIO_RATE, rate)
+        data = base64.b64encode(wav_bytes(x, STATIC_AUDIO_RATE)).decode("ascii")
+        caption = f"<b>{html_escape(label)}</b><br>" if label else ""
+        parts.append(f'<div style="margin:4px 0">{caption}<audio controls preload="none" '
+                     f'src="data:audio/wav;base64,{data}"></audio></div>')
+    return "".join(parts)
+
+
 def html_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -81,7 +127,14 @@ class FigureBox(w.VBox):
         data = super()._repr_mimebundle_(**kwargs)
         if data is not None and self.image.value:
             data["image/png"] = base64.b64encode(self.png).decode("ascii")
+            audio = static_audio_html(self._static_audio())
+            if audio:  # a handout: the picture and the clip's player
+                data["text/html"] = f'<img src="data:image/png;base64,{data["image/png"]}">{audio}'
         return data
+
+    def _static_audio(self) -> list:
+        """``[(label, ipywidgets.Audio)]``: what the static copy plays (every Audio child, unlabelled)."""
+        return [("", child) for child in self.children if isinstance(child, w.Audio)]
 
     def _summary(self) -> str:
         return ""

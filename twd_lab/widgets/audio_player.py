@@ -10,7 +10,14 @@ import numpy as np
 
 from twd_lab.constants import HOP, NOVERLAP, SAMPLE_RATE, STEP_S, THRESHOLD
 from twd_lab.plotting import plot_labels, plot_probabilities
-from twd_lab.widgets._common import FigureBox, audio_widget, html_escape, new_figure, wav_bytes
+from twd_lab.widgets._common import (
+    FigureBox,
+    audio_widget,
+    describe_times,
+    html_escape,
+    new_figure,
+    wav_bytes,
+)
 
 
 def load_samples(samples_or_path) -> np.ndarray:
@@ -135,8 +142,7 @@ class AudioPlayer(FigureBox):
         if self.probs is not None:
             parts.append(f"max p = {float(self.probs.max()):.2f}")
         if self.triggers or self.probs is not None:
-            times = ", ".join(f"{t:.2f} s" for t in self.triggers) or "none"
-            parts.append(f"detections: {times}")
+            parts.append(f"detections: {describe_times(self.triggers)}")
         self.info.value = " · ".join(parts)
 
     def _summary(self) -> str:

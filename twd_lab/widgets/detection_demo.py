@@ -11,7 +11,7 @@ import ipywidgets as w
 import numpy as np
 
 from twd_lab.constants import PATIENCE, REFRACTORY, SAMPLE_RATE, THRESHOLD
-from twd_lab.widgets._common import audio_widget, wav_bytes
+from twd_lab.widgets._common import audio_widget, describe_times, static_audio_html, wav_bytes
 from twd_lab.widgets.audio_player import AudioPlayer, load_samples
 
 #: Seeds of the bundled examples: clips synthesized from the held-out voices (never trained on).
@@ -67,7 +67,9 @@ class DetectionDemo(w.VBox):
     ``.detector`` switches to the speech-embedding detector (one probability every 80 ms, its own
     firing rule; patience and refractory then count its 80 ms steps). An uploaded file is heard as
     ``twd-lab detect`` hears it, with 0.5 s of silence before and 1 s after
-    (:func:`twd_lab.detection.pad_edges`), so a recording of the word alone can be detected.
+    (:func:`twd_lab.detection.pad_edges`), so a recording of the word alone can be detected. While an
+    upload is shown the dropdown shows no clip; picking a bundled clip forgets the upload, so that the
+    same file can be uploaded again.
     """
 
     def __init__(self, model=None, *, probabilities: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -152,11 +154,24 @@ class DetectionDemo(w.VBox):
 
     def load_example(self) -> None:
         """Run the detector on the clip chosen in ``source``."""
+        if self._switching or self.source.value is None:  # None: an upload is shown
+            return
         samples, labels = self.examples[self.source.value]
+        # Forget the last upload: the browser sends the same file again only as a change of value, so
+        # uploading it again after this clip would otherwise do nothing.
+        self._set_quietly(self.upload, ())
         self.set_clip(samples, labels=labels, title=self.source.value)
 
+    def _set_quietly(self, control, value) -> None:
+        """Set a control without running what observes it."""
+        self._switching = True
+        try:
+            control.value = value
+        finally:
+            self._switching = False
+
     def _on_upload(self) -> None:
-        if not self.upload.value:
+        if self._switching or not self.upload.value:
             return
         from twd_lab.detection import pad_edges
 
@@ -165,6 +180,7 @@ class DetectionDemo(w.VBox):
         except (ValueError, OSError) as err:
             self.message.value = f"<span style='color:#b00'>could not read the file: {err}</span>"
             return
+        self._set_quietly(self.source, None)  # the dropdown shows no bundled clip while the upload is shown
         self.set_clip(pad_edges(samples), labels=None,
                       title=f"your file: {name} (with 0.5 s of silence before it and 1 s after it)")
 
@@ -225,7 +241,7 @@ class DetectionDemo(w.VBox):
         self.player.update(self.samples, labels=self.labels, probs=self.probs, triggers=self.triggers,
                            threshold=float(self.threshold.value), prob_times=self.prob_times)
         self.chimed.value = wav_bytes(self.chime(), SAMPLE_RATE)
-        times = ", ".join(f"{t.time_s:.2f} s" for t in self.triggers) or "none"
+        times = describe_times(t.time_s for t in self.triggers)
         step = "80 ms" if self.detector.value == "embedding" else "7.26 ms"
         self.message.value = (f"{len(self.triggers)} detection(s): {times} "
                               f"(threshold {self.threshold.value:.2f}, patience {self.patience.value}, "
@@ -242,6 +258,10 @@ class DetectionDemo(w.VBox):
         data = super()._repr_mimebundle_(**kwargs)
         if data is not None and self.player.png:
             data["image/png"] = base64.b64encode(self.player.png).decode("ascii")
+            audio = static_audio_html([("the clip", self.player.audio),
+                                       ("with a chime at each detection", self.chimed)])
+            if audio:  # a handout: the picture and both players
+                data["text/html"] = f'<img src="data:image/png;base64,{data["image/png"]}">{audio}'
         return data
 
     def __repr__(self) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
+
 import ipywidgets as w
 import numpy as np
 
@@ -9,13 +12,60 @@ from twd_lab.constants import N_FREQ, TX
 from twd_lab.widgets._common import html_escape
 
 STYLE_LABELS = {"sequential": "Sequential", "functional": "Functional", "subclassed": "Subclassed"}
+#: Code and summary in a monospace font whose glyphs all have one width (a handout has no code font).
+PRE_STYLE = ("font-family:'DejaVu Sans Mono',Menlo,Consolas,'Liberation Mono',monospace;font-size:12px;"
+             "white-space:pre;overflow-x:auto")
 
 
-def model_summary(model, line_length: int = 100) -> str:
-    """``model.summary()`` as plain text."""
+#: Box-drawing characters of Keras's summary -> ASCII: a handout's or browser's "monospace" font often
+#: lacks them, and the substitute glyphs have other widths, which skews the table.
+_ASCII_BOX = str.maketrans({**dict.fromkeys("━─═", "-"), **dict.fromkeys("┃│║", "|"),
+                            **dict.fromkeys("┏┓┗┛┡┩└┘┌┐├┤┬┴┼┳┻╇╋╈╉╊┠┨┯┷┿╞╡╪", "+")})
+
+
+@contextmanager
+def _console_width(columns: int):
+    """Let Keras's rich console be ``columns`` wide: it otherwise takes ``COLUMNS`` (80 when unset) and
+    cuts the summary's last column ("Param #") off."""
+    saved = {key: os.environ.get(key) for key in ("COLUMNS", "JUPYTER_COLUMNS")}
+    os.environ.update(COLUMNS=str(columns), JUPYTER_COLUMNS=str(columns))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def model_summary(model, line_length: int = 100, *, ascii_box: bool = True) -> str:
+    """``model.summary()`` as plain text, ``line_length`` characters wide whatever the terminal.
+
+    ``ascii_box``: draw the table with ``+ - |`` instead of box-drawing characters.
+    """
     lines: list[str] = []
-    model.summary(print_fn=lambda line, **_: lines.append(line), line_length=line_length)
-    return "\n".join(lines)
+    with _console_width(line_length), _no_display():
+        model.summary(print_fn=lambda line, **_: lines.append(line), line_length=line_length)
+    text = "\n".join(lines)
+    return text.translate(_ASCII_BOX) if ascii_box else text
+
+
+@contextmanager
+def _no_display():
+    """Swallow what Keras's rich console sends to the notebook itself (an empty HTML output) while it
+    prints into ``print_fn``."""
+    try:
+        from IPython import get_ipython
+        from IPython.utils.capture import capture_output
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        yield
+        return
+    if get_ipython() is None:
+        yield
+        return
+    with capture_output(stdout=False, stderr=False, display=True):
+        yield
 
 
 def compare_styles(input_length: int = TX, *, seed: int = 0, models: dict | None = None) -> dict[str, float]:
@@ -93,9 +143,9 @@ class KerasStylesStepper(w.VBox):
         from twd_lab.models import model_source
 
         style = self.style.value
-        self.code.value = f"<pre style='font-size:12px;line-height:1.3'>{html_escape(model_source(style))}</pre>"
+        self.code.value = f"<pre style=\"{PRE_STYLE};line-height:1.3\">{html_escape(model_source(style))}</pre>"
         summary = model_summary(self.model(style))
-        self.summary.value = f"<pre style='font-size:12px;line-height:1.2'>{html_escape(summary)}</pre>"
+        self.summary.value = f"<pre style=\"{PRE_STYLE};line-height:1.2\">{html_escape(summary)}</pre>"
 
     def compare(self) -> dict[str, float]:
         """Share the functional model's weights with the other two and compare their outputs."""

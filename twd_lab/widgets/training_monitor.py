@@ -34,12 +34,15 @@ class TrainingMonitor(keras.callbacks.Callback):
     training starts (``display=False`` to place ``monitor.widget`` yourself). ``history`` holds every
     value logged at the end of each epoch (like ``History.history``); ``.widget.figure`` the curves.
     Each metric ``m`` is drawn with its ``val_m`` on the same axes; the batch loss of the running epoch
-    is shown in the status line, refreshed every ``batch_every`` batches.
+    is shown in the status line, refreshed every ``batch_every`` batches. ``metrics``: the panels to draw,
+    in order (e.g. ``("loss", "accuracy", "dev_f1")``); by default ``loss`` and then the others by name.
     """
 
-    def __init__(self, *, display: bool = True, batch_every: int = 5, max_panels: int = 3):
+    def __init__(self, *, display: bool = True, batch_every: int = 5, max_panels: int = 3,
+                 metrics: tuple[str, ...] | None = None):
         super().__init__()
         self.display = display
+        self.metrics = None if metrics is None else tuple(metrics)
         self.batch_every = max(1, int(batch_every))
         self.max_panels = int(max_panels)
         self.history: dict[str, list[float]] = {}
@@ -98,7 +101,10 @@ class TrainingMonitor(keras.callbacks.Callback):
     # -- drawing --------------------------------------------------------------------------------
 
     def panels(self) -> list[str]:
-        """The metrics drawn, one panel each: ``loss`` first, then the others (their ``val_`` alongside)."""
+        """The metrics drawn, one panel each: ``metrics``, or ``loss`` first and then the others (their
+        ``val_`` alongside)."""
+        if self.metrics is not None:
+            return [k for k in self.metrics if k in self.history][: self.max_panels]
         names = [k for k in self.history if not k.startswith("val_") and k != "learning_rate"]
         names.sort(key=lambda k: (k != "loss", k))
         return names[: self.max_panels]
