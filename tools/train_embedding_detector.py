@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--noisy", type=int, default=0, help="10 s clips with words over loud generated noise (0-20 dB SNR)"
     )
+    ap.add_argument(
+        "--noisy-crowd", type=float, default=0.5, help="share of --noisy clips over a crowd of talkers (0.5)"
+    )
     ap.add_argument("--talk", type=int, default=0, help="10 s clips of synthetic talk, as negatives")
     ap.add_argument(
         "--talk-words", type=int, default=0, help="10 s clips of talk with 0-2 activates said inside it"
@@ -188,12 +191,17 @@ def main(argv: list[str] | None = None) -> int:
         cached_clips(raw, args.plain, args.seed + 1, augment=False, n_activates=None, tag="plain", **common),
     ]
     if args.noisy > 0:
+        from twd_lab import talk
+
+        crowd = (talk.talk_sentences("train"), talk.talk_voices("train"))
         parts.append(
             cached(
                 args.cache,
-                f"{key}_noisy_n{args.noisy}_seed{args.seed + 8}",
+                f"{key}_noisy_n{args.noisy}_seed{args.seed + 8}_crowd{args.noisy_crowd:g}",
                 "noisy",
-                lambda: D.embedded_noisy_examples(raw, args.noisy, rng=args.seed + 8, progress=True),
+                lambda: D.embedded_noisy_examples(
+                    raw, args.noisy, rng=args.seed + 8, talk=crowd, p_talk=args.noisy_crowd, progress=True
+                ),
             )
         )
     parts += [
@@ -241,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         "partial_words": args.partial_words,
         "confusable_clips": args.confusables,
         "noisy_clips": args.noisy,
+        "noisy_crowd_share": args.noisy_crowd,
         "talk_clips": args.talk,
         "talk_word_clips": args.talk_words,
         "talk_mining_clips": args.talk_mining,

@@ -179,6 +179,8 @@ def embedded_noisy_examples(
     rng: RngLike = None,
     snr_range_db: tuple[float, float] = (0.0, 20.0),
     kinds: Sequence[str] | None = None,
+    talk: tuple[Sequence[str], Sequence] | None = None,
+    p_talk: float = 0.5,
     progress: bool = False,
 ) -> EmbeddedClips:
     """``n`` lab-style 10 s clips whose words are said over loud generated noise, kept as embeddings.
@@ -186,7 +188,10 @@ def embedded_noisy_examples(
     As :func:`embedded_examples` with augmentation, but the background is a fresh
     :func:`twd_lab.noise.make_background` of a random kind (default: every kind; babble made from the
     ``raw`` negatives) set ``snr_range_db`` below the words' -20 dBFS, instead of a stored background 20 dB
-    down: the lab's mix is too quiet to teach a detector to hear a word in a kitchen or a crowd.
+    down: the lab's mix is too quiet to teach a detector to hear a word in a kitchen or a crowd. With
+    ``talk`` (``(sentences, voices)`` of :mod:`twd_lab.talk`), a share ``p_talk`` of the backgrounds is a
+    crowd of talkers instead (:func:`twd_lab.talk.talk_clip` in its babble mode): a word said over other
+    people talking must still fire, though talk alone must not.
     """
     from twd_lab import noise
     from twd_lab.augment import WordAugmenter
@@ -203,14 +208,17 @@ def embedded_noisy_examples(
         items = tqdm(items, desc="noisy clips", unit="clip")
     embs, ends = [], []
     for _ in items:
-        kind = kinds[int(rng.integers(len(kinds)))]
-        bg = noise.make_background(
-            kind,
-            rng=rng,
-            sample_rate=SAMPLE_RATE,
-            level_dbfs=-20.0 - float(rng.uniform(*snr_range_db)),
-            words=negatives,
-        )
+        level_dbfs = -20.0 - float(rng.uniform(*snr_range_db))
+        if talk is not None and rng.random() < p_talk:
+            from twd_lab.talk import talk_clip
+
+            crowd = talk_clip(*talk, rng=rng, mode="babble", background_p=0.0).audio
+            bg = noise.set_level(crowd, level_dbfs)
+        else:
+            kind = kinds[int(rng.integers(len(kinds)))]
+            bg = noise.make_background(
+                kind, rng=rng, sample_rate=SAMPLE_RATE, level_dbfs=level_dbfs, words=negatives
+            )
         ex = synthesize_example(bg, activates, negatives, rng=rng, augment=word_aug, background_gain_db=0.0)
         embs.append(embeddings(ex.audio, SAMPLE_RATE)[0])
         ends.append([seg[1] / 1000.0 for seg in ex.activate_segments])
