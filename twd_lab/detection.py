@@ -72,15 +72,6 @@ __all__ = [
 # ------------------------------------------------------------------------------------------ audio in
 
 
-def _int_scale(dtype: np.dtype) -> tuple[float, float]:
-    """(offset, scale) that map an integer sample type onto [-1, 1] (8-bit audio is unsigned)."""
-    info = np.iinfo(dtype)
-    if info.min == 0:
-        half = (int(info.max) + 1) / 2
-        return half, half
-    return 0.0, float(-int(info.min))
-
-
 def load_audio(path_or_samples, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Audio as float32 mono at 44.1 kHz, at its own level: from a WAV path or an array.
 
@@ -93,6 +84,7 @@ def load_audio(path_or_samples, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray
     with NaN or infinity.
     """
     from twd_lab.audio import read_wav, resample
+    from twd_lab.decoding import int_to_float
 
     if isinstance(path_or_samples, (str, os.PathLike)):
         return read_wav(path_or_samples)
@@ -106,8 +98,7 @@ def load_audio(path_or_samples, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray
     if x.shape[0] == 0 or x.size == 0:
         raise ValueError(f"samples must hold at least one sample, got an empty array of shape {x.shape}")
     if x.dtype.kind in "iu":
-        offset, scale = _int_scale(x.dtype)
-        x = ((x.astype(np.float64) - offset) / scale).astype(np.float32)
+        x = int_to_float(x)
     elif not np.all(np.isfinite(x)):
         raise ValueError("samples must be finite: they contain NaN or infinity")
     x = x.astype(np.float32, copy=False)
