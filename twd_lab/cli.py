@@ -174,7 +174,7 @@ def _chime_target(chime: str | None, file: str, several: bool) -> Path | None:
 
 def _load_detector(args):
     """``load_detector`` for detect and listen; TensorFlow (quietly) only if the detector needs it."""
-    from twd_lab.file_detection import detector_kind, load_detector, needs_keras
+    from twd_lab.detectors.files import detector_kind, load_detector, needs_keras
 
     kind = detector_kind(args.detector, args.model, head_path=args.head)
     if needs_keras(kind, head_path=args.head):
@@ -183,7 +183,7 @@ def _load_detector(args):
 
 
 def cmd_detect(args) -> int:
-    from twd_lab.file_detection import detect_file
+    from twd_lab.detectors import detect_file
 
     # once, for every file; fails before any file is read
     model, _ = _load_detector(args)
@@ -231,7 +231,7 @@ def cmd_personalize(args) -> int:
     recordings = load_recordings(args.recordings)  # checked before Keras loads
     other_words = load_recordings(args.other_words, what="other words") if args.other_words else None
     _quiet_tensorflow()
-    from twd_lab.embedding_detector import EmbeddingDetector
+    from twd_lab.detectors import EmbeddingDetector
     from twd_lab.personalize import personalize
 
     base = EmbeddingDetector.load(args.head)
@@ -269,37 +269,18 @@ def cmd_listen(args) -> int:
         raise RuntimeError(
             "listening needs the optional package sounddevice: python -m pip install sounddevice"
         ) from None
-    model, kind = _load_detector(args)
-    if kind == "embedding":
-        from twd_lab.embedding_streaming import EmbeddingStreamingDetector
+    from twd_lab.detectors.live import StreamingBase
 
-        # --refractory counts the detector's own 80 ms steps, as in `twd-lab detect`
-        refractory_s = None if args.refractory is None else args.refractory * model.config.step_s
-        detector = EmbeddingStreamingDetector(
-            model,
-            chunk_s=args.chunk_s,
-            threshold=args.threshold,
-            patience=args.patience,
-            refractory_s=refractory_s,
-            keep_probabilities=False,
-        )
-        name = "the speech-embedding detector"
-    else:
-        from twd_lab.streaming import StreamingDetector
-
-        detector = StreamingDetector(
-            model,
-            chunk_s=args.chunk_s,
-            threshold=THRESHOLD if args.threshold is None else args.threshold,
-            patience=PATIENCE if args.patience is None else args.patience,
-            refractory=REFRACTORY if args.refractory is None else args.refractory,
-            keep_probabilities=False,
-        )
-        name = "the lab network"
+    detector, _ = _load_detector(args)
+    # --threshold, --patience, --refractory override the detector's own rule, in its own steps
+    rule = detector.rule.with_overrides(args.threshold, args.patience, args.refractory)
+    live = StreamingBase(detector, chunk_s=args.chunk_s, rule=rule, keep_probabilities=False)
+    detector.warm_up()
+    name = detector.title
     until = "Ctrl-C to stop" if args.seconds is None else f"{args.seconds:g} s"
     print(f'listening with {name} ({until}); say "activate"', flush=True)
-    heard = detector.listen(args.seconds)
-    print(f"heard {len(heard)} time(s) in {detector.time_s:.1f} s")
+    heard = live.listen(args.seconds)
+    print(f"heard {len(heard)} time(s) in {live.time_s:.1f} s")
     return 0
 
 

@@ -186,8 +186,8 @@ class AudioSource:
             if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
                 raise AudioFileError(f"{self.path}: a broken WAV file ({reason.rstrip('.')})") from None
             raise AudioFileError(
-                f"{self.path}: not a WAV or other audio file this decoder reads (WAV, FLAC, OGG, MP3): "
-                f"{reason}; it starts with {head!r}"
+                f"{self.path}: not a WAV file or other audio this decoder reads (WAV, FLAC, OGG, MP3): "
+                f"{reason.rstrip('.')}; it starts with {head!r}"
             ) from None
         try:
             import av
@@ -357,9 +357,9 @@ class BlockResampler:
         g = math.gcd(from_rate, to_rate)
         self.up, self.down = to_rate // g, from_rate // g
         reach = math.ceil(10 * max(self.up, self.down) / self.up) + 1  # input samples the filter reads
-        self._left = math.ceil(reach / self.down) * self.down  # whole blocks, so the output phase lines up
-        self._right = reach
-        self._buf = np.zeros(self._left, np.float32)
+        self.left = math.ceil(reach / self.down) * self.down  # whole blocks, so the output phase lines up
+        self.right = reach
+        self._buf = np.zeros(self.left, np.float32)
         self._seen = 0  # input samples fed
         self._made = 0  # outputs given
 
@@ -370,9 +370,9 @@ class BlockResampler:
     def _run(self, blocks: int) -> np.ndarray:
         from scipy.signal import resample_poly
 
-        span = self._buf[: self._left + blocks * self.down + self._right]
+        span = self._buf[: self.left + blocks * self.down + self.right]
         y = resample_poly(span, self.up, self.down, window=_filter(self.up, self.down))
-        start = self._left // self.down * self.up
+        start = self.left // self.down * self.up
         self._buf = self._buf[blocks * self.down :].copy()
         return y[start : start + blocks * self.up].astype(np.float32, copy=False)
 
@@ -384,7 +384,7 @@ class BlockResampler:
             self._made += x.size
             return x
         self._buf = np.concatenate([self._buf, x])
-        blocks = (self._buf.size - self._left - self._right) // self.down
+        blocks = (self._buf.size - self.left - self.right) // self.down
         if blocks <= 0:
             return np.zeros(0, np.float32)
         y = self._run(blocks)
@@ -396,8 +396,8 @@ class BlockResampler:
         if self.identity:
             return np.zeros(0, np.float32)
         total = -(-self._seen * self.up // self.down)  # ceil, as resample_poly's length
-        self._buf = np.concatenate([self._buf, np.zeros(self._right + self.down, np.float32)])
-        blocks = (self._buf.size - self._left - self._right) // self.down
+        self._buf = np.concatenate([self._buf, np.zeros(self.right + self.down, np.float32)])
+        blocks = (self._buf.size - self.left - self.right) // self.down
         y = self._run(blocks) if blocks > 0 else np.zeros(0, np.float32)
         y = y[: max(0, total - self._made)]
         self._made += y.size

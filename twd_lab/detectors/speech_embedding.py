@@ -1,0 +1,215 @@
+"""Audio -> pretrained speech embeddings (Google's ``speech_embedding``, run with onnxruntime).
+
+A second front end beside the lab's spectrogram. Two frozen ONNX models that the ``openwakeword``
+0.4.0 wheel carries (``openwakeword/resources/models/``; the speech embedding is Google's
+``speech_embedding`` TF-Hub model, Apache-2.0) turn audio into 96-number vectors, one every 80 ms.
+They are a dependency, found inside the installed package; only their files are used, run with
+``onnxruntime`` here. Install them with ``pip install "twd-lab[embedding]"``.
+
+What the two models do, as inspected with onnxruntime::
+
+    melspectrogram.onnx   input  "input"   (batch, samples) float32, 16 kHz audio in int16 units
+                          output "output"  (batch, 1, frames, 32) float32, 10*log10 power (floor -100)
+                          frames = (samples - 512) // 160 + 1: one frame per 10 ms hop; frame i reads
+                          samples [160 i, 160 i + 512) (a 400-sample window centred in 512), and then
+                          every value is raised to at least 80 dB below the loudest value of the call
+                          (``MEL_TOP_DB``): a frame depends on the whole input through that maximum
+    embedding_model.onnx  input  "input_1"  (windows, 76, 32, 1) float32: 76 mel frames, scaled x/10 + 2
+                          output "conv2d_19" (windows, 1, 1, 96) float32
+
+Windows of 76 frames start every 8 frames, so one embedding covers 0.775 s of audio and a new one comes
+every 80 ms. Embedding ``k`` ends where its last mel frame ends; :func:`embeddings` returns that time with
+each vector, the time a detector built on them can fire.
+
+>>> emb, times = embeddings(np.zeros(44_100, np.float32), 44_100)      # doctest: +SKIP
+>>> emb.shape, times[:2]                                                # doctest: +SKIP
+((3, 96), array([0.782, 0.862]))
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.resources
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+#: Sample rate the embedding models read, in Hz.
+EMBEDDING_SAMPLE_RATE = 16_000
+#: Mel frames: hop and analysis length in samples at 16 kHz, and mel bands.
+MEL_HOP = 160
+MEL_WINDOW = 512
+N_MELS = 32
+#: The mel model raises every value to at least this many dB below the loudest value of its input.
+MEL_TOP_DB = 80.0
+#: Embedding windows: mel frames per window, and frames between windows (80 ms).
+WINDOW_FRAMES = 76
+WINDOW_STRIDE = 8
+#: Numbers per embedding vector.
+EMBEDDING_DIM = 96
+#: Seconds between embedding steps.
+EMBEDDING_STEP_S = WINDOW_STRIDE * MEL_HOP / EMBEDDING_SAMPLE_RATE  # 0.08
+#: Shortest audio that gives one embedding: 76 frames, 0.782 s at 16 kHz.
+MIN_SAMPLES = (WINDOW_FRAMES - 1) * MEL_HOP + MEL_WINDOW  # 12,512 samples
+
+#: The models read int16-valued audio; our clips are float in [-1, 1].
+_PCM_SCALE = 32_767.0
+#: Windows per onnxruntime call: small batches run fastest on one CPU thread (~0.7 ms per window).
+_BATCH_WINDOWS = 16
+
+INSTALL_HINT = 'pip install "twd-lab[embedding]"'
+_MODEL_FILES = {"mel": "melspectrogram.onnx", "embedding": "embedding_model.onnx"}
+
+
+def _import_onnxruntime():
+    try:
+        return importlib.import_module("onnxruntime")
+    except ImportError as exc:
+        raise ImportError(
+            f"the speech-embedding front end needs onnxruntime and openwakeword: {INSTALL_HINT}"
+        ) from exc
+
+
+def model_files() -> dict[str, Path]:
+    """Paths of the two ONNX files inside the installed ``openwakeword`` package.
+
+    Raises ``ImportError`` naming the install command if the package is missing.
+    """
+    try:
+        root = importlib.resources.files("openwakeword") / "resources" / "models"
+    except ModuleNotFoundError as exc:
+        raise ImportError(
+            f"the speech-embedding front end needs the openwakeword package (for its ONNX files): "
+            f"{INSTALL_HINT}"
+        ) from exc
+    paths = {key: Path(str(root / name)) for key, name in _MODEL_FILES.items()}
+    for path in paths.values():
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing from the installed openwakeword; {INSTALL_HINT}")
+    return paths
+
+
+@functools.lru_cache(maxsize=1)
+def _sessions():
+    ort = _import_onnxruntime()
+    paths = model_files()
+    options = ort.SessionOptions()
+    # One thread: deterministic, and polite to whatever else runs on the machine.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    make = functools.partial(ort.InferenceSession, sess_options=options, providers=["CPUExecutionProvider"])
+    return make(str(paths["mel"])), make(str(paths["embedding"]))
+
+
+def to_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mono float audio at ``sample_rate`` -> float32 at 16 kHz (:func:`twd_lab.audio.resample`)."""
+    from twd_lab.audio import resample
+
+    return resample(samples, int(sample_rate), EMBEDDING_SAMPLE_RATE)
+
+
+def n_steps(n_samples_16k: int) -> int:
+    """Embedding steps for ``n_samples_16k`` samples at 16 kHz (0 if shorter than ``MIN_SAMPLES``)."""
+    if n_samples_16k < MIN_SAMPLES:
+        return 0
+    frames = (n_samples_16k - MEL_WINDOW) // MEL_HOP + 1
+    return (frames - WINDOW_FRAMES) // WINDOW_STRIDE + 1
+
+
+def step_times(steps: int) -> np.ndarray:
+    """End time in seconds of each of ``steps`` embedding steps: where its last mel frame ends."""
+    return step_end_s(np.arange(steps))
+
+
+def step_end_s(steps) -> np.ndarray:
+    """End time in seconds of the embedding steps with indices ``steps`` (0 is the first step)."""
+    last_frame = WINDOW_FRAMES - 1 + WINDOW_STRIDE * np.asarray(steps, dtype=np.int64)
+    return ((last_frame * MEL_HOP + MEL_WINDOW) / EMBEDDING_SAMPLE_RATE).astype(np.float64)
+
+
+def _check_samples(samples, sample_rate) -> np.ndarray:
+    samples = np.asarray(samples)
+    if samples.ndim != 1:
+        raise ValueError(
+            f"samples must be 1-D mono audio (n_samples,), got shape {samples.shape}; "
+            "mix stereo down first (twd_lab.audio reads any WAV as mono)"
+        )
+    if not np.issubdtype(samples.dtype, np.number):
+        raise TypeError(f"samples must be numeric audio, got dtype {samples.dtype}")
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise ValueError(f"sample_rate must be a positive int in Hz, got {sample_rate!r}")
+    if np.issubdtype(samples.dtype, np.integer):
+        samples = samples.astype(np.float32) / float(np.iinfo(samples.dtype).max)
+    return samples.astype(np.float32, copy=False)
+
+
+def mel_frames(samples_16k: np.ndarray) -> np.ndarray:
+    """Scaled mel frames ``(frames, 32)`` float32 of float audio at 16 kHz (the embedding's input)."""
+    mel, _ = _sessions()
+    x = (np.asarray(samples_16k, dtype=np.float32) * _PCM_SCALE)[None, :]
+    out = mel.run(None, {"input": x})[0]  # (1, 1, frames, 32)
+    return out[0, 0] / 10.0 + 2.0
+
+
+def embed_frames(frames: np.ndarray) -> np.ndarray:
+    """Embeddings ``(steps, 96)`` of scaled mel frames ``(n_frames, 32)``: one per 76-frame window, every
+    8 frames from the first (none if fewer than 76 frames)."""
+    _, emb = _sessions()
+    steps = (len(frames) - WINDOW_FRAMES) // WINDOW_STRIDE + 1
+    if steps <= 0:
+        return np.zeros((0, EMBEDDING_DIM), np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view(frames, (WINDOW_FRAMES, N_MELS))[::WINDOW_STRIDE, 0]
+    out = np.empty((steps, EMBEDDING_DIM), np.float32)
+    for i in range(0, steps, _BATCH_WINDOWS):
+        batch = np.ascontiguousarray(windows[i : i + _BATCH_WINDOWS, :, :, None])
+        out[i : i + len(batch)] = emb.run(None, {"input_1": batch})[0].reshape(len(batch), EMBEDDING_DIM)
+    return out
+
+
+def embeddings(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Speech embeddings of mono audio.
+
+    Parameters
+    ----------
+    samples : np.ndarray [shape=(n_samples,)]
+        Mono audio, float in [-1, 1] (int16/int32 are scaled to it), any length.
+    sample_rate : int
+        Its sample rate in Hz (44,100 for the lab's clips; 16,000 is used as it is).
+
+    Returns
+    -------
+    emb : np.ndarray [shape=(n_steps, 96), float32]
+        One vector every 80 ms; none for audio shorter than 0.782 s.
+    times : np.ndarray [shape=(n_steps,), float64]
+        When each step's audio ends, in seconds from the start (0.782, 0.862, ...).
+
+    The same audio always gives the same numbers (one CPU thread, no randomness).
+
+    >>> emb, times = embeddings(np.zeros(441_000, np.float32), 44_100)   # doctest: +SKIP
+    >>> emb.shape                                                          # doctest: +SKIP
+    (116, 96)
+    """
+    x = to_16k(_check_samples(samples, sample_rate), int(sample_rate))
+    steps = n_steps(len(x))
+    if steps == 0:
+        return np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0)
+    emb = embed_frames(mel_frames(x))
+    return emb, step_times(steps)
+
+
+def embeddings_batch(
+    clips: Sequence[np.ndarray], sample_rate: int, *, progress: bool = False
+) -> list[np.ndarray]:
+    """:func:`embeddings` of many clips at one sample rate: a list of ``(n_steps_i, 96)`` arrays.
+
+    Step times are ``step_times(len(emb))`` for each (every clip starts at 0 s).
+    """
+    items = clips
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(clips, desc="embeddings", unit="clip")
+    return [embeddings(c, sample_rate)[0] for c in items]
