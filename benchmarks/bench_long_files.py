@@ -61,12 +61,12 @@ def make_file(path: Path, seconds: float) -> Path:
     return path
 
 
-def peak_rss(cmd: list[str], env=None) -> dict:
+def peak_rss(cmd: list[str], env=None, cwd=None) -> dict:
     """Run ``cmd`` under /usr/bin/time -v: peak RSS (MB), wall and CPU seconds, and its stdout."""
     with tempfile.NamedTemporaryFile("r", suffix=".txt") as log:
         t0 = time.perf_counter()
         out = subprocess.run(
-            ["/usr/bin/time", "-v", "-o", log.name, *cmd], capture_output=True, text=True, env=env
+            ["/usr/bin/time", "-v", "-o", log.name, *cmd], capture_output=True, text=True, env=env, cwd=cwd
         )
         wall = time.perf_counter() - t0
         text = Path(log.name).read_text()
@@ -114,10 +114,11 @@ def main(argv=None) -> int:
     p.add_argument("--detectors", nargs="+", default=["embedding", "lab"], choices=("embedding", "lab"))
     p.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "twd_lab_long")
     p.add_argument("--chunked-only", action="store_true", help="only compare 30 s pieces with the whole")
+    p.add_argument("--code", type=Path, default=ROOT, help="the twd_lab checkout to run (e.g. an older one)")
     p.add_argument("--json", help="also write the figures here")
     args = p.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "PYTHONPATH": str(args.code.resolve()), "TF_CPP_MIN_LOG_LEVEL": "2"}
     results: dict = {"load_average": os.getloadavg()[0]}
     one = make_file(args.dir / "one_second.wav", 1.0)
     files = {m: make_file(args.dir / f"speech_{m:g}min.wav", 60 * m) for m in args.minutes}
@@ -129,11 +130,11 @@ def main(argv=None) -> int:
                   f"triggers, same: {r['same_triggers']}")
     else:
         for det in args.detectors:
-            base = peak_rss(detect_cmd(one, det), env)
+            base = peak_rss(detect_cmd(one, det), env, args.code)
             results[f"{det}_1s"] = base
             print(f"{det}, 1 s file: peak RSS {base['peak_rss_mb']:.0f} MB, {base['wall_s']:.1f} s")
             for m, f in files.items():
-                r = peak_rss(detect_cmd(f, det), env)
+                r = peak_rss(detect_cmd(f, det), env, args.code)
                 n = len(json.loads(r["stdout"])["triggers"]) if r["rc"] == 0 else None
                 r["triggers"] = n
                 r["rtf"] = round(r["wall_s"] / (60 * m), 4)

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import SR, noise, tone
+from conftest import SR, noise, skip_without_embedding_detector, tone
 
 from twd_lab.audio import AudioFileError, get_wav_info, read_wav, read_wav_raw, resample
 from twd_lab.decoding import BlockResampler, audio_info, read_blocks
@@ -113,3 +113,26 @@ def test_read_blocks_gives_what_read_wav_gives(wav_file):
     np.testing.assert_allclose(np.concatenate(blocks), read_wav(path), atol=1e-6)
     info = audio_info(path)
     assert (info.sample_rate, info.channels, info.frames) == (48_000, 2, stereo.shape[0])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and /dev/zero are POSIX")
+def test_twd_lab_detect_refuses_devices_fifos_header_bombs_and_nan_files_in_one_line(tmp_path, wav_file, capsys):
+    from twd_lab.cli import main
+
+    skip_without_embedding_detector()
+    fifo = tmp_path / "x.wav"
+    os.mkfifo(fifo)
+    bomb = wav_file(noise(0.5), name="bomb.wav")
+    raw = bytearray(bomb.read_bytes())
+    raw[raw.find(b"fmt ") + 12 : raw.find(b"fmt ") + 16] = struct.pack("<I", 1)
+    bomb.write_bytes(bytes(raw))
+    nans = wav_file(np.full(SR, np.nan, np.float32), "f32", name="nans.wav")
+    for path, why in [
+        ("/dev/zero", "is a device"),
+        (fifo, "is a FIFO"),
+        (bomb, "declares a sample rate of 1 Hz"),
+        (nans, "NaN or infinite"),  # it used to report "activate: none"
+    ]:
+        assert main(["detect", str(path), "--detector", "embedding"]) == 1
+        err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert err[0].startswith("twd-lab: error: ") and str(path) in err[0] and why in err[0]

@@ -398,11 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "detect",
-        help="find the trigger word in WAV files of any length",
-        description="Print when the trigger word ends in each WAV file (any length; 8/16/24/32-bit integer "
-        "or 32/64-bit float; mono or stereo; any rate). time_s is when the detector fires.",
+        help="find the trigger word in audio files of any length",
+        description="Print when the trigger word ends in each audio file (any length, read in blocks; WAV "
+        "8/16/24/32-bit integer, 32/64-bit float, A-law, mu-law; FLAC, OGG, MP3; M4A/AAC/WebM with "
+        "`pip install av`; mono or stereo; 4-384 kHz). time_s is when the detector fires.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="WAV files")
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, OGG, MP3, ...)")
     _add_detector_choice(p)
     _add_firing_rule(p, per_detector=True)
     p.add_argument(
