@@ -213,8 +213,8 @@ def bench_detectors(audio: np.ndarray, repeat: int) -> dict:
             det, _ = load_detector(kind)
             det.warm_up()
             detect_file(wav, det)  # warm-up: loads, compiles
-            wall = median_time(lambda: detect_file(wav, det), repeat)
-            cpu = median_cpu_time(lambda: detect_file(wav, det), repeat)
+            wall = median_time(lambda d=det: detect_file(wav, d), repeat)
+            cpu = median_cpu_time(lambda d=det: detect_file(wav, d), repeat)
             n = round(0.25 * SAMPLE_RATE)
             stream = det.stream()
             stream.feed(audio[:n])  # the first chunk of a fresh stream also fills its buffers

@@ -116,7 +116,9 @@ def test_read_blocks_gives_what_read_wav_gives(wav_file):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and /dev/zero are POSIX")
-def test_twd_lab_detect_refuses_devices_fifos_header_bombs_and_nan_files_in_one_line(tmp_path, wav_file, capsys):
+def test_twd_lab_detect_refuses_devices_fifos_header_bombs_and_nan_files_in_one_line(
+    tmp_path, wav_file, capsys
+):
     from twd_lab.cli import main
 
     skip_without_embedding_detector()

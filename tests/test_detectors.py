@@ -78,6 +78,19 @@ def test_chunks_of_any_size_give_the_whole_pass(detector, speech):
         np.testing.assert_array_equal(times, detector.step_times(np.arange(probs.size)))
 
 
+def test_a_stream_told_the_rate_resamples_as_the_audio_comes(detector, speech):
+    from twd_lab.audio import resample
+
+    x16 = resample(speech[: 6 * SR], SR, 16_000)  # 16 kHz audio, fed at its own rate
+    whole, _ = detector.hear(resample(x16, 16_000, SR))
+    probs, _ = _feed(detector.stream(sample_rate=16_000), x16, np.arange(1, 30) * 2_000)
+    n = min(probs.size, whole.size)
+    assert n > 0.9 * whole.size
+    np.testing.assert_allclose(probs[:n], whole[:n], atol=2e-5)
+    with pytest.raises(ValueError, match="sample_rate"):
+        detector.stream(sample_rate=1)
+
+
 def test_finish_hears_silence_then_the_stream_is_closed(detector, speech):
     stream = detector.stream()
     stream.feed(speech[: 3 * SR])

@@ -209,7 +209,7 @@ class AudioSource:
             if f is not None:
                 f.close()
 
-    def __enter__(self) -> AudioSource:
+    def __enter__(self) -> AudioSource:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc) -> None:
@@ -301,7 +301,9 @@ def int_to_float(x: np.ndarray) -> np.ndarray:
     """Integer samples -> float32 in [-1, 1): signed types by their full range (int16 by 32,768), unsigned
     ones around their middle (8-bit WAV is unsigned: 128 is silence)."""
     info = np.iinfo(x.dtype)
-    offset, scale = ((info.max + 1) / 2, (info.max + 1) / 2) if info.min == 0 else (0.0, float(-int(info.min)))
+    offset, scale = (
+        ((info.max + 1) / 2, (info.max + 1) / 2) if info.min == 0 else (0.0, float(-int(info.min)))
+    )
     return ((x.astype(np.float64) - offset) / scale).astype(np.float32)
 
 

@@ -101,17 +101,33 @@ class FiringRule:
 class DetectorStream(ABC):
     """A detector hearing one stream: ``feed(chunk) -> (probabilities, times_s)``, then ``finish()``.
 
-    Chunks are 1-D float audio in [-1, 1] at 44.1 kHz, of any size (0 included); ``gain_db`` is applied to
-    every sample. ``times_s`` are when each new step is decided, in seconds from the first sample. Feeding
+    Chunks are 1-D float audio in [-1, 1] at ``sample_rate`` Hz (44.1 kHz unless the stream was made with
+    another: say so, 16 kHz audio fed as 44.1 kHz is heard 2.76 times too fast), of any size (0 included);
+    ``gain_db`` is applied to every sample. Floats beyond +-2 (int16 units as floats) are refused. ``times_s`` are when each new step is decided, in seconds from the first sample. Feeding
     a signal in any chunks gives the same probabilities (to float rounding) as feeding it whole. A
     subclass implements :meth:`_advance` (new samples in, the probabilities of the steps they complete out).
     """
 
-    def __init__(self, detector: Detector, *, gain_db: float = 0.0):
+    def __init__(self, detector: Detector, *, gain_db: float = 0.0, sample_rate: int = SAMPLE_RATE):
+        from twd_lab.decoding import MAX_RATE, MIN_RATE, BlockResampler
+
         if not np.isfinite(gain_db):
             raise ValueError(f"gain_db must be a finite number of decibels, got {gain_db}")
+        if (
+            isinstance(sample_rate, bool)
+            or not float(sample_rate).is_integer()
+            or not (MIN_RATE <= sample_rate <= MAX_RATE)
+        ):
+            raise ValueError(
+                f"sample_rate must be a whole number of Hz in {MIN_RATE}-{MAX_RATE}, got {sample_rate!r}"
+            )
         self.detector = detector
         self.gain = np.float32(10.0 ** (float(gain_db) / 20.0))
+        self.sample_rate = int(sample_rate)
+        # audio at another rate is resampled to 44.1 kHz as it comes (as resample_poly on the whole)
+        self._to_44k = None
+        if self.sample_rate != SAMPLE_RATE:
+            self._to_44k = BlockResampler(self.sample_rate, SAMPLE_RATE)
         self.samples_seen = 0
         self.steps_seen = 0
         self.finished = False
@@ -124,7 +140,7 @@ class DetectorStream(ABC):
     @property
     def time_s(self) -> float:
         """Seconds of audio fed so far."""
-        return self.samples_seen / SAMPLE_RATE
+        return self.samples_seen / self.sample_rate
 
     def feed(self, samples) -> tuple[np.ndarray, np.ndarray]:
         """Take the next samples; return the new steps' probabilities ``(k,)`` and times ``(k,)`` (s)."""
@@ -133,6 +149,8 @@ class DetectorStream(ABC):
             raise ValueError("this stream has finished (finish() was called); start another with stream()")
         x = check_chunk(samples)
         self.samples_seen += x.size
+        if self._to_44k is not None:
+            x = self._to_44k.feed(x)
         out = self._steps(self._advance(x * self.gain if self.gain != 1 else x))
         self.compute_s += time.perf_counter() - t0
         return out
@@ -149,7 +167,7 @@ class DetectorStream(ABC):
         may lie up to ``tail_s`` past :attr:`time_s`, which stays the stream's own length."""
         check_seconds("tail_s", tail_s)
         heard = self.samples_seen
-        out = self.feed(np.zeros(round(tail_s * SAMPLE_RATE), np.float32))
+        out = self.feed(np.zeros(round(tail_s * self.sample_rate), np.float32))
         self.samples_seen, self.finished = heard, True
         return out
 
@@ -195,8 +213,8 @@ class Detector(ABC):
         """The detector's own firing rule (refractory in its own steps)."""
 
     @abstractmethod
-    def stream(self, *, gain_db: float = 0.0) -> DetectorStream:
-        """A fresh stream (nothing heard yet)."""
+    def stream(self, *, gain_db: float = 0.0, sample_rate: int = SAMPLE_RATE) -> DetectorStream:
+        """A fresh stream (nothing heard yet) of audio at ``sample_rate`` Hz, times ``gain_db``."""
 
     @abstractmethod
     def step_times(self, steps) -> np.ndarray:

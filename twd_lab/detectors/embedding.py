@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from twd_lab.constants import SAMPLE_RATE
 from twd_lab.detectors.base import Detector, FiringRule
 from twd_lab.detectors.speech_embedding import (
     EMBEDDING_DIM,
@@ -198,10 +199,10 @@ class EmbeddingDetector(Detector):
     def step_times(self, steps) -> np.ndarray:
         return step_end_s(steps)
 
-    def stream(self, *, gain_db: float = 0.0):
+    def stream(self, *, gain_db: float = 0.0, sample_rate: int = SAMPLE_RATE):
         from twd_lab.detectors.embedding_stream import EmbeddingStream
 
-        return EmbeddingStream(self, gain_db=gain_db)
+        return EmbeddingStream(self, gain_db=gain_db, sample_rate=sample_rate)
 
     def predict_few(self, windows: np.ndarray) -> np.ndarray:
         """:meth:`predict` for the few windows of a stream's chunk: the NumPy copy when there is one (no
@@ -214,7 +215,13 @@ class EmbeddingDetector(Detector):
 
     def warm_up(self) -> None:
         """Build the onnxruntime sessions and the head's compiled call now, not on the first chunk."""
-        from twd_lab.detectors.speech_embedding import MEL_WINDOW, N_MELS, WINDOW_FRAMES, embed_frames, mel_frames
+        from twd_lab.detectors.speech_embedding import (
+            MEL_WINDOW,
+            N_MELS,
+            WINDOW_FRAMES,
+            embed_frames,
+            mel_frames,
+        )
 
         mel_frames(np.zeros(MEL_WINDOW, np.float32))
         embed_frames(np.zeros((WINDOW_FRAMES, N_MELS), np.float32))

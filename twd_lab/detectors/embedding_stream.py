@@ -46,6 +46,10 @@ from collections import deque
 import numpy as np
 
 from twd_lab.constants import CLIP_MS, SAMPLE_RATE
+from twd_lab.decoding import BlockResampler
+from twd_lab.detectors.base import DetectorStream
+from twd_lab.detectors.embedding import EmbeddingDetector, history_windows
+from twd_lab.detectors.live import StreamingBase
 from twd_lab.detectors.speech_embedding import (
     EMBEDDING_DIM,
     EMBEDDING_SAMPLE_RATE,
@@ -58,10 +62,6 @@ from twd_lab.detectors.speech_embedding import (
     embed_frames,
     mel_frames,
 )
-from twd_lab.decoding import BlockResampler
-from twd_lab.detectors.base import DetectorStream
-from twd_lab.detectors.embedding import EmbeddingDetector, history_windows
-from twd_lab.detectors.live import StreamingBase
 
 __all__ = ["EmbeddingStream", "EmbeddingStreamingDetector"]
 
@@ -84,8 +84,8 @@ class EmbeddingStream(DetectorStream):
     #: Mel frames per call of the mel model: its clamp acts per call, so calls are placed by time alone.
     MEL_BLOCK = WINDOW_STRIDE
 
-    def __init__(self, detector: EmbeddingDetector, *, gain_db: float = 0.0):
-        super().__init__(detector, gain_db=gain_db)
+    def __init__(self, detector: EmbeddingDetector, **kwargs):
+        super().__init__(detector, **kwargs)
         self.history = int(detector.config.history)
         self._predict = detector.predict_few
         # 44.1 -> 16 kHz block by block, as resample_poly on the whole (zeros before time 0)

@@ -126,8 +126,15 @@ def fire(probs, times_s, threshold: float, patience: int, refractory: int) -> li
     return FiringRule(threshold, patience, refractory).fire(probs, times_s)
 
 
-def write_chimed(path: PathLike, fired: list[Trigger], out: PathLike, *, tail_s: float = 0.0,
-                 overwrite: bool = False, chime=None) -> Path:
+def write_chimed(
+    path: PathLike,
+    fired: list[Trigger],
+    out: PathLike,
+    *,
+    tail_s: float = 0.0,
+    overwrite: bool = False,
+    chime=None,
+) -> Path:
     """Write ``path``'s audio (44.1 kHz mono, 16-bit) with the chime added at each trigger to ``out``,
     block by block (memory does not grow with the file), with ``tail_s`` seconds of silence after it."""
     import soundfile as sf
@@ -144,9 +151,10 @@ def write_chimed(path: PathLike, fired: list[Trigger], out: PathLike, *, tail_s:
         if tail_s > 0:
             yield np.zeros(round(tail_s * SAMPLE_RATE), np.float32)
 
-    with open(target, "wb" if overwrite else "xb") as f, sf.SoundFile(
-        f, "w", SAMPLE_RATE, 1, subtype="PCM_16", format="WAV"
-    ) as w:
+    with (
+        open(target, "wb" if overwrite else "xb") as f,
+        sf.SoundFile(f, "w", SAMPLE_RATE, 1, subtype="PCM_16", format="WAV") as w,
+    ):
         at = 0
         for block in blocks():
             x = block.copy()

@@ -65,8 +65,8 @@ class LabDetector(Detector):
     def step_times(self, steps) -> np.ndarray:
         return step_times_s(steps)
 
-    def stream(self, *, gain_db: float = 0.0) -> LabStream:
-        return LabStream(self, gain_db=gain_db)
+    def stream(self, *, gain_db: float = 0.0, sample_rate: int = SAMPLE_RATE) -> LabStream:
+        return LabStream(self, gain_db=gain_db, sample_rate=sample_rate)
 
     def warm_up(self) -> None:
         """Compile the stream's block function now (about a second) rather than on the first chunk."""
@@ -76,8 +76,8 @@ class LabDetector(Detector):
 class LabStream(DetectorStream):
     """The lab network hearing one stream (see the module's notes for what it carries)."""
 
-    def __init__(self, detector: LabDetector, *, gain_db: float = 0.0):
-        super().__init__(detector, gain_db=gain_db)
+    def __init__(self, detector: LabDetector, **kwargs):
+        super().__init__(detector, **kwargs)
         self.runner = detector.runner
         self.runner.sync()  # a model trained further since the detector was made is heard as it is now
         self._samples = np.zeros(0, np.float32)  # not yet a whole frame

@@ -44,6 +44,8 @@ class StreamingBase:
     :meth:`process` and :meth:`listen` use (``feed`` takes any length). ``rule``: the firing rule (default
     the detector's own). ``gain_db``: gain applied to every sample fed. ``keep_probabilities``: keep every
     probability in :attr:`probabilities` (turn off for a microphone left on: then nothing grows with time).
+    ``sample_rate``: the rate of the samples fed (resampled to 44.1 kHz as they come; :meth:`listen`
+    records at 44.1 kHz).
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class StreamingBase:
         rule: FiringRule | None = None,
         gain_db: float = 0.0,
         keep_probabilities: bool = True,
+        sample_rate: int = SAMPLE_RATE,
     ):
         if not isinstance(detector, Detector):
             raise TypeError(f"detector must be a twd_lab.detectors.Detector, got {type(detector).__name__}")
@@ -66,6 +69,7 @@ class StreamingBase:
         self.gain_db = float(gain_db)
         self.rule = rule or detector.rule
         self.keep_probabilities = bool(keep_probabilities)
+        self.sample_rate = sample_rate
         self.reset()
 
     @property
@@ -74,7 +78,7 @@ class StreamingBase:
 
     def reset(self) -> None:
         """Forget everything heard: the next sample is time 0."""
-        self.stream = self.detector.stream(gain_db=self.gain_db)
+        self.stream = self.detector.stream(gain_db=self.gain_db, sample_rate=self.sample_rate)
         self.picker = self.rule.picker()
         self._probs: list[np.ndarray] = []
         self.triggers: list[Trigger] = []
@@ -126,7 +130,7 @@ class StreamingBase:
     def process(self, samples, chunk_s: float | None = None) -> list[Trigger]:
         """Feed ``samples`` chunk by chunk (``chunk_s``, default the detector's), as a live stream would."""
         x = np.asarray(samples, np.float32).reshape(-1)
-        n = max(1, round((chunk_s or self.chunk_s) * SAMPLE_RATE))
+        n = max(1, round((chunk_s or self.chunk_s) * self.stream.sample_rate))
         out: list[Trigger] = []
         for a in range(0, x.size, n):
             out.extend(self.feed(x[a : a + n]))
