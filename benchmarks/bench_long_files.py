@@ -99,7 +99,7 @@ def chunked_vs_whole(path: Path, detector: str, piece_s: float = 30.0) -> dict:
     from twd_lab.detectors import detect_blocks, load_detector
     from twd_lab.file_detection import detect_file
 
-    det = load_detector(detector)
+    det, _ = load_detector(detector)
     whole = detect_file(path, det)["triggers"]
     with tempfile.TemporaryDirectory() as tmp:
         pieces = []
