@@ -143,3 +143,14 @@ def test_a_file_cut_into_pieces_and_streamed_gives_what_the_whole_file_gives(det
     np.testing.assert_allclose(
         [t["score"] for t in a["triggers"]], [t["score"] for t in b["triggers"]], atol=1e-3
     )
+
+
+def test_the_labs_functions_take_any_detector(detector, speech):
+    from twd_lab.detection import chime_on_activate, detect_triggerword, preprocess_audio
+
+    clip = speech[: 5 * SR]
+    probs = detect_triggerword(clip, detector)
+    np.testing.assert_array_equal(probs, detector.hear(preprocess_audio(clip))[0])
+    if detector.kind == "lab":  # chime_on_activate places the lab network's steps
+        result = chime_on_activate(clip, probs)
+        assert result.audio.shape == clip.shape

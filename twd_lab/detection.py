@@ -144,7 +144,7 @@ def detect_triggerword(
     ``path_or_samples``: a WAV path or samples (see :func:`load_audio`); it is level-matched first
     (:func:`preprocess_audio`). ``model``: a Keras model (any input length; the lab network's layers let
     it run in fast compiled blocks), a path to a ``.keras`` file, or ``None`` for the shipped model
-    (loaded once and cached).
+    (loaded once and cached), or any :class:`twd_lab.detectors.Detector` (its own steps then).
 
     Returns ``np.ndarray [shape=(n_steps,)]`` float32, ``n_steps = expected_steps(len(audio))``: 1,375
     for 10 s, 8,265 for 60 s, 0 for audio shorter than 1,320 samples. Step ``j`` is decided at
@@ -171,9 +171,12 @@ def probabilities(audio: np.ndarray, model=None) -> np.ndarray:
         raise ValueError(f"audio must be 1-D float samples, got shape {audio.shape}")
     if audio.size < RECEPTIVE_FIELD_SAMPLES:
         return np.zeros(0, np.float32)
+    from twd_lab.detectors.base import Detector
     from twd_lab.detectors.lab_network import runner_for
     from twd_lab.spectrogram import pcm16_frames
 
+    if isinstance(model, Detector):  # any detector of twd_lab.detectors, in its own steps
+        return model.hear(audio)[0]
     runner, keras_model = runner_for(model)
     if runner is None:  # another architecture: one call on the whole input
         return frame_probabilities(pcm16_frames(audio), keras_model)
