@@ -138,3 +138,23 @@ def test_twd_lab_detect_refuses_devices_fifos_header_bombs_and_nan_files_in_one_
         assert main(["detect", str(path), "--detector", "embedding"]) == 1
         err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
         assert err[0].startswith("twd-lab: error: ") and str(path) in err[0] and why in err[0]
+
+
+def test_m4a_is_read_through_pyav_when_it_is_installed(tmp_path):
+    av = pytest.importorskip("av", reason="the optional PyAV decoder (pip install av) is not installed")
+    from fractions import Fraction
+
+    x = tone(1.0, 440, amp=0.5)
+    path = tmp_path / "voice.m4a"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=SR)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(x[None, :], format="fltp", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = SR, 0, Fraction(1, SR)
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    info = audio_info(path)
+    assert (info.sample_rate, info.channels) == (SR, 1) and info.format == "M4A/MP4 (AAC)"
+    y = read_wav(path)
+    assert abs(y.size - x.size) < 0.1 * SR  # AAC adds an encoder delay
+    assert abs(np.sqrt(np.mean(y**2)) - 0.5 / np.sqrt(2)) < 0.05
