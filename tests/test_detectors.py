@@ -154,3 +154,24 @@ def test_the_labs_functions_take_any_detector(detector, speech):
     if detector.kind == "lab":  # chime_on_activate places the lab network's steps
         result = chime_on_activate(clip, probs)
         assert result.audio.shape == clip.shape
+
+
+def test_modules_that_moved_keep_their_old_import_paths():
+    import importlib
+
+    from twd_lab._moved import MOVED
+
+    for old, new in MOVED.items():
+        moved = importlib.import_module(new)
+        assert importlib.import_module(old) is moved  # the module itself, not a copy
+        assert moved.__spec__.name == new
+    from twd_lab.file_detection import detect_file as old_detect_file
+    from twd_lab.inference import ChunkedModel, step_times_s  # noqa: F401
+    from twd_lab.streaming import StreamingDetector  # noqa: F401
+
+    from twd_lab.embedding_detector import EmbeddingDetector as from_training
+
+    assert old_detect_file is detect_file
+    from twd_lab.detectors import EmbeddingDetector
+
+    assert from_training is EmbeddingDetector
