@@ -131,11 +131,15 @@ class DetectorStream(ABC):
         self.samples_seen = 0
         self.steps_seen = 0
         self.finished = False
+        #: May the stream hold steps back to compute them in bigger blocks, until the next chunk or
+        #: finish()? Passes that always finish (files, arrays) say yes; a live stream gets every step at once.
+        self.hold_back = False
         self.compute_s = 0.0  # seconds spent in feed() and finish()
 
     @abstractmethod
     def _advance(self, x: np.ndarray) -> np.ndarray:
-        """Take the next samples (float32, gain applied); return the probabilities of the steps completed."""
+        """Take the next samples (float32, gain applied); return the probabilities of the steps completed.
+        A stream may hold back steps to compute them in bigger blocks; an empty ``x`` gives them all."""
 
     @property
     def time_s(self) -> float:
@@ -167,9 +171,11 @@ class DetectorStream(ABC):
         may lie up to ``tail_s`` past :attr:`time_s`, which stays the stream's own length."""
         check_seconds("tail_s", tail_s)
         heard = self.samples_seen
-        out = self.feed(np.zeros(round(tail_s * self.sample_rate), np.float32))
+        probs, times = self.feed(np.zeros(round(tail_s * self.sample_rate), np.float32))
+        # and whatever a stream held back for a bigger block (an empty chunk flushes it)
+        more, more_times = self._steps(self._advance(np.zeros(0, np.float32)))
         self.samples_seen, self.finished = heard, True
-        return out
+        return np.concatenate([probs, more]), np.concatenate([times, more_times])
 
 
 def check_seconds(name: str, value: float) -> float:
@@ -228,6 +234,7 @@ class Detector(ABC):
         the stream fed in blocks of ``block_s`` seconds (no silence added after it)."""
         audio = np.asarray(audio, np.float32).reshape(-1)
         stream = self.stream()
+        stream.hold_back = True
         n = max(1, round(block_s * SAMPLE_RATE))
         parts = [stream.feed(audio[a : a + n]) for a in range(0, audio.size, n)]
         parts.append(stream.finish(0.0))
@@ -282,6 +289,7 @@ def detect_blocks(
     rule = rule or detector.rule
     picker = rule.picker()
     stream = detector.stream(gain_db=gain_db)
+    stream.hold_back = True
     lead = round(lead_s * SAMPLE_RATE) / SAMPLE_RATE
     fired: list[Trigger] = []
 

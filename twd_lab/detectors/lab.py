@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from twd_lab.constants import (
+    CONV_KERNEL,
     CONV_STRIDE,
     HOP,
     N_FREQ,
@@ -25,6 +26,7 @@ from twd_lab.constants import (
     SAMPLE_RATE,
     THRESHOLD,
     frames_for_samples,
+    steps_for_frames,
 )
 from twd_lab.detectors.base import Detector, DetectorStream, FiringRule
 from twd_lab.detectors.lab_network import (
@@ -95,16 +97,24 @@ class LabStream(DetectorStream):
 
         buf = np.concatenate([self._samples, x])
         n_frames = frames_for_samples(buf.size)
-        probs = np.zeros(0, np.float32)
+        frames = self._frames
         if n_frames:
             used = (n_frames - 1) * HOP + NFFT
             raw = pcm16_frames(buf[:used])
             buf = buf[n_frames * HOP :]
             y, self._norm_state = self.runner.normalize(raw, self._norm_state)
-            frames = np.concatenate([self._frames, y])
-            # big chunks (a file's blocks) in the big compiled block, a live stream's in the small one
-            block = FILE_BLOCK_STEPS if n_frames >= CONV_STRIDE * FILE_BLOCK_STEPS else STREAM_BLOCK_STEPS
-            probs, self._h1, self._h2 = self.runner.run(frames, self._h1, self._h2, block_steps=block)
-            self._frames = frames[CONV_STRIDE * probs.size :]
+            frames = np.concatenate([frames, y])
+        n_steps = steps_for_frames(len(frames))
+        probs = np.zeros(0, np.float32)
+        if n_steps:
+            # a file's big chunks (hold_back): whole big compiled blocks now, the rest (< 7.4 s) with the
+            # next chunk or finish(); otherwise every step at once, small chunks in the small block
+            big = self.hold_back and n_steps >= FILE_BLOCK_STEPS and x.size > 0
+            use = n_steps // FILE_BLOCK_STEPS * FILE_BLOCK_STEPS if big else n_steps
+            block = FILE_BLOCK_STEPS if use >= FILE_BLOCK_STEPS else STREAM_BLOCK_STEPS
+            span = CONV_STRIDE * (use - 1) + CONV_KERNEL  # the frames those steps read
+            probs, self._h1, self._h2 = self.runner.run(frames[:span], self._h1, self._h2, block_steps=block)
+            frames = frames[CONV_STRIDE * probs.size :]
+        self._frames = frames
         self._samples = buf.copy()
         return probs

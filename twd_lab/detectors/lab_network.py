@@ -190,19 +190,21 @@ class ChunkedModel:
         frames = np.asarray(frames, np.float32)
         n_steps = steps_for_frames(frames.shape[0])
         probs = np.empty(n_steps, np.float32)
-        fn = self._block_fn(block_steps)
-        span = CONV_STRIDE * block_steps + CONV_KERNEL - CONV_STRIDE  # frames one block reads
-        full = np.ones((1, block_steps), bool)
-        for a in range(0, n_steps, block_steps):
-            k = min(block_steps, n_steps - a)
+        a = 0
+        while a < n_steps:
+            # whole blocks of block_steps; what is left in the small streaming blocks (less padding)
+            size = block_steps if n_steps - a >= block_steps else min(block_steps, STREAM_BLOCK_STEPS)
+            fn = self._block_fn(size)
+            span = CONV_STRIDE * size + CONV_KERNEL - CONV_STRIDE  # frames one block reads
+            k = min(size, n_steps - a)
             block = frames[CONV_STRIDE * a : CONV_STRIDE * a + span]
-            mask = full
-            if k < block_steps:  # pad to the compiled shape; the mask keeps the GRU states exact
+            mask = np.ones((1, size), bool)
+            if k < size:  # pad to the compiled shape; the mask keeps the GRU states exact
                 block = np.concatenate([block, np.zeros((span - block.shape[0], N_FREQ), np.float32)])
-                mask = np.zeros((1, block_steps), bool)
-                mask[0, :k] = True
+                mask[0, k:] = False
             out, h1, h2 = fn(block[None], mask, h1, h2)
             probs[a : a + k] = np.asarray(out)[0, :k, 0]
+            a += k
         return probs, h1, h2
 
     def warm_up(self, block_steps: int = FILE_BLOCK_STEPS) -> None:
