@@ -126,15 +126,6 @@ class NumpyHead:
     def __init__(self, plans: list[list[dict]], input_shape: tuple[int, ...]):
         self.plans = plans
         self.input_shape = tuple(input_shape)
-        # every member starts Flatten -> Dense on the same input: one matrix product for all of them
-        # (a third of the calls into BLAS, whose threads cost more to wake than the product on small batches)
-        self._shared = None
-        if len(plans) > 1 and all(
-            len(p) > 1 and p[0]["op"] == "flatten" and p[1]["op"] == "dense" for p in plans
-        ):
-            w = np.concatenate([p[1]["w"] for p in plans], axis=1)
-            b = np.concatenate([p[1]["b"] for p in plans])
-            self._shared = (w, b, np.cumsum([p[1]["w"].shape[1] for p in plans])[:-1])
 
     @classmethod
     def load(cls, keras_path: str | Path) -> NumpyHead | None:
@@ -157,16 +148,8 @@ class NumpyHead:
                 f"windows must have shape (N, {', '.join(map(str, self.input_shape))}), got {X.shape}"
             )
         total = np.zeros(len(X), np.float32)
-        firsts = [None] * len(self.plans)
-        if self._shared is not None:
-            w, b, cuts = self._shared
-            flat = X.reshape(len(X), int(np.prod(X.shape[1:])))
-            firsts = np.split(flat @ w + b, cuts, axis=1)
-        for plan, first in zip(self.plans, firsts):
+        for plan in self.plans:
             x = X
-            if first is not None:
-                x = _ACTIVATIONS[plan[1]["activation"]](first)
-                plan = plan[2:]
             for op in plan:
                 if op["op"] == "flatten":
                     x = x.reshape(len(x), int(np.prod(x.shape[1:])))
