@@ -51,7 +51,7 @@ from twd_lab.detectors.embedding import (  # noqa: F401
     predict_windows,
     step_triggers,
 )
-from twd_lab.embedding import EMBEDDING_DIM, embeddings, step_times
+from twd_lab.detectors.speech_embedding import EMBEDDING_DIM, embeddings, step_times
 from twd_lab.rng import RngLike, as_generator
 
 #: A step is positive when it ends this many seconds after an "activate" clip ends. Not at once: our TTS
