@@ -76,13 +76,17 @@ RIGHT_CONTEXT = BlockResampler(SAMPLE_RATE, EMBEDDING_SAMPLE_RATE).right  # 29
 LOUDNESS_FRAMES = CLIP_MS * EMBEDDING_SAMPLE_RATE // 1000 // MEL_HOP  # 1000
 #: MEL_TOP_DB in the scaled units of mel_frames (dB / 10 + 2).
 _TOP_SCALED = np.float32(MEL_TOP_DB / 10.0)
+#: Scaled values this close above a call's clamp level (0.01 dB) may be the clamp itself, not sound.
+_LEVEL_EPS = np.float32(1e-3)
 
 
 class EmbeddingStream(DetectorStream):
     """The speech-embedding detector hearing one stream (see the module's notes for what it carries)."""
 
-    #: Mel frames per call of the mel model: its clamp acts per call, so calls are placed by time alone.
+    #: Mel frames per block: the model's clamp acts per call, so blocks are placed by time alone.
     MEL_BLOCK = WINDOW_STRIDE
+    #: Blocks heard in one call of the mel model (0.64 s); a block the call's clamp touched is heard again alone.
+    MEL_CALL_BLOCKS = 8
 
     def __init__(self, detector: EmbeddingDetector, **kwargs):
         super().__init__(detector, **kwargs)
@@ -113,18 +117,9 @@ class EmbeddingStream(DetectorStream):
         y = self._resampler.feed(x)
         if y.size:
             self._x16 = np.concatenate([self._x16, y])
-        blocks = []
-        while True:
-            # the first block ends where the first embedding window can end a block (76 = 4 + 9 * 8)
-            n = WINDOW_FRAMES % self.MEL_BLOCK if self._frames_seen == 0 else self.MEL_BLOCK
-            need = (n - 1) * MEL_HOP + MEL_WINDOW
-            if self._x16.size < need:
-                break
-            blocks.append(self._clamp(mel_frames(self._x16[:need])))
-            self._x16 = self._x16[n * MEL_HOP :]
+        blocks = self._mel_blocks()
         if not blocks:
             return none
-        self._x16 = self._x16.copy()
         self._frames = np.concatenate([self._frames, *blocks])
 
         steps = (len(self._frames) - WINDOW_FRAMES) // WINDOW_STRIDE + 1
@@ -139,20 +134,65 @@ class EmbeddingStream(DetectorStream):
         self._past = seq[max(0, len(seq) - (self.history - 1)) :].copy()
         return probs
 
-    def _clamp(self, frames: np.ndarray) -> np.ndarray:
-        """Raise a block's mel frames to 80 dB below the loudest value of the last 10 s, this block included.
+    def _mel_blocks(self) -> list[np.ndarray]:
+        """The mel blocks the 16 kHz samples complete, each clamped as if the model had heard it alone and
+        then against the loudest value of the last 10 s (:meth:`_loudest_until`).
 
-        The model clamped the block against its own loudest value; clamping again against a louder one
-        gives what one call on all that audio would have given.
+        One call of the mel model covers all of them: its own clamp (80 dB below the call's loudest value
+        ``M``) is then inert for a block whose 10 s reference is at least ``M``. Only the other blocks (a
+        louder sound later in the same call, or a block entirely 80 dB below ``M``) are heard again alone.
         """
-        self._frames_seen += len(frames)
-        loud = frames.max()
+        spans = []  # (first sample, frames) of each whole block, placed by time alone
+        at, seen = 0, self._frames_seen
+        while True:
+            # the first block ends where the first embedding window can end a block (76 = 4 + 9 * 8)
+            n = WINDOW_FRAMES % self.MEL_BLOCK if seen == 0 else self.MEL_BLOCK
+            if self._x16.size - at < (n - 1) * MEL_HOP + MEL_WINDOW:
+                break
+            spans.append((at, n))
+            at, seen = at + n * MEL_HOP, seen + n
+        if not spans:
+            return []
+        blocks = []
+        for g in range(0, len(spans), self.MEL_CALL_BLOCKS):
+            blocks.extend(self._mel_group(spans[g : g + self.MEL_CALL_BLOCKS]))
+        self._x16 = self._x16[at:].copy()
+        return blocks
+
+    def _mel_group(self, spans) -> list[np.ndarray]:
+        """The blocks of ``spans`` from one call of the mel model, and alone where that call's clamp acted."""
+
+        def alone(start, n):
+            return mel_frames(self._x16[start : start + (n - 1) * MEL_HOP + MEL_WINDOW])
+
+        first = spans[0][0]
+        frames = sum(n for _, n in spans)
+        together = mel_frames(self._x16[first : first + (frames - 1) * MEL_HOP + MEL_WINDOW])
+        loudest = together.max()
+        blocks, f = [], 0
+        for start, n in spans:
+            block = together[f : f + n]
+            f += n
+            own = None
+            # its own loudest value hidden by the call's clamp (the model rounds that level its own way)
+            if block.max() <= loudest - _TOP_SCALED + _LEVEL_EPS:
+                own = alone(start, n)
+            ref = self._loudest_until(n, (block if own is None else own).max())
+            if ref < loudest:  # a louder sound later in this call clamped the block: hear it alone
+                block = alone(start, n) if own is None else own
+            blocks.append(np.maximum(block, ref - _TOP_SCALED))
+        return blocks
+
+    def _loudest_until(self, n_frames: int, loud: np.float32) -> np.float32:
+        """Record a block of ``n_frames`` whose loudest value is ``loud``; return the loudest value of the
+        last 10 s, this block included (the block is then raised to 80 dB below it)."""
+        self._frames_seen += n_frames
         while self._loudest and self._loudest[-1][1] <= loud:
             self._loudest.pop()  # never the loudest again while this block is in the window
         self._loudest.append((self._frames_seen, loud))
         while self._loudest[0][0] <= self._frames_seen - LOUDNESS_FRAMES:
             self._loudest.popleft()
-        return np.maximum(frames, self._loudest[0][1] - _TOP_SCALED)
+        return self._loudest[0][1]
 
 
 class EmbeddingStreamingDetector(StreamingBase):
