@@ -17,6 +17,7 @@ stage, and give the whole-file numbers::
                  first block 4, so every embedding window ends with a block), placed by time alone, and
                  clamps each block against the loudest value of the last 10 s up to it (the length of
                  the training clips): the numbers do not depend on how the audio was cut into chunks.
+                 (One call hears 8 blocks; a block the call's own clamp touched is heard again alone.)
                  Carried: < 1,632 samples, and the loudest value of each mel block of the last 10 s
                  that no later block exceeds.
     mel frames   embedding k reads frames [8 k, 8 k + 76). Carried: < 76 frames.
