@@ -2,8 +2,15 @@
 
     python benchmarks/bench_detect.py              # about 1-2 minutes
     python benchmarks/bench_detect.py --json out.json
+    /usr/bin/time -v python benchmarks/bench_detect.py --skip-startup   # with the peak memory
 
 Measured in one run, after warm-up, as medians:
+
+* every detector (:mod:`twd_lab.detectors`: the default speech-embedding detector and the lab network),
+  through the one interface: a 60 s 16-bit WAV file detected as ``twd-lab detect`` does
+  (:func:`twd_lab.detectors.detect_file`: read in blocks, streamed), its real-time factor (wall and CPU;
+  targets: default detector <= 0.005, lab network <= 0.004), and compute per second of audio streaming
+  at 0.25 s chunks (target <= 5 ms).
 
 * ``detect``: :func:`twd_lab.detection.detect_triggerword` on 60 s of synthesized speech (one pass of
   any length: 8,265 output steps). Real-time factor = seconds of compute per second of audio (target
@@ -188,6 +195,45 @@ def bench_streaming(model, audio: np.ndarray) -> dict:
     return results
 
 
+# -------------------------------------------------------------------------------------- detectors
+
+
+def bench_detectors(audio: np.ndarray, repeat: int) -> dict:
+    """Each detector through the one interface: a file as `twd-lab detect` reads it, and a 0.25 s stream."""
+    from twd_lab.audio import write_wav
+    from twd_lab.detectors import detect_file, load_detector
+    from twd_lab.detectors.files import embedding_detector_available
+
+    kinds = ["embedding", "lab"] if embedding_detector_available() else ["lab"]
+    seconds = audio.size / SAMPLE_RATE
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = write_wav(Path(tmp) / "sixty_seconds.wav", audio)
+        for kind in kinds:
+            det, _ = load_detector(kind)
+            det.warm_up()
+            detect_file(wav, det)  # warm-up: loads, compiles
+            wall = median_time(lambda d=det: detect_file(wav, d), repeat)
+            cpu = median_cpu_time(lambda d=det: detect_file(wav, d), repeat)
+            n = round(0.25 * SAMPLE_RATE)
+            stream = det.stream()
+            stream.feed(audio[:n])  # the first chunk of a fresh stream also fills its buffers
+            stream.compute_s = 0.0
+            t0 = time.process_time()
+            for a in range(n, audio.size, n):
+                stream.feed(audio[a : a + n])
+            stream_cpu = time.process_time() - t0
+            streamed = (audio.size - n) / SAMPLE_RATE
+            out[kind] = {
+                "file_s": round(wall, 3),
+                "file_rtf": round(wall / seconds, 5),
+                "file_cpu_rtf": round(cpu / seconds, 5),
+                "stream_ms_per_s": round(1000 * stream.compute_s / streamed, 2),
+                "stream_cpu_ms_per_s": round(1000 * stream_cpu / streamed, 2),
+            }
+    return out
+
+
 # ---------------------------------------------------------------------------------------- start-up
 
 
@@ -262,6 +308,14 @@ def main(argv=None) -> int:
     model, which = get_model()
     audio = sixty_seconds()
     print(f"model: {which}; audio: {audio.size / SAMPLE_RATE:.0f} s; load average {os.getloadavg()[0]:.1f}")
+    detectors = bench_detectors(audio, args.repeat)
+    for kind, r in detectors.items():
+        print(
+            f"{kind} detector, 60 s file as `twd-lab detect` reads it: {r['file_s']:.2f} s, RTF {r['file_rtf']:.4f} "
+            f"(CPU {r['file_cpu_rtf']:.4f}; target {'0.005' if kind == 'embedding' else '0.004'}); "
+            f"streaming 0.25 s chunks: {r['stream_ms_per_s']:.1f} ms per s of audio "
+            f"(CPU {r['stream_cpu_ms_per_s']:.1f}; target 5)"
+        )
     ours = bench_detect(model, audio, args.repeat)
     lab = bench_lab(model, audio, max(1, args.repeat // 2))
     print(
@@ -288,6 +342,7 @@ def main(argv=None) -> int:
     result = {
         "model": which,
         "load_average": os.getloadavg()[0],
+        "detectors": detectors,
         "detect": ours,
         "lab": lab,
         "streaming": stream,

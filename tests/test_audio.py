@@ -93,7 +93,7 @@ def test_get_wav_info_keeps_scipy_meaning(wav_file):
     [
         (b"", "empty"),
         (b"hello, this is not a wav file at all", "not a WAV"),
-        (b"RIFF\x24\x00\x00\x00WAVEfmt ", "no 'fmt ' chunk"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", "a broken WAV file"),
     ],
 )
 def test_broken_files_raise_audio_file_error_naming_the_path(tmp_path, content, message):

@@ -129,7 +129,7 @@ def test_reset_forgets_everything(stream, clip):
 
 
 def test_a_long_stream_keeps_bounded_buffers_and_no_history(detector, monkeypatch):
-    monkeypatch.setattr("twd_lab.streaming.KEEP_TIMINGS", 4)
+    monkeypatch.setattr("twd_lab.detectors.live.KEEP_TIMINGS", 4)
     stream = S.EmbeddingStreamingDetector(detector, keep_probabilities=False)
     noise = np.random.default_rng(2).normal(0, 0.05, 25 * SR).astype(np.float32)
     stream.process(noise, chunk_s=1.0)
@@ -137,10 +137,10 @@ def test_a_long_stream_keeps_bounded_buffers_and_no_history(detector, monkeypatc
     assert stream.steps_seen >= E.n_steps(len(E.to_16k(noise, SR))) - 1
     sizes = stream.buffer_lengths
     assert sizes["samples_44k"] < S.LEFT_CONTEXT + S.IN_BLOCK + S.RIGHT_CONTEXT
-    assert sizes["samples_16k"] < E.MEL_WINDOW
+    assert sizes["samples_16k"] < (S.EmbeddingStream.MEL_BLOCK - 1) * E.MEL_HOP + E.MEL_WINDOW
     assert sizes["mel_frames"] < E.WINDOW_FRAMES
     assert sizes["embeddings"] == detector.config.history - 1
-    assert sizes["loudness_blocks"] <= 11  # 1 s blocks in a 10 s window
+    assert sizes["loudness_blocks"] <= S.LOUDNESS_FRAMES // S.EmbeddingStream.MEL_BLOCK + 1  # 10 s of blocks
     assert len(stream.compute_s) <= 8
 
 
@@ -249,24 +249,25 @@ def test_twd_lab_listen_refuses_a_head_with_the_lab_network(clip, monkeypatch, c
 
 
 def test_twd_lab_listen_with_a_lab_model_streams_the_lab_network(monkeypatch, capsys):
-    import twd_lab.streaming
+    import twd_lab.detectors.live
     from twd_lab.cli import main
 
     made = {}
 
     class Recorder:
-        def __init__(self, model, **kwargs):
-            made.update(kwargs, model=model)
+        def __init__(self, detector, **kwargs):
+            made.update(kwargs, detector=detector)
             self.time_s = 0.0
 
         def listen(self, seconds):
             return []
 
     monkeypatch.setitem(sys.modules, "sounddevice", fake_sounddevice(np.zeros(1, np.float32)))
-    monkeypatch.setattr(twd_lab.streaming, "StreamingDetector", Recorder)
+    monkeypatch.setattr(twd_lab.detectors.live, "StreamingBase", Recorder)
     assert main(["listen", "--detector", "lab", "--seconds", "1"]) == 0
     assert "the lab network" in capsys.readouterr().out
-    assert (made["threshold"], made["patience"], made["refractory"]) == (0.5, 1, 75)
+    assert made["detector"].kind == "lab"
+    assert (made["rule"].threshold, made["rule"].patience, made["rule"].refractory) == (0.5, 1, 75)
 
 
 def test_finish_hears_a_word_said_just_before_the_stream_ends(stream, detector):

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import importlib
 
+from twd_lab import _moved
+
 __version__ = "0.1.0"
+
+_moved.install()  # modules that moved into twd_lab.detectors keep their old import paths
 
 # public name -> module that defines it
 _EXPORTS = {

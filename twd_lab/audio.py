@@ -1,11 +1,12 @@
-"""Audio I/O and loudness: WAV files in, float32 NumPy arrays out, pydub where the lab used it.
+"""Audio I/O and loudness: audio files in, float32 NumPy arrays out, pydub where the lab used it.
 
 Samples are float32 in [-1, 1] (full scale = 1.0) at ``SAMPLE_RATE`` (44.1 kHz) unless said otherwise.
 pydub ``AudioSegment`` works wherever the lab used it (:func:`match_target_amplitude`,
-:func:`load_raw_audio`), but the heavy lifting is NumPy: :func:`read_wav_raw` parses the WAV itself, so
-8-bit (unsigned), 16/24/32-bit integer and 32/64-bit float files, plain or ``WAVE_FORMAT_EXTENSIBLE``,
-mono or stereo, at any rate, load the same way, and a broken file raises :class:`AudioFileError` naming
-the path and what is wrong.
+:func:`load_raw_audio`), but the heavy lifting is NumPy. Files are decoded by :mod:`twd_lab.decoding`
+(``soundfile``/libsndfile): WAV in every PCM and float form (8-bit unsigned, 16/24/32-bit integer, 32/64-bit
+float, A-law, mu-law, plain or ``WAVE_FORMAT_EXTENSIBLE``, ffmpeg's piped WAV), FLAC, OGG and MP3, mono or
+stereo, at 4-384 kHz, all load the same way, and a broken file raises :class:`AudioFileError` naming the
+path and what is wrong. Long files are read in blocks with :func:`twd_lab.decoding.read_blocks`.
 
 Channels are mixed to mono by averaging them (what pydub's ``set_channels(1)`` does). The lab's
 ``graph_spectrogram`` reads only channel 0 of a stereo file; :mod:`twd_lab.spectrogram` keeps that.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-import struct
+import struct  # only for the error scipy.io.wavfile raises on a short header
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,149 +24,55 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from twd_lab.constants import CLIP_SAMPLES, SAMPLE_RATE
+from twd_lab.decoding import AudioFileError, check_source, int_to_float, read_all, resample
 
 if TYPE_CHECKING:  # pydub is imported lazily: it warns about ffmpeg on import
     from pydub import AudioSegment
 
 PathLike = str | os.PathLike
 
-_PCM, _FLOAT, _EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
 _RAW_FOLDERS = ("activates", "negatives", "backgrounds")
 
-
-class AudioFileError(ValueError):
-    """A file that is not a readable WAV: not RIFF/WAVE, truncated, empty or an unsupported encoding."""
+__all__ = [
+    "AudioFileError",
+    "apply_gain",
+    "dbfs",
+    "fit_to_clip",
+    "get_wav_info",
+    "load_raw_audio",
+    "match_target_amplitude",
+    "read_wav",
+    "read_wav_raw",
+    "resample",
+    "to_samples",
+    "to_segment",
+    "write_wav",
+]
 
 
 # --------------------------------------------------------------------------------------------- reading
 
 
-def _int24_to_float(data: bytes) -> np.ndarray:
-    """Little-endian signed 24-bit samples -> float32 in [-1, 1)."""
-    b = np.frombuffer(data, np.uint8).reshape(-1, 3).astype(np.int32)
-    v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-    return np.where(v >= 1 << 23, v - (1 << 24), v).astype(np.float32) / float(1 << 23)
-
-
-def _parse_wav(path: Path, raw: bytes) -> tuple[np.ndarray, int]:
-    """Return (float32 (n, channels), rate) from the bytes of a WAV file."""
-
-    def fail(what: str) -> AudioFileError:
-        return AudioFileError(f"{path}: {what}")
-
-    if len(raw) == 0:
-        raise fail("the file is empty (0 bytes), expected a RIFF/WAVE file")
-    if len(raw) < 12 or raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
-        head = raw[:12]
-        raise fail(f"not a WAV file: expected a 'RIFF....WAVE' header, got {head!r}")
-    fmt = None
-    data = None
-    pos = 12
-    while pos + 8 <= len(raw):
-        cid, size = struct.unpack_from("<4sI", raw, pos)
-        body = pos + 8
-        if cid == b"fmt ":
-            if size < 16 or body + 16 > len(raw):
-                raise fail(f"truncated 'fmt ' chunk ({size} bytes declared, 16 needed)")
-            tag, channels, rate, _, block_align, bits = struct.unpack_from("<HHIIHH", raw, body)
-            if tag == _EXTENSIBLE:
-                if size < 40 or body + 40 > len(raw):
-                    raise fail("truncated WAVE_FORMAT_EXTENSIBLE 'fmt ' chunk")
-                tag = struct.unpack_from("<H", raw, body + 24)[0]  # first 2 bytes of the SubFormat GUID
-            fmt = (tag, channels, rate, block_align, bits)
-        elif cid == b"data":
-            available = len(raw) - body
-            if size > available:
-                raise fail(
-                    f"truncated: the data chunk declares {size} bytes but only {available} are in the file"
-                )
-            data = raw[body : body + size]
-            if fmt is not None:
-                break
-        pos = body + size + (size & 1)  # chunks are padded to an even length
-    if fmt is None:
-        raise fail("no 'fmt ' chunk: not a valid WAV file (or it is truncated)")
-    if data is None:
-        raise fail("no 'data' chunk: the WAV file holds no audio (or it is truncated)")
-    tag, channels, rate, block_align, bits = fmt
-    if channels < 1 or rate < 1:
-        raise fail(f"invalid format: {channels} channels at {rate} Hz")
-    width = bits // 8
-    if bits % 8 or width == 0:
-        raise fail(f"unsupported sample size: {bits} bits")
-    block = channels * width
-    frames = len(data) // block
-    if frames == 0:
-        raise fail("the WAV file holds no audio samples (empty data chunk)")
-    data = data[: frames * block]
-    if tag == _PCM and width == 1:  # 8-bit WAV is unsigned
-        x = (np.frombuffer(data, np.uint8).astype(np.float32) - 128.0) / 128.0
-    elif tag == _PCM and width == 2:
-        x = np.frombuffer(data, "<i2").astype(np.float32) / 32768.0
-    elif tag == _PCM and width == 3:
-        x = _int24_to_float(data)
-    elif tag == _PCM and width == 4:
-        x = (np.frombuffer(data, "<i4").astype(np.float64) / 2.0**31).astype(np.float32)
-    elif tag == _FLOAT and width in (4, 8):
-        x = np.frombuffer(data, "<f4" if width == 4 else "<f8").astype(np.float32)
-        x = np.clip(np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
-    else:
-        kind = {_PCM: "integer PCM", _FLOAT: "float"}.get(tag, f"format tag 0x{tag:04x}")
-        raise fail(
-            f"unsupported encoding: {bits}-bit {kind} (expected 8/16/24/32-bit PCM or 32/64-bit float)"
-        )
-    return x.reshape(frames, channels), int(rate)
-
-
-def _existing_file(path: PathLike, name: str = "path") -> Path:
-    p = Path(path)
-    if not p.exists():
-        from twd_lab.validation import missing_reason
-
-        raise FileNotFoundError(f"{name}: cannot read {p}: {missing_reason(p)}")
-    if p.is_dir():
-        raise IsADirectoryError(f"{name}: expected a WAV file, got a folder: {p}")
-    return p
-
-
 def read_wav_raw(path: PathLike) -> tuple[np.ndarray, int]:
-    """Read a WAV file as it is stored: ``(samples, sample_rate)``.
+    """Read an audio file as it is stored: ``(samples, sample_rate)``.
 
     ``samples`` is float32 of shape ``(n_samples, n_channels)`` in [-1, 1], whatever the encoding
-    (8-bit unsigned, 16/24/32-bit integer, 32/64-bit float; float values outside [-1, 1] are clipped).
+    (WAV 8-bit unsigned, 16/24/32-bit integer, 32/64-bit float, A-law, mu-law; FLAC, OGG, MP3; float
+    values outside [-1, 1] are clipped).
 
-    Raises :class:`AudioFileError` (a ``ValueError``) for an empty, truncated or non-WAV file and
-    ``FileNotFoundError`` for a missing one.
+    Raises :class:`AudioFileError` (a ``ValueError``) for an empty, truncated or non-audio file, NaN or
+    infinite samples, or a rate outside 4-384 kHz, and ``FileNotFoundError`` for a missing one.
 
     >>> x, rate = read_wav_raw("clip.wav")  # doctest: +SKIP
     """
-    p = _existing_file(path)
-    return _parse_wav(p, p.read_bytes())
-
-
-def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """Resample along axis 0 from ``from_rate`` to ``to_rate`` Hz (polyphase, ``scipy.signal.resample_poly``).
-
-    Returns float32; the input is returned as float32 unchanged when the rates are equal.
-    """
-    for name, rate in (("from_rate", from_rate), ("to_rate", to_rate)):
-        if not float(rate).is_integer() or rate <= 0:
-            raise ValueError(f"{name} must be a positive whole number of Hz, got {rate!r}")
-    x = np.asarray(samples, dtype=np.float32)
-    from_rate, to_rate = int(from_rate), int(to_rate)
-    if from_rate == to_rate:
-        return x
-    from scipy.signal import resample_poly
-
-    g = math.gcd(from_rate, to_rate)
-    return resample_poly(x, to_rate // g, from_rate // g, axis=0).astype(np.float32, copy=False)
+    return read_all(path)
 
 
 def read_wav(path: PathLike, *, sample_rate: int = SAMPLE_RATE, mono: bool = True) -> np.ndarray:
-    """Read a WAV file as float32 at ``sample_rate``: shape ``(n,)`` if ``mono`` else ``(n, channels)``.
+    """Read an audio file as float32 at ``sample_rate``: shape ``(n,)`` if ``mono`` else ``(n, channels)``.
 
     Stereo is mixed to mono by averaging the channels (as pydub does); the rate is converted with
-    :func:`resample`.
+    :func:`resample`. For a long file, :func:`twd_lab.decoding.read_blocks` gives the same samples in blocks.
 
     >>> x = read_wav("clip.wav")  # doctest: +SKIP
     >>> x.dtype, x.ndim
@@ -177,36 +84,48 @@ def read_wav(path: PathLike, *, sample_rate: int = SAMPLE_RATE, mono: bool = Tru
     return resample(x, rate, sample_rate)
 
 
+#: soundfile subtypes -> the NumPy type scipy.io.wavfile gives such a WAV.
+_NATIVE = {"PCM_U8": "uint8", "PCM_16": "int16", "PCM_24": "int32", "PCM_32": "int32", "DOUBLE": "float64"}
+
+
 def get_wav_info(wav_file: PathLike) -> tuple[int, np.ndarray]:
     """The lab's helper: ``(rate, data)`` exactly as ``scipy.io.wavfile.read`` returns them.
 
     ``data`` keeps the file's own type and values (int16 for 16-bit files), shape ``(n,)`` for mono and
-    ``(n, channels)`` for more. A broken file raises :class:`AudioFileError`.
+    ``(n, channels)`` for more. Files scipy cannot read (FLAC, MP3, A-law WAV, ...) come from the decoder
+    in the nearest type (float32 for compressed audio). A broken file raises :class:`AudioFileError`.
     """
     from scipy.io import wavfile
 
-    p = _existing_file(wav_file, "wav_file")
+    p = check_source(wav_file, "wav_file")
     try:
         with warnings.catch_warnings():
-            # scipy only warns about a truncated file (and returns part of it): make that an error
+            # scipy only warns about a truncated file (and returns part of it): let the decoder judge it
             warnings.simplefilter("error", wavfile.WavFileWarning)
-            try:
-                rate, data = wavfile.read(p)
-            except wavfile.WavFileWarning:
-                _parse_wav(p, p.read_bytes())  # raises AudioFileError if the file is broken
-                # our parser found nothing wrong: the warning was harmless (an odd chunk, say)
-                warnings.simplefilter("ignore", wavfile.WavFileWarning)
-                rate, data = wavfile.read(p)
-    except (ValueError, EOFError, struct.error, OSError) as exc:
-        # scipy's messages are terse; our own parser says what is wrong, or repeats scipy's reason.
-        try:
-            _parse_wav(p, p.read_bytes())
-        except AudioFileError as ours:
-            raise ours from exc
-        raise AudioFileError(f"{p}: scipy.io.wavfile cannot read it: {exc}") from exc
+            rate, data = wavfile.read(p)
+    except (ValueError, EOFError, OSError, struct.error, wavfile.WavFileWarning):
+        # not a WAV scipy reads: the decoder reads it, or says in one line what is wrong
+        import soundfile as sf
+
+        x, rate = read_all(p, "wav_file")
+        kind = _NATIVE.get(sf.info(str(p)).subtype, "float32")
+        if kind != "float32" and kind != "float64":
+            x = _float_to_int(x, np.dtype(kind))
+        data = x.astype(kind, copy=False)
+        if data.shape[1] == 1:
+            data = data[:, 0]
     if data.size == 0:
         raise AudioFileError(f"{p}: the WAV file holds no audio samples (empty data chunk)")
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        raise AudioFileError(f"{p}: holds NaN or infinite samples; the file is broken")
     return rate, data
+
+
+def _float_to_int(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    info = np.iinfo(dtype)
+    if info.min == 0:  # 8-bit: unsigned around 128
+        return np.round(x.astype(np.float64) * 128.0 + 128.0).clip(0, 255)
+    return np.round(x.astype(np.float64) * -float(info.min)).clip(info.min, info.max)
 
 
 # --------------------------------------------------------------------------------------------- writing
@@ -225,30 +144,13 @@ def write_wav(
         raise ValueError(f"samples must be a non-empty array of shape (n,) or (n, channels), got {x.shape}")
     if not float(sample_rate).is_integer() or sample_rate <= 0:
         raise ValueError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
-    channels = 1 if x.ndim == 1 else x.shape[1]
-    pcm = np.clip(np.round(x.astype(np.float64) * 32768.0), -32768, 32767).astype("<i2")
-    payload = pcm.tobytes()
-    header = struct.pack(
-        "<4sI4s4sIHHIIHH4sI",
-        b"RIFF",
-        36 + len(payload),
-        b"WAVE",
-        b"fmt ",
-        16,
-        _PCM,
-        channels,
-        int(sample_rate),
-        int(sample_rate) * channels * 2,
-        channels * 2,
-        16,
-        b"data",
-        len(payload),
-    )
+    import soundfile as sf
+
+    pcm = np.clip(np.round(x.astype(np.float64) * 32768.0), -32768, 32767).astype(np.int16)
     p = Path(path)
     try:
         with open(p, "wb" if overwrite else "xb") as f:
-            f.write(header)
-            f.write(payload)
+            sf.write(f, pcm, int(sample_rate), subtype="PCM_16", format="WAV")
     except FileExistsError:
         raise FileExistsError(
             f"{p} already exists; write_wav never replaces a file unless overwrite=True"
@@ -330,14 +232,12 @@ def to_samples(segment: AudioSegment) -> np.ndarray:
         raise TypeError(f"segment must be a pydub AudioSegment, got {type(segment).__name__}")
     width, channels = segment.sample_width, segment.channels
     raw = segment.raw_data
-    if width == 1:  # pydub keeps 8-bit audio signed internally
-        x = np.frombuffer(raw, np.int8).astype(np.float32) / 128.0
-    elif width == 2:
-        x = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
-    elif width == 3:
-        x = _int24_to_float(raw)
-    elif width == 4:
-        x = (np.frombuffer(raw, "<i4").astype(np.float64) / 2.0**31).astype(np.float32)
+    if width in (1, 2, 4):  # pydub keeps 8-bit audio signed internally
+        x = int_to_float(np.frombuffer(raw, {1: np.int8, 2: "<i2", 4: "<i4"}[width]))
+    elif width == 3:  # 24-bit: each sample's 3 bytes as the top of an int32
+        b = np.zeros((len(raw) // 3, 4), np.uint8)
+        b[:, 1:] = np.frombuffer(raw, np.uint8).reshape(-1, 3)
+        x = int_to_float(b.view("<i4").reshape(-1))
     else:
         raise ValueError(f"unsupported AudioSegment sample_width {width}")
     x = x.reshape(-1, channels)

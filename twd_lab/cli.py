@@ -187,7 +187,7 @@ def cmd_demo(args) -> int:
 
 def _load_detector(args):
     """``load_detector`` for detect and listen; TensorFlow (quietly) only if the detector needs it."""
-    from twd_lab.file_detection import detector_kind, load_detector, needs_keras
+    from twd_lab.detectors.files import detector_kind, load_detector, needs_keras
 
     kind = detector_kind(args.detector, args.model, head_path=args.head)
     if needs_keras(kind, head_path=args.head):
@@ -207,7 +207,7 @@ def cmd_detect(args) -> int:
 
 
 def _detect_files(args, chimes: list[Path | None], stdin: Path | None) -> int:
-    from twd_lab.file_detection import detect_file
+    from twd_lab.detectors import detect_file
 
     # once, for every file; fails before any file is read
     model, _ = _load_detector(args)
@@ -260,7 +260,7 @@ def cmd_personalize(args) -> int:
     recordings = load_recordings(args.recordings)  # checked before Keras loads
     other_words = load_recordings(args.other_words, what="other words") if args.other_words else None
     _quiet_tensorflow()
-    from twd_lab.embedding_detector import EmbeddingDetector
+    from twd_lab.detectors import EmbeddingDetector
     from twd_lab.personalize import personalize
 
     base = EmbeddingDetector.load(args.head)
@@ -318,40 +318,21 @@ def _microphone():
 
 def cmd_listen(args) -> int:
     sounddevice = _microphone()  # checked before TensorFlow and the model are loaded
-    model, kind = _load_detector(args)
-    if kind == "embedding":
-        from twd_lab.embedding_streaming import EmbeddingStreamingDetector
+    from twd_lab.detectors.live import StreamingBase
 
-        # --refractory counts the detector's own 80 ms steps, as in `twd-lab detect`
-        refractory_s = None if args.refractory is None else args.refractory * model.config.step_s
-        detector = EmbeddingStreamingDetector(
-            model,
-            chunk_s=args.chunk_s,
-            threshold=args.threshold,
-            patience=args.patience,
-            refractory_s=refractory_s,
-            keep_probabilities=False,
-        )
-        name = "the speech-embedding detector"
-    else:
-        from twd_lab.streaming import StreamingDetector
-
-        detector = StreamingDetector(
-            model,
-            chunk_s=args.chunk_s,
-            threshold=THRESHOLD if args.threshold is None else args.threshold,
-            patience=PATIENCE if args.patience is None else args.patience,
-            refractory=REFRACTORY if args.refractory is None else args.refractory,
-            keep_probabilities=False,
-        )
-        name = "the lab network"
+    detector, _ = _load_detector(args)
+    # --threshold, --patience, --refractory override the detector's own rule, in its own steps
+    rule = detector.rule.with_overrides(args.threshold, args.patience, args.refractory)
+    live = StreamingBase(detector, chunk_s=args.chunk_s, rule=rule, keep_probabilities=False)
+    detector.warm_up()
+    name = detector.title
     until = "Ctrl-C to stop" if args.seconds is None else f"{args.seconds:g} s"
     print(f'listening with {name} ({until}); say "activate"', flush=True)
     try:
-        heard = detector.listen(args.seconds)
+        heard = live.listen(args.seconds)
     except sounddevice.PortAudioError as err:  # e.g. the microphone was unplugged
         raise RuntimeError(f"the microphone stopped: {_one_line(err)}") from None
-    print(f"heard {len(heard)} time(s) in {detector.time_s:.1f} s")
+    print(f"heard {len(heard)} time(s) in {live.time_s:.1f} s")
     return 0
 
 
@@ -430,11 +411,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "detect",
-        help="find the trigger word in WAV files of any length",
-        description="Print when the trigger word ends in each WAV file (any length; 8/16/24/32-bit integer "
-        "or 32/64-bit float; mono or stereo; any rate). time_s is when the detector fires.",
+        help="find the trigger word in audio files of any length",
+        description="Print when the trigger word ends in each audio file (any length, read in blocks; WAV "
+        "8/16/24/32-bit integer, 32/64-bit float, A-law, mu-law; FLAC, OGG, MP3; M4A/AAC/WebM with "
+        "`pip install av`; mono or stereo; 4-384 kHz). time_s is when the detector fires.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="WAV files")
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, OGG, MP3, ...)")
     _add_detector_choice(p)
     _add_firing_rule(p, per_detector=True)
     p.add_argument(

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from twd_lab.constants import LABEL_RUN, PATIENCE, REFRACTORY, SAMPLE_RATE, THRESHOLD
-from twd_lab.inference import Trigger
+from twd_lab.detectors.base import Trigger
 from twd_lab.metrics import match_firings
 
 DEFAULT_DIR = "twd-lab-demo"
@@ -214,7 +214,7 @@ def run_demo(
     from twd_lab.assets_index import bundled_raw_dir
     from twd_lab.audio import load_raw_audio, write_wav
     from twd_lab.detection import chime_at, detect_triggerword, triggers
-    from twd_lab.inference import load_keras_model
+    from twd_lab.detectors.lab_network import load_keras_model
     from twd_lab.rng import as_generator
 
     keras_model = load_keras_model(model)  # fails before anything is written if there is no model

@@ -13,14 +13,14 @@ The lab's three functions keep their names:
 :func:`triggers` turns probabilities into firings with :func:`twd_lab.metrics.find_triggers` (the one place
 that rule lives: ``threshold``, ``patience`` consecutive steps above it, ``refractory`` steps before it may
 fire again). A trigger's ``time_s`` is when the detector can fire, which is when the word has ended:
-step ``j`` is decided at ``(320 j + 1320) / 44100`` s (see :func:`twd_lab.inference.step_times_s`).
+step ``j`` is decided at ``(320 j + 1320) / 44100`` s (see :func:`twd_lab.detectors.lab_network.step_times_s`).
 
 Too short. Audio shorter than the model's receptive field, 1,320 samples (30 ms: one Conv1D kernel of 15
 spectrogram frames), has no output step: :func:`detect_triggerword` returns an empty array and there are no
 triggers. Audio with no samples at all, NaN or infinity is an error (``ValueError``). Digital silence is a
 valid input (it is never level-matched into NaN).
 
-TensorFlow is imported only when a model is needed; :mod:`twd_lab.inference` runs the network.
+TensorFlow is imported only when a model is needed; :mod:`twd_lab.detectors.lab_network` runs the network.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from twd_lab.constants import (
     frames_for_samples,
     steps_for_frames,
 )
-from twd_lab.inference import RECEPTIVE_FIELD_SAMPLES, Trigger, step_times_s, triggers_at
+from twd_lab.detectors.lab_network import RECEPTIVE_FIELD_SAMPLES, Trigger, step_times_s, triggers_at
 from twd_lab.validation import sample_array
 
 PathLike = str | os.PathLike
@@ -133,7 +133,7 @@ def detect_triggerword(
     ``path_or_samples``: a WAV path or samples (see :func:`load_audio`); it is level-matched first
     (:func:`preprocess_audio`). ``model``: a Keras model (any input length; the lab network's layers let
     it run in fast compiled blocks), a path to a ``.keras`` file, or ``None`` for the shipped model
-    (loaded once and cached).
+    (loaded once and cached), or any :class:`twd_lab.detectors.Detector` (its own steps then).
 
     Returns ``np.ndarray [shape=(n_steps,)]`` float32, ``n_steps = expected_steps(len(audio))``: 1,375
     for 10 s, 8,265 for 60 s, 0 for audio shorter than 1,320 samples. Step ``j`` is decided at
@@ -152,21 +152,32 @@ def detect_triggerword(
 
 
 def probabilities(audio: np.ndarray, model=None) -> np.ndarray:
-    """Probabilities ``(n_steps,)`` of ``model`` for float audio at 44.1 kHz, used as it is (no level match)."""
+    """Probabilities ``(n_steps,)`` of ``model`` for float audio at 44.1 kHz, used as it is (no level match):
+    the lab network's stream (:class:`twd_lab.detectors.lab.LabDetector`) fed in blocks, so memory does not
+    grow with the length."""
     audio = np.asarray(audio, np.float32)
     if audio.ndim != 1:
         raise ValueError(f"audio must be 1-D float samples, got shape {audio.shape}")
     if audio.size < RECEPTIVE_FIELD_SAMPLES:
         return np.zeros(0, np.float32)
+    from twd_lab.detectors.base import Detector
+    from twd_lab.detectors.lab_network import runner_for
     from twd_lab.spectrogram import pcm16_frames
 
-    return frame_probabilities(pcm16_frames(audio), model)
+    if isinstance(model, Detector):  # any detector of twd_lab.detectors, in its own steps
+        return model.hear(audio)[0]
+    runner, keras_model = runner_for(model)
+    if runner is None:  # another architecture: one call on the whole input
+        return frame_probabilities(pcm16_frames(audio), keras_model)
+    from twd_lab.detectors.lab import LabDetector
+
+    return LabDetector(keras_model).hear(audio)[0]  # the lab network's stream, fed in blocks
 
 
 def frame_probabilities(frames, model=None) -> np.ndarray:
     """Probabilities for spectrogram frames with the lab's values: ``(T, 101) -> (n_steps,)``, or a batch
     ``(n, T, 101) -> (n, n_steps)`` (e.g. a :class:`twd_lab.evaluation.TestSet`'s ``x``), clip by clip."""
-    from twd_lab.inference import runner_for
+    from twd_lab.detectors.lab_network import runner_for
 
     x = np.asarray(frames, np.float32)
     if x.ndim not in (2, 3) or x.shape[-1] != N_FREQ:
@@ -398,9 +409,10 @@ def pad_edges(audio: np.ndarray, lead_s: float = DETECT_LEAD_S, tail_s: float = 
     ``twd_lab.constants.DETECT_TAIL_S``). Times measured on the padded audio are
     :func:`padded_lead_s` later.
     """
-    for name, value in (("lead_s", lead_s), ("tail_s", tail_s)):
-        if not (np.isfinite(value) and 0 <= value <= 60):
-            raise ValueError(f"{name} must be between 0 and 60 seconds, got {value}")
+    from twd_lab.detectors.base import check_seconds
+
+    check_seconds("lead_s", lead_s)
+    check_seconds("tail_s", tail_s)
     x = np.asarray(audio, dtype=np.float32).reshape(-1)
     lead, tail = round(lead_s * SAMPLE_RATE), round(tail_s * SAMPLE_RATE)
     out = np.zeros(lead + x.size + tail, np.float32)

@@ -31,17 +31,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from twd_lab.constants import SAMPLE_RATE
-from twd_lab.embedding import EMBEDDING_DIM, EMBEDDING_STEP_S, embeddings, step_end_s, step_times
+
+# the runtime detector lives in twd_lab.detectors.embedding; this module trains its head (the names stay here)
+from twd_lab.detectors.embedding import (  # noqa: F401
+    CONFIG_NAME,
+    HEAD_NAME,
+    HISTORY,
+    PATIENCE,
+    REFRACTORY_S,
+    THRESHOLD,
+    DetectorConfig,
+    EmbeddingDetector,
+    default_head_path,
+    history_windows,
+    predict_windows,
+    step_triggers,
+)
+from twd_lab.detectors.speech_embedding import EMBEDDING_DIM, embeddings, step_times
 from twd_lab.rng import RngLike, as_generator
 
-#: Embedding steps the head reads: 16 x 80 ms, plus the first window's 0.78 s, covers ~2 s of audio.
-HISTORY = 16
 #: A step is positive when it ends this many seconds after an "activate" clip ends. Not at once: our TTS
 #: clips are trimmed to the word, but a recorded clip ends with a little silence and room tail (0-0.4 s
 #: in the real recordings), so a head taught to fire right at the word fires 0.2-0.4 s *before* a real
@@ -50,16 +64,6 @@ HISTORY = 16
 POSITIVE_S = (0.3, 0.8)
 #: Steps ending in this span around a word end (other than the positive span) carry no loss.
 IGNORE_S = (-0.2, 1.0)
-#: Default firing rule: threshold, consecutive steps above it, and seconds before it may fire again
-#: (chosen on held-out TTS voices: two steps above 0.95 halve the false accepts of one, for ~1% recall).
-THRESHOLD = 0.95
-PATIENCE = 2
-REFRACTORY_S = 1.0
-
-HEAD_NAME = "embedding_head.keras"
-CONFIG_NAME = "embedding_head.json"
-
-
 # --- labels and windows ----------------------------------------------------------------------------
 
 
@@ -91,21 +95,6 @@ def step_labels(
         labels[pos] = 1.0
         weights[pos] = 1.0
     return labels, weights
-
-
-def history_windows(emb: np.ndarray, history: int = HISTORY) -> np.ndarray:
-    """One window of the last ``history`` embeddings per step: ``(n_steps, history, 96)`` float32.
-
-    The first steps have less past; it is filled by repeating the first embedding, so every step gets
-    a probability. A view (no copy) of the padded sequence.
-    """
-    emb = np.asarray(emb, dtype=np.float32)
-    if emb.ndim != 2 or emb.shape[1] != EMBEDDING_DIM:
-        raise ValueError(f"emb must have shape (n_steps, {EMBEDDING_DIM}), got {emb.shape}")
-    if len(emb) == 0:
-        return np.zeros((0, history, EMBEDDING_DIM), np.float32)
-    padded = np.concatenate([np.repeat(emb[:1], history - 1, axis=0), emb])
-    return np.lib.stride_tricks.sliding_window_view(padded, (history, EMBEDDING_DIM))[:, 0]
 
 
 # --- training data ---------------------------------------------------------------------------------
@@ -380,17 +369,6 @@ def train_head(
     )
 
 
-def predict_windows(model, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Probabilities ``(N,)`` of windows ``X (N, history, 96)`` in inference mode."""
-    import keras
-
-    out = np.empty(len(X), np.float32)
-    for i in range(0, len(X), batch_size):
-        chunk = np.ascontiguousarray(X[i : i + batch_size])
-        out[i : i + len(chunk)] = keras.ops.convert_to_numpy(model(chunk, training=False)).reshape(-1)
-    return out
-
-
 def hard_negative_windows(
     model, clips: EmbeddedClips, *, history: int = HISTORY, threshold: float = 0.2
 ) -> np.ndarray:
@@ -459,164 +437,3 @@ def fit_heads(
     return average_heads(heads), info
 
 
-# --- the detector ----------------------------------------------------------------------------------
-
-
-@dataclass
-class DetectorConfig:
-    """What a saved head needs beside its weights (``embedding_head.json``)."""
-
-    history: int = HISTORY
-    threshold: float = THRESHOLD
-    patience: int = PATIENCE
-    refractory_s: float = REFRACTORY_S
-    step_s: float = EMBEDDING_STEP_S
-    notes: dict | None = None
-
-
-#: What a file given as a head may be instead (the lab network's .keras goes with --model).
-_NOT_A_HEAD = "; is it a lab-network model? Those go with --model, heads with --head"
-
-
-def _read_config(path: Path) -> DetectorConfig:
-    """A head's settings (the ``.json`` beside it), or ``ValueError`` naming the file and what is wrong."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ValueError(f"head: {path} is not valid JSON ({err})") from None
-    kind = type(raw).__name__
-    if kind != "dict":  # a file's content, not an argument: a bad value
-        raise ValueError(f"head: {path} must hold a JSON object of settings, got a {kind}")
-    known = set(DetectorConfig.__dataclass_fields__)
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ValueError(
-            f"head: {path} has settings a speech-embedding head does not have: {', '.join(unknown[:4])}"
-            f"{f' and {len(unknown) - 4} more' if len(unknown) > 4 else ''} "
-            f"(expected some of {', '.join(sorted(known))}){_NOT_A_HEAD}"
-        )
-    return DetectorConfig(**raw)
-
-
-def default_head_path() -> Path:
-    """``assets/embedding_head.keras`` of the installed package (it may not exist)."""
-    from twd_lab.assets_index import bundled_dir
-
-    return bundled_dir() / HEAD_NAME
-
-
-class EmbeddingDetector:
-    """Speech embeddings + a trained head: per-step probabilities and trigger times for any audio."""
-
-    def __init__(self, head, config: DetectorConfig | None = None, *, fast_head=None, head_path=None):
-        """``head``: the Keras head (None: loaded from ``head_path`` when first needed). ``fast_head``: the
-        same head in NumPy (:class:`twd_lab.numpy_head.NumpyHead`), used for probabilities when given."""
-        self._head = head
-        self._head_path = None if head_path is None else Path(head_path)
-        self.fast_head = fast_head
-        self.config = config or DetectorConfig()
-
-    @property
-    def head(self):
-        """The Keras head (loaded on first use when the detector runs its NumPy copy)."""
-        if self._head is None:
-            if self._head_path is None:
-                raise ValueError("this detector has no head: give one, or a head_path to load it from")
-            from twd_lab.models import load_keras_file
-
-            head = load_keras_file(self._head_path, what="head", hint=_NOT_A_HEAD)
-            expected = (self.config.history, EMBEDDING_DIM)
-            if tuple(head.input_shape[1:]) != expected:
-                raise ValueError(
-                    f"head: {self._head_path} takes inputs of shape {tuple(head.input_shape[1:])}, not a "
-                    f"speech-embedding head's {expected}{_NOT_A_HEAD}"
-                )
-            self._head = head
-        return self._head
-
-    @classmethod
-    def load(cls, path: str | Path | None = None) -> EmbeddingDetector:
-        """Load a head saved by :meth:`save` (default: the bundled ``assets/embedding_head.keras``);
-        its settings are read from the ``.json`` beside it when there is one. When the ``.npz`` beside
-        it matches (:mod:`twd_lab.numpy_head`), the head runs in NumPy and Keras is not even imported."""
-        from twd_lab.numpy_head import NumpyHead
-
-        path = Path(path) if path is not None else default_head_path()
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"embedding head {path} is missing; train one with "
-                "`python tools/train_embedding_detector.py --out assets/embedding_head.keras`"
-            )
-        cfg_path = path.with_suffix(".json")
-        config = _read_config(cfg_path) if cfg_path.is_file() else DetectorConfig()
-        fast = NumpyHead.load(path)
-        if fast is not None:
-            return cls(None, config, fast_head=fast, head_path=path)
-        detector = cls(None, config, head_path=path)
-        detector.head  # noqa: B018  (no NumPy copy: load the Keras head now, so a bad file fails here)
-        return detector
-
-    def save(self, path: str | Path) -> None:
-        """Write the head (``.keras``), its settings (the same name with ``.json``) and, when the head is
-        one ``build_head`` makes, its NumPy copy (``.npz``)."""
-        from twd_lab.numpy_head import numpy_path, write_numpy_head
-
-        path = Path(path)
-        if path.suffix != ".keras":
-            raise ValueError(f"path must end in .keras, got {path.name!r}")
-        self.head.save(path)
-        path.with_suffix(".json").write_text(
-            json.dumps(asdict(self.config), indent=2) + "\n", encoding="utf-8"
-        )
-        try:
-            write_numpy_head(self.head, path)
-        except ValueError:  # a head of other layers runs in Keras only
-            numpy_path(path).unlink(missing_ok=True)
-
-    def predict(self, windows: np.ndarray) -> np.ndarray:
-        """Probabilities ``(N,)`` of windows ``(N, history, 96)``: the NumPy copy when there is one."""
-        if self.fast_head is not None:
-            return self.fast_head(windows)
-        return predict_windows(self.head, windows)
-
-    def probabilities_from_embeddings(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-step probabilities and step end times (s) of precomputed embeddings ``(n_steps, 96)``."""
-        probs = self.predict(history_windows(emb, self.config.history))
-        return probs, step_times(len(emb))
-
-    def probabilities(self, samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per-step probabilities ``(n_steps,)`` of mono audio, and when each step ends (s).
-
-        The head was trained on clips level-matched to -20 dBFS, as the lab network was: give it audio
-        from :func:`twd_lab.detection.preprocess_audio`, as ``twd-lab detect`` does.
-        """
-        return self.probabilities_from_embeddings(embeddings(samples, sample_rate)[0])
-
-    def trigger_steps(self, probs: np.ndarray, threshold: float | None = None) -> np.ndarray:
-        """Steps where the detector fires (:func:`twd_lab.metrics.find_triggers`, refractory in steps)."""
-        from twd_lab.metrics import find_triggers
-
-        c = self.config
-        threshold = c.threshold if threshold is None else threshold
-        return find_triggers(probs, threshold, c.patience, self.refractory_steps)
-
-    @property
-    def refractory_steps(self) -> int:
-        """The refractory time in embedding steps (at least 1)."""
-        return max(1, round(self.config.refractory_s / self.config.step_s))
-
-    def triggers(self, samples: np.ndarray, sample_rate: int, threshold: float | None = None) -> list:
-        """Where the detector fires: ``[Trigger(time_s, score), ...]`` as :func:`twd_lab.detection.triggers`
-        gives them (so :func:`twd_lab.detection.chime_at` takes them as they are). ``time_s`` is the end
-        of the step that fired, 0.3-0.8 s after the word (see ``POSITIVE_S``)."""
-        probs, _ = self.probabilities(samples, sample_rate)
-        steps = self.trigger_steps(probs, threshold)
-        return step_triggers(steps, probs[steps])
-
-
-def step_triggers(steps, scores) -> list:
-    """``[Trigger(time_s, score), ...]`` for firing embedding ``steps`` (indices from the start) with their
-    ``scores``: ``time_s`` is the end of the step (:func:`twd_lab.inference.trigger_records`)."""
-    from twd_lab.inference import trigger_records
-
-    return trigger_records(step_end_s(steps), scores)

@@ -7,7 +7,7 @@ reads, one word per file) are trimmed of silence, level-matched and mixed, with 
 the room). Only the small head learns (a few epochs, under a minute of CPU); the speech embedding stays
 frozen, and the detector passed in is not changed.
 
-    from twd_lab.embedding_detector import EmbeddingDetector
+    from twd_lab.detectors import EmbeddingDetector
     from twd_lab.personalize import load_recordings, personalize
 
     mine, info = personalize(EmbeddingDetector.load(), load_recordings("my_activates/"), seed=0)
@@ -109,8 +109,8 @@ def personalize(
     """
     import time
 
+    from twd_lab.detectors import EmbeddingDetector
     from twd_lab.embedding_detector import (
-        EmbeddingDetector,
         embedded_examples,
         hard_negative_windows,
         train_head,

@@ -57,7 +57,7 @@ class DetectionDemo(w.VBox):
     function ``samples -> per-step probabilities`` to use instead of a model (tests, or another
     detector). ``examples``: ``{name: (samples, y or None)}`` (default: three clips of held-out voices).
 
-    The probabilities are computed once per clip (:func:`twd_lab.file_detection.probabilities_and_times`:
+    The probabilities are computed once per clip (:meth:`twd_lab.detectors.Detector.hear`:
     for the lab network what :func:`twd_lab.detection.detect_triggerword` gives); the
     sliders only re-run the firing rule (:func:`twd_lab.detection.triggers`) and the chime
     (:func:`twd_lab.detection.chime_at`).
@@ -133,22 +133,26 @@ class DetectionDemo(w.VBox):
     def embedding_detector(self):
         """The shipped speech-embedding detector, loaded on first use."""
         if self._embedding is None:
-            from twd_lab.embedding_detector import EmbeddingDetector
+            from twd_lab.detectors import EmbeddingDetector
 
             self._embedding = EmbeddingDetector.load()
         return self._embedding
 
+    @property
+    def current_detector(self):
+        """The chosen :class:`~twd_lab.detectors.Detector` (the toggle's choice)."""
+        from twd_lab.detectors.files import as_detector
+
+        return self.embedding_detector if self.detector.value == "embedding" else as_detector(self.model)
+
     def compute_probabilities(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities of the chosen detector for ``samples`` and when each is decided (s)."""
         from twd_lab.detection import preprocess_audio, step_times_s
-        from twd_lab.file_detection import probabilities_and_times
 
-        embedding = self.detector.value == "embedding"
-        if self._probabilities is not None and not embedding:  # a stand-in for the lab network
+        if self._probabilities is not None and self.detector.value == "lab":  # a stand-in for the lab network
             probs = np.asarray(self._probabilities(samples), np.float32).reshape(-1)
             return probs, step_times_s(np.arange(probs.size))
-        detector = self.embedding_detector if embedding else self.model
-        return probabilities_and_times(detector, preprocess_audio(samples))
+        return self.current_detector.hear(preprocess_audio(samples))
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -189,10 +193,9 @@ class DetectionDemo(w.VBox):
         if self._switching:
             return
         if self.detector.value == "embedding":
-            from twd_lab.file_detection import default_rule
-
             try:
-                rule = default_rule(self.embedding_detector)
+                r = self.embedding_detector.rule
+                rule = (r.threshold, r.patience, r.refractory)
             except (FileNotFoundError, ImportError) as err:
                 self._switching = True  # back to the lab network, which is still shown
                 self.detector.value = "lab"
@@ -225,7 +228,7 @@ class DetectionDemo(w.VBox):
 
     def update_triggers(self) -> None:
         """Apply threshold, patience and refractory to the current probabilities; redraw; re-chime."""
-        from twd_lab.file_detection import fire
+        from twd_lab.detectors import FiringRule
 
         if self._switching:
             return
@@ -235,14 +238,14 @@ class DetectionDemo(w.VBox):
             self.player.update(self.samples, labels=self.labels)
             self.chimed.value = wav_bytes(self.samples, SAMPLE_RATE)
             return
-        self.triggers = fire(self.probs, self.prob_times, float(self.threshold.value), int(self.patience.value),
-                             int(self.refractory.value))
+        rule = FiringRule(float(self.threshold.value), int(self.patience.value), int(self.refractory.value))
+        self.triggers = rule.fire(self.probs, self.prob_times)
         self.player.title = self.title
         self.player.update(self.samples, labels=self.labels, probs=self.probs, triggers=self.triggers,
                            threshold=float(self.threshold.value), prob_times=self.prob_times)
         self.chimed.value = wav_bytes(self.chime(), SAMPLE_RATE)
         times = describe_times(t.time_s for t in self.triggers)
-        step = "80 ms" if self.detector.value == "embedding" else "7.26 ms"
+        step = f"{1000 * float(np.median(np.diff(self.prob_times))):.3g} ms" if self.probs.size > 1 else "steps"
         self.message.value = (f"{len(self.triggers)} detection(s): {times} "
                               f"(threshold {self.threshold.value:.2f}, patience {self.patience.value}, "
                               f"refractory {self.refractory.value} steps of {step})")

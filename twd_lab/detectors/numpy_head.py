@@ -3,7 +3,7 @@
 The head (:func:`twd_lab.embedding_detector.build_head`, averaged over seeds by ``average_heads``) is a
 few Dense, LayerNormalization and ReLU layers: a forward pass is three matrix products. Importing
 TensorFlow to run them took ~4 of the ~5 s that ``twd-lab detect`` needed for one short file. So
-:meth:`EmbeddingDetector.save <twd_lab.embedding_detector.EmbeddingDetector.save>` also writes the
+:meth:`EmbeddingDetector.save <twd_lab.detectors.embedding.EmbeddingDetector.save>` also writes the
 weights as ``<name>.npz`` (:func:`write_numpy_head`), and :meth:`NumpyHead.load` runs them, giving the
 Keras head's probabilities to float rounding (~1e-7, tested).
 

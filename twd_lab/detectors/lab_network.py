@@ -3,7 +3,7 @@
 :class:`ChunkedModel` runs the lab network on spectrogram frames of any length, in blocks, starting from
 and handing back the GRU hidden states. A whole file is one call from zero states
 (:func:`twd_lab.detection.detect_triggerword`); a stream is many calls that carry the states
-(:class:`twd_lab.streaming.StreamingDetector`). Both run the same code, so they agree to float rounding.
+(:class:`twd_lab.detectors.live.StreamingDetector`). Both run the same code, so they agree to float rounding.
 
 Time of a step. Output step ``j`` depends on the samples ``[0, 320 j + 1320)``: ``1320`` samples fill the
 first kernel (``RECEPTIVE_FIELD_SAMPLES``) and each step adds ``320`` (``STEP_SAMPLES``: stride 4 frames of
@@ -25,11 +25,11 @@ import os
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from twd_lab.constants import CONV_KERNEL, CONV_STRIDE, HOP, N_FREQ, NFFT, SAMPLE_RATE, steps_for_frames
+from twd_lab.detectors.base import Trigger, trigger_records
 
 #: Samples that the first output step depends on (one Conv1D kernel of frames): 1,320 = 29.9 ms.
 RECEPTIVE_FIELD_SAMPLES = (CONV_KERNEL - 1) * HOP + NFFT
@@ -55,13 +55,6 @@ __all__ = [
 ]
 
 
-class Trigger(NamedTuple):
-    """One firing of the detector: when (seconds from the start of the audio) and its probability."""
-
-    time_s: float
-    score: float
-
-
 def step_times_s(steps) -> np.ndarray:
     """Seconds from the start at which output steps are decided: ``(320 j + 1320) / 44100``.
 
@@ -70,16 +63,6 @@ def step_times_s(steps) -> np.ndarray:
     """
     steps = np.asarray(steps, dtype=np.float64)
     return (steps * STEP_SAMPLES + RECEPTIVE_FIELD_SAMPLES) / SAMPLE_RATE
-
-
-def trigger_records(times_s, scores) -> list[Trigger]:
-    """:class:`Trigger` records for firings at ``times_s`` (seconds) with their ``scores``, both rounded to
-    4 decimals (0.1 ms; a lab step is 7.26 ms, an embedding step 80 ms): the one form every detector
-    reports."""
-    return [
-        Trigger(round(float(t), 4), round(float(p), 4))
-        for t, p in zip(np.asarray(times_s).reshape(-1), np.asarray(scores).reshape(-1))
-    ]
 
 
 def triggers_at(steps, scores) -> list[Trigger]:
@@ -193,8 +176,10 @@ class ChunkedModel:
         frames = np.asarray(frames, np.float32)
         if self.norm is None:
             return frames, None
-        y, state = self.norm.normalize(frames[None], state)
-        return np.asarray(y)[0], state
+        if state is None:
+            state = self.norm.initial_state(1)
+        y, *state = self._normalize_from()(frames[None], *state)
+        return np.asarray(y)[0], tuple(state)
 
     def run(self, frames: np.ndarray, h1, h2, *, block_steps: int = FILE_BLOCK_STEPS):
         """Probabilities for every whole step of normalised ``frames`` ``(T, 101)``, from states ``h1, h2``.
@@ -205,19 +190,21 @@ class ChunkedModel:
         frames = np.asarray(frames, np.float32)
         n_steps = steps_for_frames(frames.shape[0])
         probs = np.empty(n_steps, np.float32)
-        fn = self._block_fn(block_steps)
-        span = CONV_STRIDE * block_steps + CONV_KERNEL - CONV_STRIDE  # frames one block reads
-        full = np.ones((1, block_steps), bool)
-        for a in range(0, n_steps, block_steps):
-            k = min(block_steps, n_steps - a)
+        a = 0
+        while a < n_steps:
+            # whole blocks of block_steps; what is left in the small streaming blocks (less padding)
+            size = block_steps if n_steps - a >= block_steps else min(block_steps, STREAM_BLOCK_STEPS)
+            fn = self._block_fn(size)
+            span = CONV_STRIDE * size + CONV_KERNEL - CONV_STRIDE  # frames one block reads
+            k = min(size, n_steps - a)
             block = frames[CONV_STRIDE * a : CONV_STRIDE * a + span]
-            mask = full
-            if k < block_steps:  # pad to the compiled shape; the mask keeps the GRU states exact
+            mask = np.ones((1, size), bool)
+            if k < size:  # pad to the compiled shape; the mask keeps the GRU states exact
                 block = np.concatenate([block, np.zeros((span - block.shape[0], N_FREQ), np.float32)])
-                mask = np.zeros((1, block_steps), bool)
-                mask[0, :k] = True
+                mask[0, k:] = False
             out, h1, h2 = fn(block[None], mask, h1, h2)
             probs[a : a + k] = np.asarray(out)[0, :k, 0]
+            a += k
         return probs, h1, h2
 
     def warm_up(self, block_steps: int = FILE_BLOCK_STEPS) -> None:
@@ -230,6 +217,30 @@ class ChunkedModel:
         frames = np.asarray(raw_frames, np.float32)
         y = frames if self.norm is None else np.asarray(self._normalize_whole()(frames[None]))[0]
         return self.run(y, *self.initial_state())[0]
+
+    def _normalize_from(self) -> Callable:
+        # layer.normalize from a carried state, as one graph: op by op it was 40% of a file's time
+        fn = self._compiled.get("normalize_from")
+        if fn is None:
+
+            def fn(x, count, s1, s2):
+                y, state = self.norm.normalize(x, (count, s1, s2))
+                return (y, *state)
+
+            import keras
+
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                specs = [
+                    tf.TensorSpec((1, None, N_FREQ), tf.float32),
+                    tf.TensorSpec((1, 1, 1), tf.float32),
+                    tf.TensorSpec((1, 1, N_FREQ), tf.float32),
+                    tf.TensorSpec((1, 1, N_FREQ), tf.float32),
+                ]
+                fn = tf.function(fn, input_signature=specs)
+            self._compiled["normalize_from"] = fn
+        return fn
 
     def _normalize_whole(self) -> Callable:
         # the same layer.normalize from no state, as one graph (a third faster than op by op on a minute)
