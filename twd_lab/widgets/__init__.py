@@ -23,12 +23,14 @@ _EXPORTS = {
     "DetectionDemo": "detection_demo",
     "ThresholdExplorer": "threshold_explorer",
     "TrainingMonitor": "training_monitor",
+    "LiveDetector": "live_detector",
 }
 
 __all__ = [
     "AudioPlayer",
     "DetectionDemo",
     "KerasStylesStepper",
+    "LiveDetector",
     "SynthesisExplorer",
     "ThresholdExplorer",
     "TrainingMonitor",
