@@ -44,6 +44,7 @@ class LiveDetector(anywidget.AnyWidget):
     """
 
     _esm = esm("live_detector.js")
+    _css = js_source("widgets.css")
     _worklet = t.Unicode(js_source("pcm_worklet.js")).tag(sync=True)
     _chime = t.Bytes(b"").tag(sync=True)
 

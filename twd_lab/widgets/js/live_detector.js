@@ -62,6 +62,10 @@ function render({ model, el }) {
     msg.classList.toggle("twd-error", !!model.get("mic_error") || /^error/.test(model.get("message")));
   };
   showMessage();
+  // what a test (or a curious student's dev tools) can read from the page
+  const showTriggers = () => { root.dataset.triggers = JSON.stringify(model.get("triggers")); };
+  showTriggers();
+  model.on("change:triggers", showTriggers);
   model.on("change:message", showMessage);
   model.on("change:mic_error", showMessage);
 
@@ -165,6 +169,7 @@ function render({ model, el }) {
         const heardAt = firstChunkAt - CHUNK_S * 1000 + f.time_s * 1000;
         const ms = Math.max(0, performance.now() - heardAt);
         model.set("latency_ms", Math.round(ms)); model.save_changes();
+        root.dataset.latencyMs = String(Math.round(ms));
       });
     }
   });
@@ -222,8 +227,16 @@ function render({ model, el }) {
       g.beginPath(); g.moveTo(x, 0); g.lineTo(x, traceTop + traceH); g.stroke();
     }
     g.fillStyle = "#333"; g.font = `${11 * dpr}px sans-serif`;
-    g.fillText(`threshold ${th.toFixed(2)}`, 4 * dpr, yOf(th) - 3 * dpr);
-    g.fillText(`p(activate), last ${WINDOW_S} s`, 4 * dpr, H - 3 * dpr);
+    g.textAlign = "right";
+    g.fillText(`threshold ${th.toFixed(2)}`, W - 4 * dpr, yOf(th) - 3 * dpr);
+    for (let s = 0; s <= WINDOW_S; s += 2) { // seconds ago, under the trace
+      const x = W - (s / WINDOW_S) * W;
+      g.fillRect(x - dpr, traceTop + traceH, dpr, 4 * dpr);
+      g.fillText(s ? `−${s} s` : "now", Math.max(30 * dpr, x - 3 * dpr), H - 3 * dpr);
+    }
+    g.textAlign = "left";
+    g.fillText("p(activate)", 4 * dpr, traceTop + 12 * dpr);
+    g.fillStyle = "#fff";
     g.fillText("spectrogram 0–8 kHz", 4 * dpr, 12 * dpr);
     if (performance.now() < flashUntil) {
       g.fillStyle = "rgba(255, 200, 0, 0.45)"; g.fillRect(0, 0, W, H);

@@ -1,0 +1,156 @@
+"""The browser-drawn widgets in a real browser: Voilà on localhost, headless Debian Chromium via Playwright.
+
+The LiveDetector hears a fake microphone (Chromium's ``--use-file-for-fake-audio-capture``) playing held-out
+TTS "activate"s among other held-out words, served by ``twd-lab classroom``; it must report each activate
+in ``triggers`` within 1.5 s of its end and nothing for the other words. A denied microphone is said in
+the widget. Needs ``/usr/bin/chromium``, the ``playwright`` package and Voilà; skips with the reason when
+one is missing. Screenshots are saved under the test's tmp dir (their paths are printed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from live_words import to_pcm16, words_with_pauses
+from test_notebooks_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_for
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+SR = 44_100
+FAKE_MIC = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            "--autoplay-policy=no-user-gesture-required"]
+
+
+def _needs_browser_and_voila() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
+    pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package")
+    pytest.importorskip("voila", reason="needs Voilà (python -m pip install voila)")
+    pytest.importorskip("anywidget", reason="needs anywidget")
+
+
+@contextlib.contextmanager
+def _serving(args: list[str], cwd: Path, status_url: str):
+    """Run a server (its kernels import this checkout's twd_lab) until the block ends."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    log = open(cwd / "server.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+    try:
+        _wait_for(status_url, proc)
+        yield cwd / "server.log"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory):
+    """``twd-lab classroom`` on a free port, and the fake microphone's file: (base url, folder, words)."""
+    _needs_browser_and_voila()
+    from conftest import skip_without_embedding_detector
+
+    skip_without_embedding_detector()
+    import soundfile as sf
+
+    folder = tmp_path_factory.mktemp("classroom")
+    audio, ends, spans = words_with_pauses(3, 3)
+    sf.write(folder / "mic.wav", to_pcm16(audio), SR, subtype="PCM_16")
+    port = _free_port()
+    args = [sys.executable, "-m", "twd_lab.cli", "classroom", "--folder", str(folder), "--port", str(port),
+            "--no-browser", "--detector", "embedding", "--takes-dir", "takes"]
+    with _serving(args, folder, f"http://127.0.0.1:{port}/voila/static/voila.js") as log:
+        yield {"base": f"http://127.0.0.1:{port}/", "folder": folder, "audio": audio, "ends": ends,
+               "spans": spans, "log": log}
+
+
+def _launch(p, *extra):
+    return p.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra])
+
+
+def _live_state(page) -> dict:
+    return page.eval_on_selector(".twd-live", """e => ({
+        triggers: JSON.parse(e.dataset.triggers || "[]"), latency: e.dataset.latencyMs,
+        chimes: Number(e.dataset.chimes || 0), message: e.querySelector('.twd-message').textContent,
+        micError: e.dataset.micError || ""})""")
+
+
+def _offset_in_loop(take: np.ndarray, mic: np.ndarray) -> int:
+    """Where in the (looping) fake microphone's file the take began, in samples."""
+    from scipy.signal import correlate
+
+    n = min(take.size, mic.size)
+    scores = correlate(np.concatenate([mic, mic]), take[:n], mode="valid", method="fft")[: mic.size]
+    return int(np.argmax(scores))
+
+
+def test_classroom_serves_the_live_detector_and_it_fires_on_each_activate(classroom):
+    from playwright.sync_api import sync_playwright
+
+    from twd_lab.audio import read_wav
+
+    folder, shot = classroom["folder"], classroom["folder"] / "live_detector.png"
+    with sync_playwright() as p:
+        browser = _launch(p, *FAKE_MIC, f"--use-file-for-fake-audio-capture={folder / 'mic.wav'}")
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 640})
+            page.goto(classroom["base"], timeout=120_000)
+            page.wait_for_selector(".twd-live.twd-running", timeout=120_000)  # autostart: listening
+            loop_s = classroom["audio"].size / SR
+            page.wait_for_timeout(1000 * (loop_s + 4.0))  # the file once, and some of it again
+            page.screenshot(path=str(shot))
+            page.click(".twd-start")  # Stop
+            page.wait_for_selector(".twd-live:not(.twd-running)")
+            page.click(".twd-keep")
+            page.wait_for_function("() => /kept take 1/.test(document.querySelector('.twd-message').textContent)",
+                                   timeout=30_000)
+            state = _live_state(page)
+        finally:
+            browser.close()
+    print(f"screenshot: {shot}; latency {state['latency']} ms; triggers {state['triggers']}")
+    take = read_wav(folder / "takes" / "take_001.wav")  # what the kernel heard
+    mic = classroom["audio"]
+    start = _offset_in_loop(take, mic) / SR
+    loop_s = mic.size / SR
+    heard_s = take.size / SR
+    # each activate heard (with its end at least 1.5 s before the stop) is reported once, within 1.5 s
+    expected = [e - start + k * loop_s for k in range(-1, 3) for e in classroom["ends"]]
+    expected = [e for e in expected if 0.3 < e < heard_s - 1.5]
+    times = [t["time_s"] for t in state["triggers"] if t["time_s"] < heard_s - 1.5]
+    assert len(expected) >= 4
+    assert len(times) == len(expected), (times, expected, start)
+    for end, t in zip(expected, times):
+        assert end - 0.3 <= t <= end + 1.5, (times, expected)
+    assert state["chimes"] == len(state["triggers"]) and state["micError"] == ""
+    assert state["latency"] is not None and float(state["latency"]) >= 0
+
+
+def test_a_denied_microphone_is_said_in_the_widget(classroom):
+    from playwright.sync_api import sync_playwright
+
+    shot = classroom["folder"] / "denied.png"
+    with sync_playwright() as p:
+        browser = _launch(p, "--use-fake-device-for-media-stream", "--deny-permission-prompts")
+        try:
+            context = browser.new_context(viewport={"width": 1200, "height": 500}, permissions=[])
+            page = context.new_page()
+            page.goto(classroom["base"], timeout=120_000)
+            page.wait_for_selector(".twd-live[data-mic-error='denied']", timeout=120_000)
+            state = _live_state(page)
+            page.screenshot(path=str(shot))
+        finally:
+            browser.close()
+    print(f"screenshot: {shot}")
+    assert "microphone was denied" in state["message"]
+    assert state["triggers"] == []
