@@ -154,3 +154,77 @@ def test_a_denied_microphone_is_said_in_the_widget(classroom):
     print(f"screenshot: {shot}")
     assert "microphone was denied" in state["message"]
     assert state["triggers"] == []
+
+
+PLAYER_CELL = """\
+import numpy as np
+from twd_lab.audio import read_wav
+from twd_lab.constants import STEP_S, TY
+from twd_lab.widgets import AudioPlayer
+
+x = np.zeros(441_000, np.float32)
+word = read_wav({path!r})
+x[88_200 : 88_200 + word.size] = word[: 441_000 - 88_200]
+y = np.zeros(TY, np.float32)
+end = int((88_200 + word.size) / 44_100 / STEP_S)
+y[end : end + 50] = 1
+probs = np.clip(np.convolve(y, np.ones(30) / 30, "same") + 0.02, 0, 1)
+AudioPlayer(x, labels=y, probs=probs, triggers=[end + 20], title="one activate")
+"""
+
+
+@pytest.fixture(scope="module")
+def player_page(tmp_path_factory):
+    """Voilà serving a notebook with one AudioPlayer (a held-out activate in 10 s): (url, folder)."""
+    _needs_browser_and_voila()
+    import nbformat
+    from live_words import HELDOUT
+
+    folder = tmp_path_factory.mktemp("player")
+    word = min((HELDOUT / "activates").glob("*.wav"))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PLAYER_CELL.format(path=str(word)))])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "player.ipynb")
+    port = _free_port()
+    args = [sys.executable, "-m", "voila", "player.ipynb", "--no-browser", f"--port={port}",
+            "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--show_tracebacks=True"]
+    with _serving(args, folder, f"http://127.0.0.1:{port}/voila/static/voila.js"):
+        yield {"url": f"http://127.0.0.1:{port}/", "folder": folder}
+
+
+def test_audio_player_playhead_moves_during_playback_and_a_click_seeks(player_page):
+    from playwright.sync_api import sync_playwright
+
+    shot = player_page["folder"] / "audio_player.png"
+    with sync_playwright() as p:
+        browser = _launch(p, "--autoplay-policy=no-user-gesture-required")
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 520}, device_scale_factor=2)
+            page.goto(player_page["url"], timeout=120_000)
+            root = page.wait_for_selector(".twd-player[data-position]", timeout=120_000)
+            canvas = page.locator(".twd-player canvas")
+            size = page.evaluate("() => { const c = document.querySelector('.twd-player canvas');"
+                                 " return [c.width, c.clientWidth]; }")
+            page.click(".twd-play")
+            page.wait_for_function("() => Number(document.querySelector('.twd-player').dataset.position) > 0.2",
+                                   timeout=20_000)
+            x1 = float(root.get_attribute("data-playhead-x"))
+            page.wait_for_function("() => Number(document.querySelector('.twd-player').dataset.position) > 0.8",
+                                   timeout=20_000)
+            x2 = float(root.get_attribute("data-playhead-x"))
+            page.click(".twd-play")  # pause
+            box = canvas.bounding_box()
+            page.mouse.move(box["x"] + 46 + 0.75 * (box["width"] - 56), box["y"] + 210)  # over the probabilities
+            hover = page.locator(".twd-hover").inner_text()
+            page.mouse.click(box["x"] + 46 + 0.75 * (box["width"] - 56), box["y"] + 40)
+            page.wait_for_timeout(300)
+            seeked = float(root.get_attribute("data-position"))
+            page.mouse.move(box["x"] + 46 + 0.25 * (box["width"] - 56), box["y"] + 40)
+            page.screenshot(path=str(shot))
+        finally:
+            browser.close()
+    print(f"screenshot: {shot}; playhead {x1} -> {x2} px; seeked to {seeked} s; hover {hover!r}")
+    assert size[0] == 2 * size[1]  # drawn at the device's resolution
+    assert x2 > x1  # the playhead moved with playback
+    assert abs(seeked - 7.5) < 0.1  # a click at 3/4 of the axis seeks to 3/4 of the 10 s clip
+    assert hover.startswith("t = 7.5") and "p(activate) = " in hover
