@@ -172,6 +172,21 @@ probs = np.clip(np.convolve(y, np.ones(30) / 30, "same") + 0.02, 0, 1)
 AudioPlayer(x, labels=y, probs=probs, triggers=[end + 20], title="one activate")
 """
 
+EXPLORER_CELL = """\
+import numpy as np
+from twd_lab.constants import STEP_S, TY
+from twd_lab.widgets import ThresholdExplorer
+
+rng = np.random.default_rng(0)
+clips, ends = [], []
+for i in range(8):
+    p = rng.beta(1, 6, TY).astype(np.float32)
+    e = [2.0 + i * 0.7]
+    p[int(e[0] / STEP_S) : int(e[0] / STEP_S) + 40] = rng.uniform(0.3, 0.99)
+    clips.append(p); ends.append(e)
+ThresholdExplorer(clips, ends, [10.0] * 8, threshold=0.5)
+"""
+
 
 @pytest.fixture(scope="module")
 def player_page(tmp_path_factory):
@@ -182,7 +197,8 @@ def player_page(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("player")
     word = min((HELDOUT / "activates").glob("*.wav"))
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PLAYER_CELL.format(path=str(word)))])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PLAYER_CELL.format(path=str(word))),
+                                         nbformat.v4.new_code_cell(EXPLORER_CELL)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, folder / "player.ipynb")
     port = _free_port()
@@ -228,3 +244,30 @@ def test_audio_player_playhead_moves_during_playback_and_a_click_seeks(player_pa
     assert x2 > x1  # the playhead moved with playback
     assert abs(seeked - 7.5) < 0.1  # a click at 3/4 of the axis seeks to 3/4 of the 10 s clip
     assert hover.startswith("t = 7.5") and "p(activate) = " in hover
+
+
+def test_threshold_explorer_det_plot_follows_the_slider_in_the_browser(player_page):
+    from playwright.sync_api import sync_playwright
+
+    shot = player_page["folder"] / "det_plot.png"
+    drawn = "() => document.querySelector('.twd-det').dataset.drawnThreshold"
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 1100})
+            page.goto(player_page["url"], timeout=120_000)
+            page.wait_for_selector(".twd-det[data-point-x]", timeout=120_000)
+            before = (page.evaluate(drawn), page.eval_on_selector(".twd-det", "e => e.dataset.pointX"))
+            handle = page.locator(".widget-slider .noUi-handle").first
+            handle.focus()
+            for _ in range(20):
+                page.keyboard.press("ArrowRight")
+            page.wait_for_function(f"() => ({drawn})() === '0.7000'", timeout=30_000)
+            after = page.eval_on_selector(".twd-det", "e => e.dataset.pointX")
+            page.locator(".twd-det").scroll_into_view_if_needed()
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    print(f"screenshot: {shot}; point x {before[1]} -> {after} px")
+    assert before[0] == "0.5000"
+    assert float(after) < float(before[1])  # a higher threshold: fewer false accepts, further left
