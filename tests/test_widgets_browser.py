@@ -37,9 +37,9 @@ def _needs_browser_and_voila() -> None:
 
 
 @contextlib.contextmanager
-def _serving(args: list[str], cwd: Path, status_url: str):
+def _serving(args: list[str], cwd: Path, status_url: str, **env_vars: str):
     """Run a server (its kernels import this checkout's twd_lab) until the block ends."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **env_vars)
     log = open(cwd / "server.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=env)
     try:
@@ -95,37 +95,28 @@ def _offset_in_loop(take: np.ndarray, mic: np.ndarray) -> int:
     return int(np.argmax(scores))
 
 
-def test_classroom_serves_the_live_detector_and_it_fires_on_each_activate(classroom):
-    from playwright.sync_api import sync_playwright
+def _listen_and_keep(page, loop_s: float) -> dict:
+    """With the LiveDetector listening on ``page``: hear the fake microphone's file once and 4 s more, stop,
+    keep the take; the widget's state."""
+    page.wait_for_selector(".twd-live.twd-running", timeout=120_000)
+    page.wait_for_timeout(1000 * (loop_s + 4.0))
+    page.locator(".twd-live").scroll_into_view_if_needed()
+    page.click(".twd-start")  # Stop
+    page.wait_for_selector(".twd-live:not(.twd-running)")
+    page.click(".twd-keep")
+    page.wait_for_function("() => /kept take 1/.test(document.querySelector('.twd-message').textContent)",
+                           timeout=30_000)
+    return _live_state(page)
 
+
+def _check_each_activate_fired(state: dict, take_path: Path, mic: np.ndarray, ends: list[float]) -> None:
+    """Each activate the take heard (its end 1.5 s or more before the stop) reported once, within 1.5 s of
+    its end, and nothing else: the take is aligned with the looping file by correlation."""
     from twd_lab.audio import read_wav
 
-    folder, shot = classroom["folder"], classroom["folder"] / "live_detector.png"
-    with sync_playwright() as p:
-        browser = _launch(p, *FAKE_MIC, f"--use-file-for-fake-audio-capture={folder / 'mic.wav'}")
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 640})
-            page.goto(classroom["base"], timeout=120_000)
-            page.wait_for_selector(".twd-live.twd-running", timeout=120_000)  # autostart: listening
-            loop_s = classroom["audio"].size / SR
-            page.wait_for_timeout(1000 * (loop_s + 4.0))  # the file once, and some of it again
-            page.screenshot(path=str(shot))
-            page.click(".twd-start")  # Stop
-            page.wait_for_selector(".twd-live:not(.twd-running)")
-            page.click(".twd-keep")
-            page.wait_for_function("() => /kept take 1/.test(document.querySelector('.twd-message').textContent)",
-                                   timeout=30_000)
-            state = _live_state(page)
-        finally:
-            browser.close()
-    print(f"screenshot: {shot}; latency {state['latency']} ms; triggers {state['triggers']}")
-    take = read_wav(folder / "takes" / "take_001.wav")  # what the kernel heard
-    mic = classroom["audio"]
-    start = _offset_in_loop(take, mic) / SR
-    loop_s = mic.size / SR
-    heard_s = take.size / SR
-    # each activate heard (with its end at least 1.5 s before the stop) is reported once, within 1.5 s
-    expected = [e - start + k * loop_s for k in range(-1, 3) for e in classroom["ends"]]
+    take = read_wav(take_path)  # what the kernel heard
+    start, loop_s, heard_s = _offset_in_loop(take, mic) / SR, mic.size / SR, take.size / SR
+    expected = [e - start + k * loop_s for k in range(-1, 3) for e in ends]
     expected = [e for e in expected if 0.3 < e < heard_s - 1.5]
     times = [t["time_s"] for t in state["triggers"] if t["time_s"] < heard_s - 1.5]
     assert len(expected) >= 4
@@ -134,6 +125,73 @@ def test_classroom_serves_the_live_detector_and_it_fires_on_each_activate(classr
         assert end - 0.3 <= t <= end + 1.5, (times, expected)
     assert state["chimes"] == len(state["triggers"]) and state["micError"] == ""
     assert state["latency"] is not None and float(state["latency"]) >= 0
+
+
+def test_classroom_serves_the_live_detector_and_it_fires_on_each_activate(classroom):
+    from playwright.sync_api import sync_playwright
+
+    folder, shot = classroom["folder"], classroom["folder"] / "live_detector.png"
+    with sync_playwright() as p:
+        browser = _launch(p, *FAKE_MIC, f"--use-file-for-fake-audio-capture={folder / 'mic.wav'}")
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 640})
+            page.goto(classroom["base"], timeout=120_000)
+            page.wait_for_selector(".twd-live.twd-running", timeout=120_000)  # autostart: listening
+            page.wait_for_timeout(10_000)
+            page.screenshot(path=str(shot))
+            state = _listen_and_keep(page, classroom["audio"].size / SR - 10.0)
+        finally:
+            browser.close()
+    print(f"screenshot: {shot}; latency {state['latency']} ms; triggers {state['triggers']}")
+    _check_each_activate_fired(state, folder / "takes" / "take_001.wav", classroom["audio"], classroom["ends"])
+
+
+LIVE_CELL = "from twd_lab.widgets import LiveDetector\n\nLiveDetector('embedding', autostart=True, takes_dir={takes!r})"
+
+
+@pytest.mark.parametrize("app", ["jupyterlab", "notebook"])
+def test_live_detector_fires_on_each_activate_in_jupyterlab_and_notebook_7(app, classroom, tmp_path):
+    import nbformat
+    from playwright.sync_api import sync_playwright
+    from test_notebooks_browser import _run_all_cells
+
+    pytest.importorskip(app, reason=f"needs {app}")
+    folder = tmp_path
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LIVE_CELL.format(takes=str(folder / "takes")))])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "live.ipynb")
+    state_dir = folder / ".state"
+    port, token = _free_port(), "twd-lab-test-token"
+    args = [sys.executable, "-m", app, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}", "--ServerApp.port_retries=0"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--allow-root")
+    page_path = "lab/tree" if app == "jupyterlab" else "notebooks"
+    shot = folder / f"live_{app}.png"
+    settings = {"JUPYTERLAB_SETTINGS_DIR": str(state_dir / "settings"), "JUPYTER_RUNTIME_DIR": str(state_dir / "run"),
+                "JUPYTERLAB_WORKSPACES_DIR": str(state_dir / "workspaces")}
+    status = f"http://127.0.0.1:{port}/api/status?token={token}"
+    with _serving(args, folder, status, **settings), sync_playwright() as p:
+        browser = _launch(p, *FAKE_MIC, f"--use-file-for-fake-audio-capture={classroom['folder'] / 'mic.wav'}")
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"http://127.0.0.1:{port}/{page_path}/live.ipynb?token={token}&reset",
+                      wait_until="domcontentloaded", timeout=90_000)
+            if app == "jupyterlab":
+                _run_all_cells(page)
+            else:
+                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+                page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+                page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+                page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+            page.wait_for_selector(".twd-live.twd-running", timeout=120_000)
+            page.wait_for_timeout(8_000)
+            page.screenshot(path=str(shot))
+            state = _listen_and_keep(page, classroom["audio"].size / SR - 8.0)
+        finally:
+            browser.close()
+    print(f"{app} screenshot: {shot}; latency {state['latency']} ms; triggers {state['triggers']}")
+    _check_each_activate_fired(state, folder / "takes" / "take_001.wav", classroom["audio"], classroom["ends"])
 
 
 def test_a_denied_microphone_is_said_in_the_widget(classroom):

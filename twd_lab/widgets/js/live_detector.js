@@ -228,7 +228,8 @@ function render({ model, el }) {
     }
     g.fillStyle = "#333"; g.font = `${11 * dpr}px sans-serif`;
     g.textAlign = "right";
-    g.fillText(`threshold ${th.toFixed(2)}`, W - 4 * dpr, yOf(th) - 3 * dpr);
+    const below = th > 0.8; // near the top, the label goes under the line
+    g.fillText(`threshold ${th.toFixed(2)}`, W - 4 * dpr, yOf(th) + (below ? 13 : -3) * dpr);
     for (let s = 0; s <= WINDOW_S; s += 2) { // seconds ago, under the trace
       const x = W - (s / WINDOW_S) * W;
       g.fillRect(x - dpr, traceTop + traceH, dpr, 4 * dpr);
