@@ -130,3 +130,14 @@ def test_the_browser_code_ships_as_files_and_fetches_nothing():
         src = esm(name)
         # no import a front end would have to resolve, no URL loaded, nothing fetched
         assert not re.search(r"\bimport\s*[({*\w\"']|\bfetch\s*\(|src\s*=\s*[\"']https?:", src), name
+
+
+def test_the_live_detector_with_the_embedding_detector_loads_no_tensorflow():
+    import subprocess
+    import sys
+
+    skip_without_embedding_detector()
+    code = ("import sys; from twd_lab.widgets import LiveDetector, AudioPlayer; LiveDetector('embedding'); "
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

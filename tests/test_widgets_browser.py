@@ -95,11 +95,13 @@ def _offset_in_loop(take: np.ndarray, mic: np.ndarray) -> int:
     return int(np.argmax(scores))
 
 
-def _listen_and_keep(page, loop_s: float) -> dict:
-    """With the LiveDetector listening on ``page``: hear the fake microphone's file once and 4 s more, stop,
-    keep the take; the widget's state."""
+def _listen_and_keep(page, mic_s: float, shot: Path) -> dict:
+    """With the LiveDetector starting on ``page``: hear the fake microphone's file (``mic_s`` long) once
+    and 4 s more (a screenshot after 8 s), stop, keep the take; the widget's state."""
     page.wait_for_selector(".twd-live.twd-running", timeout=120_000)
-    page.wait_for_timeout(1000 * (loop_s + 4.0))
+    page.wait_for_timeout(8_000)
+    page.screenshot(path=str(shot))
+    page.wait_for_timeout(1000 * (mic_s - 8.0 + 4.0))
     page.locator(".twd-live").scroll_into_view_if_needed()
     page.click(".twd-start")  # Stop
     page.wait_for_selector(".twd-live:not(.twd-running)")
@@ -109,11 +111,12 @@ def _listen_and_keep(page, loop_s: float) -> dict:
     return _live_state(page)
 
 
-def _check_each_activate_fired(state: dict, take_path: Path, mic: np.ndarray, ends: list[float]) -> None:
+def _check_each_activate_fired(state: dict, take_path: Path, mic: np.ndarray, ends: list[float], shot) -> None:
     """Each activate the take heard (its end 1.5 s or more before the stop) reported once, within 1.5 s of
     its end, and nothing else: the take is aligned with the looping file by correlation."""
     from twd_lab.audio import read_wav
 
+    print(f"screenshot: {shot}; latency {state['latency']} ms; triggers {state['triggers']}")
     take = read_wav(take_path)  # what the kernel heard
     start, loop_s, heard_s = _offset_in_loop(take, mic) / SR, mic.size / SR, take.size / SR
     expected = [e - start + k * loop_s for k in range(-1, 3) for e in ends]
@@ -136,14 +139,10 @@ def test_classroom_serves_the_live_detector_and_it_fires_on_each_activate(classr
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 640})
             page.goto(classroom["base"], timeout=120_000)
-            page.wait_for_selector(".twd-live.twd-running", timeout=120_000)  # autostart: listening
-            page.wait_for_timeout(10_000)
-            page.screenshot(path=str(shot))
-            state = _listen_and_keep(page, classroom["audio"].size / SR - 10.0)
+            state = _listen_and_keep(page, classroom["audio"].size / SR, shot)  # autostart: listening
         finally:
             browser.close()
-    print(f"screenshot: {shot}; latency {state['latency']} ms; triggers {state['triggers']}")
-    _check_each_activate_fired(state, folder / "takes" / "take_001.wav", classroom["audio"], classroom["ends"])
+    _check_each_activate_fired(state, folder / "takes" / "take_001.wav", classroom["audio"], classroom["ends"], shot)
 
 
 LIVE_CELL = "from twd_lab.widgets import LiveDetector\n\nLiveDetector('embedding', autostart=True, takes_dir={takes!r})"
@@ -184,14 +183,10 @@ def test_live_detector_fires_on_each_activate_in_jupyterlab_and_notebook_7(app, 
                 page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
                 page.click(".lm-MenuBar-itemLabel:text-is('Run')")
                 page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
-            page.wait_for_selector(".twd-live.twd-running", timeout=120_000)
-            page.wait_for_timeout(8_000)
-            page.screenshot(path=str(shot))
-            state = _listen_and_keep(page, classroom["audio"].size / SR - 8.0)
+            state = _listen_and_keep(page, classroom["audio"].size / SR, shot)
         finally:
             browser.close()
-    print(f"{app} screenshot: {shot}; latency {state['latency']} ms; triggers {state['triggers']}")
-    _check_each_activate_fired(state, folder / "takes" / "take_001.wav", classroom["audio"], classroom["ends"])
+    _check_each_activate_fired(state, folder / "takes" / "take_001.wav", classroom["audio"], classroom["ends"], shot)
 
 
 def test_a_denied_microphone_is_said_in_the_widget(classroom):
