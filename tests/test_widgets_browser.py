@@ -288,15 +288,32 @@ def test_audio_player_playhead_moves_during_playback_and_a_click_seeks(player_pa
             page.mouse.click(box["x"] + 46 + 0.75 * (box["width"] - 56), box["y"] + 40)
             page.wait_for_timeout(300)
             seeked = float(root.get_attribute("data-position"))
-            page.mouse.move(box["x"] + 46 + 0.25 * (box["width"] - 56), box["y"] + 40)
+            # shift-drag selects 2.0-3.0 s; Play plays that region only, and stops at its end
+            at = lambda f: box["x"] + 46 + f * (box["width"] - 56)
+            page.keyboard.down("Shift")
+            page.mouse.move(at(0.2), box["y"] + 40)
+            page.mouse.down()
+            page.mouse.move(at(0.3), box["y"] + 40, steps=5)
+            page.mouse.up()
+            page.keyboard.up("Shift")
+            selection = root.get_attribute("data-selection")
+            page.click(".twd-play")
+            page.wait_for_function("() => document.querySelector('.twd-play').textContent.includes('Play')"
+                                   " && Number(document.querySelector('.twd-player').dataset.position) > 2.5",
+                                   timeout=20_000)
+            stopped = float(root.get_attribute("data-position"))
+            page.mouse.move(at(0.25), box["y"] + 40)
             page.screenshot(path=str(shot))
         finally:
             browser.close()
-    print(f"screenshot: {shot}; playhead {x1} -> {x2} px; seeked to {seeked} s; hover {hover!r}")
+    print(f"screenshot: {shot}; playhead {x1} -> {x2} px; seeked to {seeked} s; hover {hover!r}; "
+          f"selection {selection} stopped at {stopped} s")
     assert size[0] == 2 * size[1]  # drawn at the device's resolution
     assert x2 > x1  # the playhead moved with playback
     assert abs(seeked - 7.5) < 0.1  # a click at 3/4 of the axis seeks to 3/4 of the 10 s clip
     assert hover.startswith("t = 7.5") and "p(activate) = " in hover
+    assert np.allclose([float(v) for v in selection.split(",")], [2.0, 3.0], atol=0.02)
+    assert 2.99 <= stopped < 3.2  # the selected region played, and playback stopped at its end
 
 
 def test_threshold_explorer_det_plot_follows_the_slider_in_the_browser(player_page):

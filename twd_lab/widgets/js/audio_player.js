@@ -31,6 +31,7 @@ function render({ model, el }) {
 
   let spec = null, probs = new Float32Array(0), times = new Float32Array(0), url = null;
   let layout = null, base = null, raf = 0, dragging = false;
+  let selecting = false, sel = null; // a region [a, b] (s), chosen by shift-dragging; Play plays only it
 
   const rowsNow = () => {
     const rows = [["spectrogram", 120]];
@@ -139,6 +140,13 @@ function render({ model, el }) {
     if (!base || base.width !== W || base.height !== H) drawBase(W, H, dpr);
     const g = canvas.getContext("2d");
     g.drawImage(base, 0, 0);
+    const xAt = (tt) => layout.x0 + (tt / layout.dur) * (layout.x1 - layout.x0);
+    if (sel) {
+      g.fillStyle = "rgba(0, 183, 255, 0.18)";
+      g.fillRect(xAt(sel[0]), layout.rows[0].y, xAt(sel[1]) - xAt(sel[0]), layout.axisY - layout.rows[0].y);
+      if (!audio.paused && audio.currentTime >= sel[1]) audio.pause();
+    }
+    root.dataset.selection = sel ? `${sel[0].toFixed(3)},${sel[1].toFixed(3)}` : "";
     const t = audio.currentTime || model.get("position_s") || 0;
     const x = layout.x0 + (Math.min(t, layout.dur) / layout.dur) * (layout.x1 - layout.x0);
     g.fillStyle = "#00b7ff"; g.fillRect(x - dpr, layout.rows[0].y, 2 * dpr, layout.axisY - layout.rows[0].y);
@@ -162,11 +170,23 @@ function render({ model, el }) {
     model.set("position_s", t); model.save_changes();
     redraw();
   };
-  canvas.addEventListener("pointerdown", (ev) => { dragging = true; canvas.setPointerCapture(ev.pointerId); seek(where(ev).t); });
-  canvas.addEventListener("pointerup", (ev) => { dragging = false; canvas.releasePointerCapture(ev.pointerId); });
+  let anchor = 0;
+  canvas.addEventListener("pointerdown", (ev) => {
+    canvas.setPointerCapture(ev.pointerId);
+    const { t } = where(ev);
+    if (ev.shiftKey) { selecting = true; anchor = t; sel = [t, t]; } else { dragging = true; sel = null; }
+    seek(t);
+  });
+  canvas.addEventListener("pointerup", (ev) => {
+    dragging = selecting = false;
+    canvas.releasePointerCapture(ev.pointerId);
+    if (sel && sel[1] - sel[0] < 0.02) sel = null; // a shift-click alone selects nothing
+    redraw();
+  });
   canvas.addEventListener("pointermove", (ev) => {
     const { t, row, py } = where(ev);
     if (dragging) seek(t);
+    if (selecting) { sel = [Math.min(anchor, t), Math.max(anchor, t)]; seek(sel[0]); }
     let value = "";
     if (row && row.name === "spectrogram") {
       const khz = ((row.y + row.h - py) / row.h) * model.get("spec_top_khz");
@@ -186,11 +206,16 @@ function render({ model, el }) {
     } else if (row && row.name === "labels") {
       value = model.get("label_spans").some(([a, b]) => t >= a && t < b) ? " · label 1" : " · label 0";
     }
-    hover.textContent = `t = ${t.toFixed(3)} s${value}`;
+    hover.textContent = `t = ${t.toFixed(3)} s${value}` + (sel ? ` · selected ${sel[0].toFixed(2)}–${sel[1].toFixed(2)} s` : "");
   });
   canvas.addEventListener("pointerleave", () => { hover.textContent = ""; });
 
-  play.onclick = () => (audio.paused ? audio.play() : audio.pause());
+  play.onclick = () => {
+    if (!audio.paused) return audio.pause();
+    if (sel && (audio.currentTime < sel[0] || audio.currentTime >= sel[1] - 1e-3)) audio.currentTime = sel[0];
+    audio.play();
+  };
+  play.title = "Click the picture to seek; shift-drag to select a region, then Play plays only it";
   audio.addEventListener("play", () => { play.textContent = "❚❚ Pause"; model.set("playing", true); model.save_changes(); redraw(); });
   audio.addEventListener("pause", () => {
     play.textContent = "▶ Play";
