@@ -141,3 +141,12 @@ def test_the_live_detector_with_the_embedding_detector_loads_no_tensorflow():
             "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_switching_detector_while_listening_keeps_the_browsers_sample_rate(live):
+    live.handle_message({"kind": "start", "sample_rate": 48_000})
+    try:
+        live._use_detector("embedding")  # what a change of detector_name does (without loading TensorFlow)
+        assert live.session.sample_rate == 48_000 and live.running
+    finally:
+        live.handle_message({"kind": "stop"})

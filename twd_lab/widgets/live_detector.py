@@ -113,8 +113,11 @@ class LiveDetector(anywidget.AnyWidget):
     def _use_detector(self, name: str, overrides=(None, None, None)) -> None:
         detector = self._load(name)
         rule = detector.rule.with_overrides(*overrides)
+        rate = self.session.sample_rate if self.session is not None else None
         self.session = LiveSession(detector, rule=rule, gain_db=self.gain_db)
         self.session.takes = self.takes
+        if rate is not None and self.running:  # switched while listening: the browser's rate goes on
+            self.session.start(rate)
         with self.hold_trait_notifications():
             self.threshold, self.patience, self.refractory = rule.threshold, rule.patience, rule.refractory
             self.step_ms = round(1000 * float(detector.step_s), 2)

@@ -202,7 +202,12 @@ function render({ model, el }) {
     raf = requestAnimationFrame(frame);
     const { W, H, dpr } = fit();
     const specH = Math.round(H * 0.55), traceTop = specH + 4 * dpr, traceH = H - traceTop - 16 * dpr;
-    if (spec.width !== W || spec.height !== specH) { spec.width = W; spec.height = specH; specX = 0; }
+    if (spec.width !== W || spec.height !== specH) {
+      spec.width = W; spec.height = specH; specX = 0;
+      const sg = spec.getContext("2d");
+      sg.fillStyle = "rgb(0,0,80)"; // silence, in the colours of drawColumn
+      sg.fillRect(0, 0, W, specH);
+    }
     drawColumn(spec.getContext("2d"), W, specH);
     const g = canvas.getContext("2d");
     g.fillStyle = "#fff"; g.fillRect(0, 0, W, H);
