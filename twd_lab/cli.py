@@ -336,6 +336,23 @@ def cmd_listen(args) -> int:
     return 0
 
 
+def cmd_classroom(args) -> int:
+    import importlib.util
+    import subprocess
+
+    from twd_lab.classroom import classroom_notebook, voila_command
+
+    if importlib.util.find_spec("voila") is None:
+        raise RuntimeError("classroom mode needs Voilà: python -m pip install voila")
+    folder = Path(args.folder)
+    notebook = classroom_notebook(folder, detector=args.detector, takes_dir=args.takes_dir,
+                                  threshold=args.threshold)
+    print(f"serving the live detector at http://127.0.0.1:{args.port}/ (Ctrl-C to stop); "
+          f"takes go to {Path(args.takes_dir) if Path(args.takes_dir).is_absolute() else folder / args.takes_dir}",
+          flush=True)
+    return subprocess.call(voila_command(notebook, port=args.port, open_browser=not args.no_browser), cwd=folder)
+
+
 def cmd_synth(args) -> int:
     from twd_lab.dataset import build_dataset
 
@@ -526,6 +543,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the full reports (with the DET curve) as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "classroom",
+        help="the live detector full-screen in the browser (Voilà on 127.0.0.1)",
+        description="Serve a one-widget page on 127.0.0.1 with Voilà: the LiveDetector, listening to the "
+        "browser's microphone as soon as it is allowed, chiming when it hears the word.",
+    )
+    p.add_argument("--folder", default="twd-lab-classroom", help="where the page's notebook and takes go")
+    p.add_argument("--port", type=_count(1), default=8866, help="port on 127.0.0.1 (8866)")
+    p.add_argument("--detector", choices=("auto", "embedding", "lab"), default="auto", help="which detector")
+    p.add_argument("--threshold", type=float, help="firing threshold (default: the detector's own)")
+    p.add_argument("--takes-dir", default="my_takes", help="where 'Keep this take' writes (in --folder)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.set_defaults(func=cmd_classroom)
 
     p = sub.add_parser(
         "personalize",

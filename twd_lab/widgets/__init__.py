@@ -1,10 +1,11 @@
 """Interactive views for the lessons (ipywidgets 8): thin layers over the library's functions.
 
-Every widget is an ``ipywidgets.VBox`` whose state lives in traits or child widgets, and whose
-drawing is a matplotlib figure kept on the widget (``.figure``) and shown as a PNG. A test can set a
-control's value and read what the widget shows (the figure's artists, the HTML text, the audio bytes)
-without a browser. When a notebook is exported, each widget also offers that PNG as a static picture
-(and, after ``embed_audio_in_static_copies()``, its audio as ``<audio>`` players: the handouts).
+Every widget keeps its state in traits or child widgets. The AudioPlayer, the ThresholdExplorer's DET
+plot and the LiveDetector are drawn by the browser (anywidget ES modules in ``twd_lab/widgets/js/``, data
+sent as binary buffers); the others show a matplotlib figure (``.figure``) as a PNG. A test can set a
+control's value, or send the LiveDetector the messages its browser side sends, and read what the widget
+holds without a browser. When a notebook is exported, each figure widget also offers its PNG as a static
+picture (and, after ``embed_audio_in_static_copies()``, its audio as ``<audio>`` players: the handouts).
 
 Importing this package imports none of the widgets (and never TensorFlow): each name is loaded from
 its module on first use, and only the model widgets load Keras, when they need a model.
@@ -25,12 +26,14 @@ _EXPORTS = {
     "ThresholdExplorer": "threshold_explorer",
     "TrainingMonitor": "training_monitor",
     "embed_audio_in_static_copies": "_common",
+    "LiveDetector": "live_detector",
 }
 
 __all__ = [
     "AudioPlayer",
     "DetectionDemo",
     "KerasStylesStepper",
+    "LiveDetector",
     "SynthesisExplorer",
     "ThresholdExplorer",
     "TrainingMonitor",

@@ -10,14 +10,7 @@ import numpy as np
 
 from twd_lab.constants import HOP, NOVERLAP, SAMPLE_RATE, STEP_S, THRESHOLD
 from twd_lab.plotting import plot_labels, plot_probabilities
-from twd_lab.widgets._common import (
-    FigureBox,
-    audio_widget,
-    describe_times,
-    html_escape,
-    new_figure,
-    wav_bytes,
-)
+from twd_lab.widgets._common import FigureBox, describe_times, html_escape, new_figure, wav_bytes
 
 
 def load_samples(samples_or_path) -> np.ndarray:
@@ -75,17 +68,23 @@ class AudioPlayer(FigureBox):
     (``(Ty,)`` or ``(1, Ty)``). ``probs``: the model's output per step. ``triggers``: detections, as
     output steps, seconds or records with ``time_s``. ``threshold`` is drawn on the probabilities.
 
-    The figure (``.figure``) has one row per thing shown, in that order; ``.audio`` plays the clip.
-    Call :meth:`update` to show another clip or new probabilities.
+    In the notebook the clip is drawn by the browser (``.view``, an
+    :class:`~twd_lab.widgets.audio_view.AudioView`, which is also ``.audio``: it plays the clip, ``.value``
+    its WAV bytes): a playhead follows playback, a click or a drag seeks, hovering shows time and value.
+    The same rows are drawn by matplotlib (``.figure``, one row per thing shown, in that order) as the
+    static picture (``.png``) an exported notebook shows. Call :meth:`update` to show another clip or new
+    probabilities.
     """
 
     def __init__(self, samples_or_path, *, labels=None, probs=None, triggers: Sequence | None = None,
                  threshold: float = THRESHOLD, title: str | None = None, sample_rate: int = SAMPLE_RATE):
         super().__init__()
         self.sample_rate = int(sample_rate)
+        from twd_lab.widgets.audio_view import AudioView
+
         self.info = w.HTML()
-        self.audio = audio_widget()
-        self.children = (self.info, self.audio, self.image)
+        self.view = self.audio = AudioView()
+        self.children = (self.info, self.view)
         self.title = title
         self.samples = np.zeros(0, np.float32)
         self.labels = self.probs = self.prob_times = None
@@ -98,9 +97,9 @@ class AudioPlayer(FigureBox):
         """Show a new clip and/or new labels, probabilities and detections (``None`` keeps nothing).
 
         ``prob_times``: when each probability is decided (s); default the lab network's steps."""
-        if samples_or_path is not None:
+        new_clip = samples_or_path is not None
+        if new_clip:
             self.samples = load_samples(samples_or_path)
-            self.audio.value = wav_bytes(self.samples, self.sample_rate)
         self.labels = None if labels is None else np.asarray(labels, np.float32).reshape(-1)
         self.probs = None if probs is None else np.asarray(probs, np.float32).reshape(-1)
         self.prob_times = None if prob_times is None else np.asarray(prob_times, np.float64).reshape(-1)
@@ -108,6 +107,12 @@ class AudioPlayer(FigureBox):
         if threshold is not None:
             self.threshold = float(threshold)
         self._redraw()
+        times = None
+        if self.probs is not None:
+            times = self.prob_times if self.prob_times is not None else np.arange(self.probs.size) * STEP_S
+        self.view.show(self.samples, wav_bytes(self.samples, self.sample_rate) if new_clip else b"",
+                       sample_rate=self.sample_rate, labels=self.labels, label_step_s=STEP_S, probs=self.probs,
+                       prob_times=times, threshold=self.threshold, triggers=self.triggers, new_clip=new_clip)
 
     @property
     def duration_s(self) -> float:

@@ -53,7 +53,12 @@ class ThresholdExplorer(FigureBox):
         self.refractory = w.IntSlider(value=refractory, min=0, max=200, description="refractory",
                                       style=style, continuous_update=False)
         self.table = w.HTML()
-        self.children = (w.HBox([self.threshold, self.patience, self.refractory]), self.table, self.image)
+        from twd_lab.widgets.det_view import DetView
+
+        # the DET plot is drawn in the browser; the slider moves its labelled point there, without the kernel
+        self.det_view = DetView(threshold=float(threshold))
+        w.jslink((self.threshold, "value"), (self.det_view, "threshold"))
+        self.children = (w.HBox([self.threshold, self.patience, self.refractory]), self.table, self.det_view)
         self.curve = None
         self.scores = None
         self.threshold.observe(lambda _: self.update(), names="value")
@@ -69,8 +74,11 @@ class ThresholdExplorer(FigureBox):
         if new_curve or self.curve is None:
             self.curve = det_curve(self.ends, self.probs, durations_s=self.durations,
                                    thresholds=self.thresholds, **kwargs)
+            self.det_view.show_curve(self.curve, f"patience {kwargs['patience']}, refractory {kwargs['refractory']}")
         self.scores = pooled_scores(self.probs, self.ends, self.durations,
                                     threshold=float(self.threshold.value), **kwargs)
+        self.det_view.show_point(float(self.threshold.value), self.scores.false_accepts_per_hour,
+                                 self.scores.miss_rate)
         self._redraw()
 
     def _redraw(self) -> None:
@@ -81,9 +89,12 @@ class ThresholdExplorer(FigureBox):
         s = self.scores
         fig = Figure(figsize=(5.5, 3.4), layout="constrained")
         ax = fig.add_subplot()
-        plot_det(self.curve, ax=ax, label=f"patience {self.patience.value}, refractory {self.refractory.value}")
+        # the static picture: the curve's points unlabelled, only the current threshold named
+        plot_det(self.curve, ax=ax, label=f"patience {self.patience.value}, refractory {self.refractory.value}",
+                 annotate=False)
         ax.plot([s.false_accepts_per_hour], [s.miss_rate], "o", color="tab:red", ms=9,
-                label=f"threshold {self.threshold.value:.2f}")
+                label=f"threshold {self.threshold.value:.2f}: {s.false_accepts_per_hour:.1f} FA/h, "
+                f"miss {100 * s.miss_rate:.1f}%")
         ax.legend(fontsize=8, loc="upper right")
         self._show_figure(fig)
         hours = s.negative_s / 3600

@@ -1,0 +1,35 @@
+"""Classroom mode without a browser: the notebook it writes and the command that serves it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from twd_lab.classroom import NOTEBOOK_NAME, classroom_notebook, voila_command
+
+
+def test_the_classroom_notebook_is_one_autostarting_live_detector(tmp_path):
+    path = classroom_notebook(tmp_path / "new", detector="embedding", takes_dir="takes", threshold=0.8)
+    nb = json.loads(path.read_text())
+    code = [c["source"] for c in nb["cells"] if c["cell_type"] == "code"]
+    assert path.name == NOTEBOOK_NAME and len(code) == 1
+    assert "LiveDetector('embedding', autostart=True, takes_dir='takes', threshold=0.8)" in code[0]
+    compile(code[0], "cell", "exec")
+    assert classroom_notebook(tmp_path / "new") == path  # its own notebook may be written again
+
+
+def test_the_classroom_never_replaces_a_notebook_of_the_user(tmp_path):
+    (tmp_path / NOTEBOOK_NAME).write_text('{"cells": []}')
+    with pytest.raises(FileExistsError, match="not a twd-lab classroom notebook"):
+        classroom_notebook(tmp_path)
+    assert (tmp_path / NOTEBOOK_NAME).read_text() == '{"cells": []}'
+
+
+def test_the_classroom_is_served_on_localhost_only(tmp_path):
+    cmd = voila_command(tmp_path / NOTEBOOK_NAME, port=9000, open_browser=False)
+    assert "--Voila.ip=127.0.0.1" in cmd and "--port=9000" in cmd and "--no-browser" in cmd
+    with pytest.raises(ValueError, match="port"):
+        voila_command(tmp_path / NOTEBOOK_NAME, port=70000)
+    with pytest.raises(ValueError, match="detector must be one of"):
+        classroom_notebook(tmp_path, detector="whisper")

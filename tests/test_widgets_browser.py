@@ -1,0 +1,356 @@
+"""The browser-drawn widgets in a real browser: Voilà on localhost, headless Debian Chromium via Playwright.
+
+The LiveDetector hears a fake microphone (Chromium's ``--use-file-for-fake-audio-capture``) playing held-out
+TTS "activate"s among other held-out words, served by ``twd-lab classroom``; it must report each activate
+in ``triggers`` within 1.5 s of its end and nothing for the other words. A denied microphone is said in
+the widget. Needs ``/usr/bin/chromium``, the ``playwright`` package and Voilà; skips with the reason when
+one is missing. Screenshots are saved under the test's tmp dir (their paths are printed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from live_words import to_pcm16, words_with_pauses
+from test_notebooks_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_for
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+SR = 44_100
+FAKE_MIC = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            "--autoplay-policy=no-user-gesture-required"]
+
+
+def _needs_browser_and_voila() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
+    pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package")
+    pytest.importorskip("voila", reason="needs Voilà (python -m pip install voila)")
+    pytest.importorskip("anywidget", reason="needs anywidget")
+
+
+@contextlib.contextmanager
+def _serving(args: list[str], cwd: Path, status_url: str, **env_vars: str):
+    """Run a server (its kernels import this checkout's twd_lab) until the block ends."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **env_vars)
+    log = open(cwd / "server.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+    try:
+        _wait_for(status_url, proc)
+        yield cwd / "server.log"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory):
+    """``twd-lab classroom`` on a free port, and the fake microphone's file: (base url, folder, words)."""
+    _needs_browser_and_voila()
+    from conftest import skip_without_embedding_detector
+
+    skip_without_embedding_detector()
+    import soundfile as sf
+
+    folder = tmp_path_factory.mktemp("classroom")
+    audio, ends, spans = words_with_pauses(3, 3)
+    sf.write(folder / "mic.wav", to_pcm16(audio), SR, subtype="PCM_16")
+    port = _free_port()
+    args = [sys.executable, "-m", "twd_lab.cli", "classroom", "--folder", str(folder), "--port", str(port),
+            "--no-browser", "--detector", "embedding", "--takes-dir", "takes"]
+    with _serving(args, folder, f"http://127.0.0.1:{port}/voila/static/voila.js") as log:
+        yield {"base": f"http://127.0.0.1:{port}/", "folder": folder, "audio": audio, "ends": ends,
+               "spans": spans, "log": log}
+
+
+def _launch(p, *extra):
+    return p.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra])
+
+
+def _live_state(page) -> dict:
+    return page.eval_on_selector(".twd-live", """e => ({
+        triggers: JSON.parse(e.dataset.triggers || "[]"), latency: e.dataset.latencyMs,
+        chimes: Number(e.dataset.chimes || 0), message: e.querySelector('.twd-message').textContent,
+        micError: e.dataset.micError || ""})""")
+
+
+def _offset_in_loop(take: np.ndarray, mic: np.ndarray) -> int:
+    """Where in the (looping) fake microphone's file the take began, in samples."""
+    from scipy.signal import correlate
+
+    n = min(take.size, mic.size)
+    scores = correlate(np.concatenate([mic, mic]), take[:n], mode="valid", method="fft")[: mic.size]
+    return int(np.argmax(scores))
+
+
+def _listen_and_keep(page, mic_s: float, shot: Path) -> dict:
+    """With the LiveDetector starting on ``page``: hear the fake microphone's file (``mic_s`` long) once
+    and 4 s more (a screenshot after 8 s), stop, keep the take; the widget's state."""
+    page.wait_for_selector(".twd-live.twd-running", timeout=120_000)
+    page.wait_for_timeout(8_000)
+    page.screenshot(path=str(shot))
+    page.wait_for_timeout(1000 * (mic_s - 8.0 + 4.0))
+    page.locator(".twd-live").scroll_into_view_if_needed()
+    page.click(".twd-start")  # Stop
+    page.wait_for_selector(".twd-live:not(.twd-running)")
+    page.click(".twd-keep")
+    page.wait_for_function("() => /kept take 1/.test(document.querySelector('.twd-message').textContent)",
+                           timeout=30_000)
+    return _live_state(page)
+
+
+def _check_each_activate_fired(state: dict, take_path: Path, mic: np.ndarray, ends: list[float], shot) -> None:
+    """Each activate the take heard (its end 1.5 s or more before the stop) reported once, within 1.5 s of
+    its end, and nothing else: the take is aligned with the looping file by correlation."""
+    from twd_lab.audio import read_wav
+
+    print(f"screenshot: {shot}; latency {state['latency']} ms; triggers {state['triggers']}")
+    take = read_wav(take_path)  # what the kernel heard
+    start, loop_s, heard_s = _offset_in_loop(take, mic) / SR, mic.size / SR, take.size / SR
+    expected = [e - start + k * loop_s for k in range(-1, 3) for e in ends]
+    expected = [e for e in expected if 0.3 < e < heard_s - 1.5]
+    times = [t["time_s"] for t in state["triggers"] if t["time_s"] < heard_s - 1.5]
+    assert len(expected) >= 4
+    assert len(times) == len(expected), (times, expected, start)
+    for end, t in zip(expected, times):
+        assert end - 0.3 <= t <= end + 1.5, (times, expected)
+    assert state["chimes"] == len(state["triggers"]) and state["micError"] == ""
+    assert state["latency"] is not None and float(state["latency"]) >= 0
+
+
+def test_classroom_serves_the_live_detector_and_it_fires_on_each_activate(classroom):
+    from playwright.sync_api import sync_playwright
+
+    folder, shot = classroom["folder"], classroom["folder"] / "live_detector.png"
+    with sync_playwright() as p:
+        browser = _launch(p, *FAKE_MIC, f"--use-file-for-fake-audio-capture={folder / 'mic.wav'}")
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 640})
+            page.goto(classroom["base"], timeout=120_000)
+            state = _listen_and_keep(page, classroom["audio"].size / SR, shot)  # autostart: listening
+        finally:
+            browser.close()
+    _check_each_activate_fired(state, folder / "takes" / "take_001.wav", classroom["audio"], classroom["ends"], shot)
+
+
+LIVE_CELL = "from twd_lab.widgets import LiveDetector\n\nLiveDetector('embedding', autostart=True, takes_dir={takes!r})"
+
+
+@pytest.mark.parametrize("app", ["jupyterlab", "notebook"])
+def test_live_detector_fires_on_each_activate_in_jupyterlab_and_notebook_7(app, classroom, tmp_path):
+    import nbformat
+    from playwright.sync_api import sync_playwright
+    from test_notebooks_browser import _run_all_cells
+
+    pytest.importorskip(app, reason=f"needs {app}")
+    folder = tmp_path
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LIVE_CELL.format(takes=str(folder / "takes")))])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "live.ipynb")
+    state_dir = folder / ".state"
+    port, token = _free_port(), "twd-lab-test-token"
+    args = [sys.executable, "-m", app, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}", "--ServerApp.port_retries=0"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--allow-root")
+    page_path = "lab/tree" if app == "jupyterlab" else "notebooks"
+    shot = folder / f"live_{app}.png"
+    settings = {"JUPYTERLAB_SETTINGS_DIR": str(state_dir / "settings"), "JUPYTER_RUNTIME_DIR": str(state_dir / "run"),
+                "JUPYTERLAB_WORKSPACES_DIR": str(state_dir / "workspaces")}
+    status = f"http://127.0.0.1:{port}/api/status?token={token}"
+    with _serving(args, folder, status, **settings), sync_playwright() as p:
+        browser = _launch(p, *FAKE_MIC, f"--use-file-for-fake-audio-capture={classroom['folder'] / 'mic.wav'}")
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"http://127.0.0.1:{port}/{page_path}/live.ipynb?token={token}&reset",
+                      wait_until="domcontentloaded", timeout=90_000)
+            if app == "jupyterlab":
+                _run_all_cells(page)
+            else:
+                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+                page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+                page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+                page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+            state = _listen_and_keep(page, classroom["audio"].size / SR, shot)
+        finally:
+            browser.close()
+    _check_each_activate_fired(state, folder / "takes" / "take_001.wav", classroom["audio"], classroom["ends"], shot)
+
+
+MIC_PROBLEMS = {  # what the browser is given -> what the widget must say
+    "denied": (["--use-fake-device-for-media-stream", "--deny-permission-prompts"], "microphone was denied"),
+    "missing": (["--use-fake-ui-for-media-stream"], "No microphone was found"),
+    # the page served under a name that is not localhost, over http: no secure context, no microphone
+    "insecure": ([*FAKE_MIC, "--host-resolver-rules=MAP twd-classroom.test 127.0.0.1"], "not a secure context"),
+}
+
+
+@pytest.mark.parametrize("problem", sorted(MIC_PROBLEMS))
+def test_a_microphone_problem_is_said_in_the_widget(problem, classroom):
+    from playwright.sync_api import sync_playwright
+
+    flags, words = MIC_PROBLEMS[problem]
+    url = classroom["base"]
+    if problem == "insecure":
+        url = url.replace("127.0.0.1", "twd-classroom.test")
+    shot = classroom["folder"] / f"mic_{problem}.png"
+    with sync_playwright() as p:
+        browser = _launch(p, *flags)
+        try:
+            page = browser.new_context(viewport={"width": 1200, "height": 500}, permissions=[]).new_page()
+            page.goto(url, timeout=120_000)
+            page.wait_for_selector(".twd-live[data-mic-error]:not([data-mic-error=''])", timeout=120_000)
+            state = _live_state(page)
+            page.screenshot(path=str(shot))
+        finally:
+            browser.close()
+    print(f"screenshot: {shot}: {state['message']}")
+    assert state["micError"] == problem
+    assert words in state["message"]
+    assert state["triggers"] == []
+
+
+PLAYER_CELL = """\
+import numpy as np
+from twd_lab.audio import read_wav
+from twd_lab.constants import STEP_S, TY
+from twd_lab.widgets import AudioPlayer
+
+x = np.zeros(441_000, np.float32)
+word = read_wav({path!r})
+x[88_200 : 88_200 + word.size] = word[: 441_000 - 88_200]
+y = np.zeros(TY, np.float32)
+end = int((88_200 + word.size) / 44_100 / STEP_S)
+y[end : end + 50] = 1
+probs = np.clip(np.convolve(y, np.ones(30) / 30, "same") + 0.02, 0, 1)
+AudioPlayer(x, labels=y, probs=probs, triggers=[end + 20], title="one activate")
+"""
+
+EXPLORER_CELL = """\
+import numpy as np
+from twd_lab.constants import STEP_S, TY
+from twd_lab.widgets import ThresholdExplorer
+
+rng = np.random.default_rng(0)
+clips, ends = [], []
+for i in range(8):
+    p = rng.beta(1, 6, TY).astype(np.float32)
+    e = [2.0 + i * 0.7]
+    p[int(e[0] / STEP_S) : int(e[0] / STEP_S) + 40] = rng.uniform(0.3, 0.99)
+    clips.append(p); ends.append(e)
+ThresholdExplorer(clips, ends, [10.0] * 8, threshold=0.5)
+"""
+
+
+@pytest.fixture(scope="module")
+def player_page(tmp_path_factory):
+    """Voilà serving a notebook with one AudioPlayer (a held-out activate in 10 s): (url, folder)."""
+    _needs_browser_and_voila()
+    import nbformat
+    from live_words import HELDOUT
+
+    folder = tmp_path_factory.mktemp("player")
+    word = min((HELDOUT / "activates").glob("*.wav"))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PLAYER_CELL.format(path=str(word))),
+                                         nbformat.v4.new_code_cell(EXPLORER_CELL)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "player.ipynb")
+    port = _free_port()
+    args = [sys.executable, "-m", "voila", "player.ipynb", "--no-browser", f"--port={port}",
+            "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--show_tracebacks=True"]
+    with _serving(args, folder, f"http://127.0.0.1:{port}/voila/static/voila.js"):
+        yield {"url": f"http://127.0.0.1:{port}/", "folder": folder}
+
+
+def test_audio_player_playhead_moves_during_playback_and_a_click_seeks(player_page):
+    from playwright.sync_api import sync_playwright
+
+    shot = player_page["folder"] / "audio_player.png"
+    with sync_playwright() as p:
+        browser = _launch(p, "--autoplay-policy=no-user-gesture-required")
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 520}, device_scale_factor=2)
+            page.goto(player_page["url"], timeout=120_000)
+            root = page.wait_for_selector(".twd-player[data-position]", timeout=120_000)
+            canvas = page.locator(".twd-player canvas")
+            size = page.evaluate("() => { const c = document.querySelector('.twd-player canvas');"
+                                 " return [c.width, c.clientWidth]; }")
+            page.click(".twd-play")
+            page.wait_for_function("() => Number(document.querySelector('.twd-player').dataset.position) > 0.2",
+                                   timeout=20_000)
+            x1 = float(root.get_attribute("data-playhead-x"))
+            page.wait_for_function("() => Number(document.querySelector('.twd-player').dataset.position) > 0.8",
+                                   timeout=20_000)
+            x2 = float(root.get_attribute("data-playhead-x"))
+            page.click(".twd-play")  # pause
+            box = canvas.bounding_box()
+            page.mouse.move(box["x"] + 46 + 0.75 * (box["width"] - 56), box["y"] + 210)  # over the probabilities
+            hover = page.locator(".twd-hover").inner_text()
+            page.mouse.click(box["x"] + 46 + 0.75 * (box["width"] - 56), box["y"] + 40)
+            page.wait_for_timeout(300)
+            seeked = float(root.get_attribute("data-position"))
+            # shift-drag selects 2.0-3.0 s; Play plays that region only, and stops at its end
+            at = lambda f: box["x"] + 46 + f * (box["width"] - 56)
+            page.keyboard.down("Shift")
+            page.mouse.move(at(0.2), box["y"] + 40)
+            page.mouse.down()
+            page.mouse.move(at(0.3), box["y"] + 40, steps=5)
+            page.mouse.up()
+            page.keyboard.up("Shift")
+            selection = root.get_attribute("data-selection")
+            page.click(".twd-play")
+            page.wait_for_function("() => document.querySelector('.twd-play').textContent.includes('Play')"
+                                   " && Number(document.querySelector('.twd-player').dataset.position) > 2.5",
+                                   timeout=20_000)
+            stopped = float(root.get_attribute("data-position"))
+            page.mouse.move(at(0.25), box["y"] + 40)
+            page.screenshot(path=str(shot))
+        finally:
+            browser.close()
+    print(f"screenshot: {shot}; playhead {x1} -> {x2} px; seeked to {seeked} s; hover {hover!r}; "
+          f"selection {selection} stopped at {stopped} s")
+    assert size[0] == 2 * size[1]  # drawn at the device's resolution
+    assert x2 > x1  # the playhead moved with playback
+    assert abs(seeked - 7.5) < 0.1  # a click at 3/4 of the axis seeks to 3/4 of the 10 s clip
+    assert hover.startswith("t = 7.5") and "p(activate) = " in hover
+    assert np.allclose([float(v) for v in selection.split(",")], [2.0, 3.0], atol=0.02)
+    assert 2.99 <= stopped < 3.2  # the selected region played, and playback stopped at its end
+
+
+def test_threshold_explorer_det_plot_follows_the_slider_in_the_browser(player_page):
+    from playwright.sync_api import sync_playwright
+
+    shot = player_page["folder"] / "det_plot.png"
+    drawn = "() => document.querySelector('.twd-det').dataset.drawnThreshold"
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 1100})
+            page.goto(player_page["url"], timeout=120_000)
+            page.wait_for_selector(".twd-det[data-point-x]", timeout=120_000)
+            before = (page.evaluate(drawn), page.eval_on_selector(".twd-det", "e => e.dataset.pointX"))
+            handle = page.locator(".widget-slider .noUi-handle").first
+            handle.focus()
+            for _ in range(20):
+                page.keyboard.press("ArrowRight")
+            page.wait_for_function(f"() => ({drawn})() === '0.7000'", timeout=30_000)
+            after = page.eval_on_selector(".twd-det", "e => e.dataset.pointX")
+            page.locator(".twd-det").scroll_into_view_if_needed()
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    print(f"screenshot: {shot}; point x {before[1]} -> {after} px")
+    assert before[0] == "0.5000"
+    assert float(after) < float(before[1])  # a higher threshold: fewer false accepts, further left
