@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--thresholds", type=float, nargs="*", default=None, help="default: each detector's own")
     ap.add_argument("--snr", type=float, nargs="*", default=[0.0, 10.0, 20.0])
     ap.add_argument("--noise-clips", type=int, default=20, help="10 s clips per noise kind and SNR")
+    ap.add_argument(
+        "--only", nargs="*", default=None, help="run only the tests whose names hold one of these words"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=Path("runs/talk_eval"))
     ap.add_argument("--json", type=Path, default=None)
@@ -131,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         lab = load_model(args.lab_model)
     rows = []
     for name, (make, cache_name) in scenes(args).items():
+        if args.only and not any(word in name for word in args.only):
+            continue
         if heads:
             t = time.time()
             cache = T.cached_embeddings(args.cache / f"{cache_name}.npz", make)
