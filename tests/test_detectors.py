@@ -130,6 +130,15 @@ def test_bad_chunks_are_refused_naming_what_is_wrong(detector, chunk, message):
         detector.stream().feed(chunk)
 
 
+def test_level_matched_audio_that_peaks_above_full_scale_is_still_heard(detector):
+    # a quiet recording with one loud click, level-matched to -20 dBFS as detect hears a file, peaks
+    # above 1 (real read speech reached 2.03); it is audio, not int16 units, and must be heard
+    x = np.zeros(SR, np.float32)
+    x[SR // 2] = 3.0
+    probs, times = detector.stream().feed(x)
+    assert np.isfinite(probs).all() and len(probs) == len(times)
+
+
 def test_a_file_cut_into_pieces_and_streamed_gives_what_the_whole_file_gives(detector, speech, tmp_path):
     from twd_lab.audio import write_wav
 

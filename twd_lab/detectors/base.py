@@ -32,8 +32,10 @@ PathLike = str | os.PathLike
 
 #: Seconds of audio per block when an array or a file is fed to a stream.
 FEED_BLOCK_S = 10.0
-#: Float samples beyond this are not audio in [-1, 1] (int16 units fed as floats, say): refused.
-MAX_SAMPLE = 2.0
+#: Float samples beyond this are not audio in [-1, 1] (int16 units fed as floats, say): refused. Not 1 or 2:
+#: a file level-matched to -20 dBFS, as ``detect`` hears it, can peak well above 1 (a quiet recording with a
+#: loud click: real read speech reached 2.03), and must still be heard; int16 units reach the thousands.
+MAX_SAMPLE = 64.0
 
 __all__ = [
     "FEED_BLOCK_S",
