@@ -120,6 +120,21 @@ class EmbeddedClips:
         return EmbeddedClips(np.concatenate([self.emb, other.emb]), self.word_ends_s + other.word_ends_s)
 
 
+def _embed_each(n: int, make_clip, *, desc: str, progress: bool) -> EmbeddedClips:
+    """``n`` clips from ``make_clip()`` -> ``(audio at 44.1 kHz, word ends in s)``, kept as embeddings."""
+    items = range(int(n))
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(items, desc=desc, unit="clip")
+    embs, ends = [], []
+    for _ in items:
+        audio, word_ends = make_clip()
+        embs.append(embeddings(audio, SAMPLE_RATE)[0])
+        ends.append(list(word_ends))
+    return EmbeddedClips(np.stack(embs) if embs else np.zeros((0, 0, EMBEDDING_DIM), np.float32), ends)
+
+
 def embedded_examples(
     raw,
     n: int,
@@ -145,20 +160,15 @@ def embedded_examples(
         from twd_lab.augment import BackgroundAugmenter, WordAugmenter
 
         word_aug, bg_aug = WordAugmenter(), BackgroundAugmenter()
-    items = range(int(n))
-    if progress:
-        from tqdm.auto import tqdm
 
-        items = tqdm(items, desc="clips", unit="clip")
-    embs, ends = [], []
-    for _ in items:
+    def make_clip():
         bg = backgrounds[int(rng.integers(len(backgrounds)))]
         if bg_aug is not None:
             bg = bg_aug(bg, rng)
         ex = synthesize_example(bg, activates, negatives, rng=rng, augment=word_aug, n_activates=n_activates)
-        embs.append(embeddings(ex.audio, SAMPLE_RATE)[0])
-        ends.append([seg[1] / 1000.0 for seg in ex.activate_segments])
-    return EmbeddedClips(np.stack(embs) if embs else np.zeros((0, 0, EMBEDDING_DIM), np.float32), ends)
+        return ex.audio, [seg[1] / 1000.0 for seg in ex.activate_segments]
+
+    return _embed_each(n, make_clip, desc="clips", progress=progress)
 
 
 def embedded_noisy_examples(
@@ -190,13 +200,8 @@ def embedded_noisy_examples(
     activates, negatives, _ = raw
     kinds = tuple(noise.KINDS if kinds is None else kinds)
     word_aug = WordAugmenter()
-    items = range(int(n))
-    if progress:
-        from tqdm.auto import tqdm
 
-        items = tqdm(items, desc="noisy clips", unit="clip")
-    embs, ends = [], []
-    for _ in items:
+    def make_clip():
         level_dbfs = -20.0 - float(rng.uniform(*snr_range_db))
         if talk is not None and rng.random() < p_talk:
             from twd_lab.talk import talk_clip
@@ -209,9 +214,9 @@ def embedded_noisy_examples(
                 kind, rng=rng, sample_rate=SAMPLE_RATE, level_dbfs=level_dbfs, words=negatives
             )
         ex = synthesize_example(bg, activates, negatives, rng=rng, augment=word_aug, background_gain_db=0.0)
-        embs.append(embeddings(ex.audio, SAMPLE_RATE)[0])
-        ends.append([seg[1] / 1000.0 for seg in ex.activate_segments])
-    return EmbeddedClips(np.stack(embs) if embs else np.zeros((0, 0, EMBEDDING_DIM), np.float32), ends)
+        return ex.audio, [seg[1] / 1000.0 for seg in ex.activate_segments]
+
+    return _embed_each(n, make_clip, desc="noisy clips", progress=progress)
 
 
 def embedded_talk(
@@ -237,13 +242,8 @@ def embedded_talk(
 
     rng = as_generator(rng)
     word_aug = WordAugmenter()
-    items = range(int(n))
-    if progress:
-        from tqdm.auto import tqdm
 
-        items = tqdm(items, desc="talk clips", unit="clip")
-    embs, ends = [], []
-    for _ in items:
+    def make_clip():
         clip = talk_clip(
             sentences,
             voices,
@@ -253,9 +253,9 @@ def embedded_talk(
             n_activates=int(rng.integers(0, max_activates + 1)) if max_activates else 0,
             augment=word_aug if rng.random() < augment_p else None,
         )
-        embs.append(embeddings(clip.audio, SAMPLE_RATE)[0])
-        ends.append(list(clip.word_ends_s))
-    return EmbeddedClips(np.stack(embs) if embs else np.zeros((0, 0, EMBEDDING_DIM), np.float32), ends)
+        return clip.audio, clip.word_ends_s
+
+    return _embed_each(n, make_clip, desc="talk clips", progress=progress)
 
 
 def training_arrays(
@@ -435,5 +435,3 @@ def fit_heads(
                     verbose=verbose,
                 )
     return average_heads(heads), info
-
-
