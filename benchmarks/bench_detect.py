@@ -105,8 +105,9 @@ def get_model():
 
 
 def bench_detect(model, audio: np.ndarray, repeat: int) -> dict:
-    from twd_lab.detection import detect_triggerword, preprocess_audio
     from twd_lab.inference import chunked_model
+
+    from twd_lab.detection import detect_triggerword, preprocess_audio
     from twd_lab.spectrogram import spectrogram
 
     detect_triggerword(audio, model)  # warm-up: loads, compiles
@@ -171,8 +172,9 @@ def bench_lab(model, audio: np.ndarray, repeat: int) -> dict:
 
 
 def bench_streaming(model, audio: np.ndarray) -> dict:
-    from twd_lab.detection import detect_triggerword, preprocess_audio, triggers
     from twd_lab.streaming import StreamingDetector
+
+    from twd_lab.detection import detect_triggerword, preprocess_audio, triggers
 
     clip = preprocess_audio(audio)
     whole = detect_triggerword(clip, model)

@@ -95,9 +95,9 @@ def detect_cmd(path: Path, detector: str) -> list[str]:
 def chunked_vs_whole(path: Path, detector: str, piece_s: float = 30.0) -> dict:
     """Triggers of the whole file vs its 30 s pieces streamed one after another into one stream."""
     import soundfile as sf
+    from twd_lab.file_detection import detect_file
 
     from twd_lab.detectors import detect_blocks, load_detector
-    from twd_lab.file_detection import detect_file
 
     det, _ = load_detector(detector)
     whole = detect_file(path, det)["triggers"]

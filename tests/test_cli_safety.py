@@ -210,7 +210,6 @@ def test_a_bad_head_settings_file_is_one_line(capsys, tmp_path, clip, settings, 
 
 def test_an_npz_beside_a_head_that_is_not_ours_is_ignored(tmp_path):
     import numpy as np
-
     from twd_lab.numpy_head import NumpyHead, matches_keras_file
 
     head = _head_copy(tmp_path)

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from twd_lab.inference import Trigger
 
 

@@ -8,7 +8,6 @@ import types
 import numpy as np
 import pytest
 from conftest import SR
-
 from twd_lab.file_detection import embedding_detector_available
 
 pytestmark = pytest.mark.skipif(

@@ -377,8 +377,8 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     _quiet_tensorflow()
-    from twd_lab.evaluation import format_table, standard_reports
     from twd_lab.detectors.lab_network import load_keras_model
+    from twd_lab.evaluation import format_table, standard_reports
 
     reports = standard_reports(
         load_keras_model(args.model),
