@@ -78,6 +78,7 @@ def user_rows(name, base, activates, other_words, backgrounds, args) -> list[dic
     to personalise with; the odd-numbered ones make the test clips, so no test clip was trained on.
     """
     from twd_lab.embedding import embeddings
+
     from twd_lab.personalize import personalize
 
     own, rest = activates[0::2][: args.recordings], activates[1::2]

@@ -130,8 +130,9 @@ def stream_rows(head_path: Path | None, sets: dict, thresholds) -> tuple[list[di
     ``finish()``. No clip has an edge of its own, so neither padding nor its absence decides anything."""
     try:
         from twd_lab.embedding import step_end_s
-        from twd_lab.embedding_detector import EmbeddingDetector
         from twd_lab.embedding_streaming import EmbeddingStreamingDetector
+
+        from twd_lab.embedding_detector import EmbeddingDetector
 
         det = EmbeddingDetector.load(head_path)
         stream = EmbeddingStreamingDetector(det)

@@ -11,6 +11,8 @@ from conftest import SR, noise, skip_without_embedding_detector, tone
 
 keras = pytest.importorskip("keras")
 
+from twd_lab.file_detection import detect_file
+
 from twd_lab.audio import AudioFileError, dbfs, read_wav
 from twd_lab.constants import DETECT_TAIL_S, PCM16_SCALE, TARGET_DBFS
 from twd_lab.detection import (
@@ -26,7 +28,6 @@ from twd_lab.detection import (
     step_times_s,
     triggers,
 )
-from twd_lab.file_detection import detect_file
 from twd_lab.metrics import find_triggers
 from twd_lab.models import build_model
 from twd_lab.spectrogram import spectrogram

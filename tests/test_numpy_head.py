@@ -11,8 +11,9 @@ from conftest import skip_without_embedding_detector
 
 keras = pytest.importorskip("keras")
 
-from twd_lab import embedding_detector as D
 from twd_lab.numpy_head import NumpyHead, matches_keras_file, numpy_path, write_numpy_head
+
+from twd_lab import embedding_detector as D
 
 
 def _windows(n: int = 300, history: int = D.HISTORY, seed: int = 0) -> np.ndarray:

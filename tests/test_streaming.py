@@ -11,7 +11,6 @@ from test_detection import decisive_model, speechy
 
 keras = pytest.importorskip("keras")
 
-from twd_lab.detection import detect_triggerword, preprocess_audio, triggers
 from twd_lab.inference import (
     RECEPTIVE_FIELD_SAMPLES,
     ChunkedModel,
@@ -20,6 +19,8 @@ from twd_lab.inference import (
     step_times_s,
 )
 from twd_lab.streaming import StreamingDetector
+
+from twd_lab.detection import detect_triggerword, preprocess_audio, triggers
 
 pytestmark = pytest.mark.slow
 

@@ -149,7 +149,7 @@ def _add_firing_rule(p: argparse.ArgumentParser, *, per_detector: bool = False) 
 
 
 def _add_detector_choice(p: argparse.ArgumentParser) -> None:
-    # detect and listen choose their detector the same way (twd_lab.file_detection.load_detector)
+    # detect and listen choose their detector the same way (twd_lab.detectors.files.load_detector)
     p.add_argument(
         "--detector",
         choices=("auto", "embedding", "lab"),
@@ -377,8 +377,8 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     _quiet_tensorflow()
+    from twd_lab.detectors.lab_network import load_keras_model
     from twd_lab.evaluation import format_table, standard_reports
-    from twd_lab.inference import load_keras_model
 
     reports = standard_reports(
         load_keras_model(args.model),

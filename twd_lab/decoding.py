@@ -88,7 +88,7 @@ def check_source(path: PathLike, name: str = "path") -> Path:
     p = Path(path)
     try:
         st = p.stat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # the latter: a parent on the path is a file
         from twd_lab.validation import missing_reason
 
         raise FileNotFoundError(f"{name}: cannot read {p}: {missing_reason(p)}") from None

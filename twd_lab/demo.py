@@ -182,7 +182,7 @@ def draw(audio, y, probs, triggers, threshold: float = THRESHOLD, *, activates_m
 
 def peak_probabilities(probs, triggers, threshold: float) -> list[float]:
     """For each trigger, the highest probability of the run above ``threshold`` in which it fired."""
-    from twd_lab.inference import step_times_s
+    from twd_lab.detectors.lab_network import step_times_s
 
     p = np.asarray(probs, np.float64).reshape(-1)
     times = step_times_s(np.arange(p.size))

@@ -226,7 +226,7 @@ class EmbeddingCache:
 
     @classmethod
     def build(cls, segments) -> EmbeddingCache:
-        from twd_lab.embedding import embeddings
+        from twd_lab.detectors.speech_embedding import embeddings
 
         embs, steps, secs, ends = [], [], [], []
         for audio, e in segments:
@@ -252,7 +252,7 @@ class EmbeddingCache:
 
     def step_times_s(self) -> np.ndarray:
         """When each step ends (s from the scene's start): each segment's own step times, offset."""
-        from twd_lab.embedding import step_times
+        from twd_lab.detectors.speech_embedding import step_times
 
         offsets = np.concatenate([[0.0], np.cumsum(self.seg_s)[:-1]])
         return np.concatenate([o + step_times(int(k)) for o, k in zip(offsets, self.seg_steps)])
@@ -290,16 +290,16 @@ def score_stream_thresholds(
     heard as a file and its firings and words placed on one time line, fired by the detector's own rule
     at each of ``thresholds`` (``patience`` overrides its own), and scored with :func:`event_scores`:
     ``{threshold: EventScores}``. The audio is heard once, whatever the number of thresholds."""
-    from twd_lab.file_detection import default_rule, fire, probabilities_and_times
+    from twd_lab.detectors.files import as_detector
 
-    _, own_patience, refractory = default_rule(detector)
-    patience = own_patience if patience is None else int(patience)
+    detector = as_detector(detector)
+    rules = {float(th): detector.rule.with_overrides(threshold=th, patience=patience) for th in thresholds}
     offset, ends = 0.0, []
-    fires: dict[float, list[float]] = {float(th): [] for th in thresholds}
+    fires: dict[float, list[float]] = {th: [] for th in rules}
     for audio, e in segments:
-        probs, times = probabilities_and_times(detector, audio)
-        for th in fires:
-            fires[th] += [offset + t.time_s for t in fire(probs, times, th, patience, refractory)]
+        probs, times = detector.hear(audio)
+        for th, rule in rules.items():
+            fires[th] += [offset + t.time_s for t in rule.fire(probs, times)]
         ends += [offset + x for x in e]
         offset += len(audio) / SAMPLE_RATE
     return {th: event_scores(sorted(ends), sorted(f), offset) for th, f in fires.items()}
@@ -309,7 +309,8 @@ def score_stream(
     detector, segments, *, threshold: float | None = None, patience: int | None = None
 ) -> EventScores:
     """:func:`score_stream_thresholds` at one threshold (default: the detector's own)."""
-    from twd_lab.file_detection import default_rule
+    from twd_lab.detectors.files import as_detector
 
-    threshold = default_rule(detector)[0] if threshold is None else float(threshold)
+    detector = as_detector(detector)
+    threshold = detector.rule.threshold if threshold is None else float(threshold)
     return score_stream_thresholds(detector, segments, [threshold], patience=patience)[threshold]

@@ -150,5 +150,9 @@ class AudioPlayer(FigureBox):
             parts.append(f"detections: {describe_times(self.triggers)}")
         self.info.value = " · ".join(parts)
 
+    def _static_audio(self) -> list:
+        # the clip plays from the browser-drawn view (an AudioView, not an ipywidgets.Audio child)
+        return [("", self.view)]
+
     def _summary(self) -> str:
         return f"{self.duration_s:.2f} s, {len(self.triggers)} detection(s)"
