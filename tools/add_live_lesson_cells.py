@@ -23,7 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 REASON = "a live widget: what it shows depends on the browser, its microphone and what was said"
 
 LESSON_4 = [
-    ("markdown", "twd-live-l4-intro", """\
+    (
+        "markdown",
+        "twd-live-l4-intro",
+        """\
 ## 0. Say it: the live detector
 
 Before any theory: press **Start**, allow the microphone, and say “activate” into the laptop. The scrolling
@@ -36,41 +39,63 @@ Then talk normally (read this paragraph aloud) and watch for **false accepts**: 
 Lower the threshold until they appear; raise it until they stop. The rest of this lesson explains what those
 three numbers do. The audio goes from your browser to this notebook's kernel and nowhere else; **Keep this
 take** saves it (as `my_takes/take_001.wav`, ... and as arrays in `live.takes`). For a classroom,
-`twd-lab classroom` shows this widget full-screen."""),
-    ("code", "twd-live-l4-widget", """\
+`twd-lab classroom` shows this widget full-screen.""",
+    ),
+    (
+        "code",
+        "twd-live-l4-widget",
+        """\
 from twd_lab.widgets import LiveDetector
 
 live = LiveDetector()  # the speech-embedding detector where it can run, else the lab network
-live"""),
-    ("code", "twd-live-l4-triggers", """\
-live.triggers  # every firing since Start: when (seconds) and how sure (the probability)"""),
+live""",
+    ),
+    (
+        "code",
+        "twd-live-l4-triggers",
+        """\
+live.triggers  # every firing since Start: when (seconds) and how sure (the probability)""",
+    ),
 ]
 
 LESSON_1 = [
-    ("markdown", "twd-live-l1-intro", """\
+    (
+        "markdown",
+        "twd-live-l1-intro",
+        """\
 ### Your own “activate”
 
 Record yourself: press **Start**, allow the microphone, say “activate” once, press **Stop**, then **Keep
 this take**. The take is saved as `my_takes/take_001.wav` (the next free number; nothing is overwritten) and
-kept in `mic.takes` as a 44.1 kHz array. Five takes are what `twd-lab personalize` needs in lesson 4."""),
-    ("code", "twd-live-l1-widget", """\
+kept in `mic.takes` as a 44.1 kHz array. Five takes are what `twd-lab personalize` needs in lesson 4.""",
+    ),
+    (
+        "code",
+        "twd-live-l1-widget",
+        """\
 from twd_lab.widgets import LiveDetector
 
 mic = LiveDetector(takes_dir="my_takes")
-mic"""),
-    ("code", "twd-live-l1-compare", """\
+mic""",
+    ),
+    (
+        "code",
+        "twd-live-l1-compare",
+        """\
 # your last take next to a synthesized "activate", on the same kind of axes
 if mic.takes:
     display(AudioPlayer(mic.takes[-1], title="your activate"))
     display(AudioPlayer(activates[0], title="a synthesized activate"))
 else:
-    print("No take kept yet: Start, say “activate”, Stop, Keep this take, then run this cell again.")"""),
+    print("No take kept yet: Start, say “activate”, Stop, Keep this take, then run this cell again.")""",
+    ),
 ]
 
 # (notebook, heading pattern, "after" that heading's cell or "before" it, cells)
 PLAN = [
     ("1_audio_and_synthesis.ipynb", r"^## 2\. .*spectrogram", "before", LESSON_1),
-    ("4_detection_and_your_recordings.ipynb", r"^# Lesson 4\b", "after", LESSON_4),
+    # after the set-up cells (Colab's install, the TensorFlow settings), before the first section
+    ("4_detection_and_your_recordings.ipynb", r"^## 1\. ", "before", LESSON_4),
 ]
 
 
@@ -87,15 +112,24 @@ def heading_index(cells: list[dict], pattern: str, name: str) -> int:
     for i, cell in enumerate(cells):
         if cell["cell_type"] == "markdown" and rx.search("".join(cell["source"])):
             return i
-    raise SystemExit(f"{name}: no markdown cell with a heading matching {pattern!r}; where should the cells go?")
+    raise SystemExit(
+        f"{name}: no markdown cell with a heading matching {pattern!r}; where should the cells go?"
+    )
 
 
 def with_live_cells(nb: dict, pattern: str, where: str, cells: list, name: str) -> dict:
     """``nb`` with ``cells`` (old copies of them removed first) placed by the heading."""
     ids = {cell_id for _, cell_id, _ in cells}
+    old = {c.get("id"): c for c in nb["cells"] if c.get("id") in ids}
     kept = [c for c in nb["cells"] if c.get("id") not in ids]
     at = heading_index(kept, pattern, name) + (1 if where == "after" else 0)
     new = [make_cell(*c) for c in cells]
+    for cell in new:  # what tools/execute_lessons.py stored for a cell is not a change to the cell
+        if cell["cell_type"] == "code" and cell["id"] in old:
+            cell.update(
+                execution_count=old[cell["id"]].get("execution_count"),
+                outputs=old[cell["id"]].get("outputs", []),
+            )
     return {**nb, "cells": kept[:at] + new + kept[at:]}
 
 
