@@ -65,6 +65,15 @@ def trigger_records(times_s, scores) -> list[Trigger]:
     ]
 
 
+def picked_triggers(picker, probs: np.ndarray, times_s: np.ndarray) -> list[Trigger]:
+    """Feed a stream's new ``probs`` (decided at ``times_s``) to ``picker`` (a
+    :class:`twd_lab.metrics.TriggerPicker` that has seen the stream's earlier steps) and return the
+    :class:`Trigger` records of the steps it fires on. The picker counts steps from the stream's start;
+    this turns them back into places in ``probs``."""
+    steps = picker.update(probs) - (picker.steps_seen - probs.size)
+    return trigger_records(times_s[steps], probs[steps])
+
+
 @dataclass(frozen=True)
 class FiringRule:
     """When a detector fires (:class:`twd_lab.metrics.TriggerPicker`): at the ``patience``-th consecutive
@@ -296,12 +305,9 @@ def detect_blocks(
     fired: list[Trigger] = []
 
     def take(out) -> None:
-        probs, times = out
-        steps = picker.update(probs) - (picker.steps_seen - probs.size)
         # rounded as every Trigger is, then moved back by the lead (as the padded whole-file pass did)
         fired.extend(
-            Trigger(round(max(0.0, t.time_s - lead), 4), t.score)
-            for t in trigger_records(times[steps], probs[steps])
+            Trigger(round(max(0.0, t.time_s - lead), 4), t.score) for t in picked_triggers(picker, *out)
         )
 
     check_seconds("lead_s", lead_s)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from twd_lab.constants import DETECT_TAIL_S, PATIENCE, REFRACTORY, SAMPLE_RATE, THRESHOLD
-from twd_lab.detectors.base import Detector, FiringRule, Trigger, check_seconds, trigger_records
+from twd_lab.detectors.base import Detector, FiringRule, Trigger, check_seconds, picked_triggers
 from twd_lab.detectors.lab_network import RECEPTIVE_FIELD_SAMPLES, STEP_SAMPLES, step_times_s
 
 __all__ = [
@@ -111,8 +111,7 @@ class StreamingBase:
             return []
         if self.keep_probabilities:
             self._probs.append(probs)
-        fired = self.picker.update(probs) - (self.picker.steps_seen - probs.size)
-        new = trigger_records(times[fired], probs[fired])
+        new = picked_triggers(self.picker, probs, times)
         self.triggers.extend(new)
         return new
 

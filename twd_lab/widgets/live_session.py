@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from twd_lab.constants import SAMPLE_RATE
-from twd_lab.detectors.base import Detector, FiringRule, Trigger, trigger_records
+from twd_lab.detectors.base import Detector, FiringRule, Trigger, picked_triggers
 
 __all__ = ["LiveSession", "next_free_path", "pcm16_to_float"]
 
@@ -101,8 +101,7 @@ class LiveSession:
     def _fire(self, probs: np.ndarray, times: np.ndarray):
         if not probs.size:
             return probs, times, []
-        steps = self.picker.update(probs) - (self.picker.steps_seen - probs.size)
-        new = trigger_records(times[steps], probs[steps])
+        new = picked_triggers(self.picker, probs, times)
         self.triggers.extend(new)
         return probs, times, new
 
@@ -117,12 +116,9 @@ class LiveSession:
         """The audio of this stream kept so far (its last ``max_take_s`` seconds) at 44.1 kHz, float32."""
         x = np.concatenate(self._take) if self._take else np.zeros(0, np.float32)
         if self.sample_rate != SAMPLE_RATE and x.size:
-            from math import gcd
+            from twd_lab.audio import resample
 
-            from scipy.signal import resample_poly
-
-            g = gcd(SAMPLE_RATE, self.sample_rate)
-            x = resample_poly(x, SAMPLE_RATE // g, self.sample_rate // g).astype(np.float32)
+            x = resample(x, self.sample_rate, SAMPLE_RATE)
         return x
 
     def keep_take(self, folder: str | os.PathLike | None = None) -> tuple[np.ndarray, Path | None]:
