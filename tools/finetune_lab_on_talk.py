@@ -34,22 +34,14 @@ class TalkMixedDataset(OnTheFlyDataset):
         self.p_talk = float(p_talk)
 
     def example(self, rng):
-        from twd_lab.spectrogram import pcm16_frames
-        from twd_lab.synthesis import synthesize_example
-
         if not self.talk_clips or rng.random() >= self.p_talk:
             return super().example(rng)
         talk = self.talk_clips[int(rng.integers(len(self.talk_clips)))]
-        bg = np.roll(talk, int(rng.integers(talk.size)))
-        ex = synthesize_example(
-            bg,
-            self.activates,
-            self.negatives,
-            rng=rng,
-            augment=self.word_augment,
+        return self.example_over(
+            np.roll(talk, int(rng.integers(talk.size))),
+            rng,
             background_gain_db=float(rng.uniform(-10.0, -3.0)),
         )
-        return pcm16_frames(ex.audio), ex.y.T
 
 
 def main(argv: list[str] | None = None) -> int:

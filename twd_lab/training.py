@@ -34,7 +34,7 @@ from twd_lab.checkpoints import (
     NonFiniteTraining,
     read_checkpoint_state,
 )
-from twd_lab.constants import N_FREQ, PATIENCE, REFRACTORY, THRESHOLD, TX, TY
+from twd_lab.constants import BACKGROUND_GAIN_DB, N_FREQ, PATIENCE, REFRACTORY, THRESHOLD, TX, TY
 from twd_lab.evaluation import TestSet, build_test_set, load_raw_arrays, predict_probs, score_probs
 
 BEST_NAME = "best.keras"
@@ -185,13 +185,26 @@ class OnTheFlyDataset(keras.utils.PyDataset):
 
     def example(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One example ``x (TX, N_FREQ)``, ``y (TY, 1)`` drawn with ``rng``."""
-        from twd_lab.spectrogram import pcm16_frames
-        from twd_lab.synthesis import synthesize_example
-
         bg = self.backgrounds[int(rng.integers(len(self.backgrounds)))]
         if self.background_augment is not None:
             bg = np.roll(self.background_augment(bg, rng), int(rng.integers(bg.size)))
-        ex = synthesize_example(bg, self.activates, self.negatives, rng=rng, augment=self.word_augment)
+        return self.example_over(bg, rng)
+
+    def example_over(
+        self, background: np.ndarray, rng: np.random.Generator, background_gain_db: float = BACKGROUND_GAIN_DB
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One example with words laid over ``background`` (44.1 kHz) lowered by ``background_gain_db``."""
+        from twd_lab.spectrogram import pcm16_frames
+        from twd_lab.synthesis import synthesize_example
+
+        ex = synthesize_example(
+            background,
+            self.activates,
+            self.negatives,
+            rng=rng,
+            augment=self.word_augment,
+            background_gain_db=background_gain_db,
+        )
         return pcm16_frames(ex.audio), ex.y.T
 
     def __getitem__(self, idx: int):
