@@ -88,6 +88,25 @@ def test_sliding_embedding_model_gives_each_windows_numbers(n_frames):
 
 
 @needs_onnx
+@pytest.mark.parametrize("staged", [True, False])
+def test_frame_embedder_fed_in_pieces_gives_the_whole_pass(staged):
+    """Stage by stage (each layer once per frame) or, without onnx, window by window: the same vectors
+    as embed_frames on all the frames, whatever the pieces, holding only a few steps."""
+    frames = E.mel_frames(_noise(9.0, rate=16_000, seed=4))
+    embedder = E.FrameEmbedder(None if staged else [])
+    if not staged:
+        embedder._stages = None
+    else:
+        assert embedder._stages is not None, "onnx is installed, so the stages should load"
+    rng = np.random.default_rng(5)
+    cuts = np.cumsum(rng.integers(1, 40, size=len(frames)))
+    pieces = np.split(frames, cuts[cuts < len(frames)])
+    out = [embedder.feed(p) for p in pieces]
+    assert embedder.buffered < E.WINDOW_FRAMES
+    np.testing.assert_allclose(np.concatenate(out), E.embed_frames(frames), atol=1e-5, rtol=0)
+
+
+@needs_onnx
 def test_without_onnx_the_windows_are_embedded_one_by_one(monkeypatch):
     x = _noise(3.0, seed=2)
     fast, _ = E.embeddings(x, 44_100)

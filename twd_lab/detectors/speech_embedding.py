@@ -21,8 +21,9 @@ Windows of 76 frames start every 8 frames, so one embedding covers 0.775 s of au
 every 80 ms. The embedding network is convolutional in time: its time convolutions are unpadded and its
 three time poolings halve, so run on ``76 + 8 (k - 1)`` frames it gives the ``k`` windows' embeddings at
 once, sharing the work the overlapping windows would repeat. Only its fixed input shape says 76 frames;
-:func:`_sliding_embedding_model` opens that up (with the ``onnx`` package) and checks, when it is loaded,
-that it gives the windows' numbers exactly. About 6x less compute per second of audio than window by
+:mod:`~twd_lab.detectors.onnx_sliding` opens that up (with the ``onnx`` package), and
+:class:`FrameEmbedder` runs it stage by stage for streams, so each layer is computed once per frame. Both are
+checked against the windows' numbers when loaded. About 12x less compute per second of audio than window by
 window; without ``onnx`` the windows are run one batch at a time as before. Embedding ``k`` ends where its last mel frame ends; :func:`embeddings` returns that time with
 each vector, the time a detector built on them can fire.
 
@@ -40,6 +41,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from twd_lab.detectors import onnx_sliding
 
 #: Sample rate the embedding models read, in Hz.
 EMBEDDING_SAMPLE_RATE = 16_000
@@ -113,7 +116,7 @@ def _sessions():
     ort = _import_onnxruntime()
     paths = model_files()
     mel, emb = _session(str(paths["mel"]), ort), _session(str(paths["embedding"]), ort)
-    sliding = _sliding_embedding_model(paths["embedding"])
+    sliding = onnx_sliding.sliding_model(paths["embedding"])
     if sliding is not None:
         sliding = _session(sliding, ort)
         if not _same_as_windows(sliding, emb):
@@ -121,49 +124,31 @@ def _sessions():
     return mel, emb, sliding
 
 
-def _sliding_embedding_model(path: Path) -> bytes | None:
-    """The embedding model with its time axis opened: ``(1, frames, 32, 1)`` -> ``(1, steps, 1, 96)``.
-
-    The exported graph reads NHWC, pads the mel axis, and turns NHWC into NCHW (and the output back) with
-    two Reshapes that name 76 frames and one step; with one channel those are transposes, so they become
-    Transposes and the time axes become free. ``None`` if ``onnx`` is missing or the graph is not the one
-    described (then the windows are run one by one).
-    """
-    try:
-        onnx = importlib.import_module("onnx")
-        from onnx import helper, numpy_helper
-    except ImportError:
-        return None
-    model = onnx.load(str(path))
-    graph = model.graph
-    nodes = list(graph.node)
-    consts = {i.name: numpy_helper.to_array(i).tolist() for i in graph.initializer}
-    first, last = nodes[1], nodes[-1]
-    if not (
-        first.op_type == "Reshape"
-        and last.op_type == "Reshape"
-        and consts.get(first.input[1]) == [-1, 1, WINDOW_FRAMES, N_MELS + 2]
-        and consts.get(last.input[1]) == [-1, 1, 1, EMBEDDING_DIM]
-    ):
-        return None
-    to_nchw = helper.make_node("Transpose", [first.input[0]], [first.output[0]], perm=[0, 3, 1, 2])
-    to_nhwc = helper.make_node("Transpose", [last.input[0]], [last.output[0]], perm=[0, 2, 3, 1])
-    del graph.node[:]
-    graph.node.extend([nodes[0], to_nchw, *nodes[2:-1], to_nhwc])
-    for name in (first.input[1], last.input[1]):
-        graph.initializer.remove(next(i for i in graph.initializer if i.name == name))
-    for value, axis_name in ((graph.input[0], "frames"), (graph.output[0], "steps")):
-        dim = value.type.tensor_type.shape.dim[1]
-        dim.ClearField("dim_value")
-        dim.dim_param = axis_name
-    return model.SerializeToString()
+def _check_frames(extra_windows: int = 40) -> np.ndarray:
+    frames = np.random.default_rng(0).uniform(-1, 3, (WINDOW_FRAMES + extra_windows * WINDOW_STRIDE, N_MELS))
+    return frames.astype(np.float32)
 
 
 def _same_as_windows(sliding, windowed) -> bool:
     """Whether the sliding model gives the windowed model's numbers on a few windows of random frames."""
-    frames = np.random.default_rng(0).uniform(-1, 3, (WINDOW_FRAMES + 3 * WINDOW_STRIDE, N_MELS))
-    frames = frames.astype(np.float32)
+    frames = _check_frames(3)
     return np.allclose(_embed_sliding(sliding, frames), _embed_windows(windowed, frames), atol=1e-5)
+
+
+@functools.lru_cache(maxsize=1)
+def _stage_sessions():
+    """[(session, Stage)] of the embedding network cut at its time poolings, or None (no ``onnx``, or the
+    stages do not give the windows' numbers on random frames fed in uneven pieces)."""
+    ort = _import_onnxruntime()
+    stages = onnx_sliding.stages(model_files()["embedding"])
+    if stages is None:
+        return None
+    sessions = [(_session(stage.model, ort), stage) for stage in stages]
+    frames, embedder = _check_frames(), FrameEmbedder(sessions)
+    pieces = np.split(frames, [5, 80, 83, 200, 300])
+    streamed = np.concatenate([embedder.feed(p) for p in pieces])
+    ok = np.allclose(streamed, _embed_windows(_sessions()[1], frames), atol=1e-5)
+    return sessions if ok else None
 
 
 def to_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -251,6 +236,55 @@ def _embed_windows(session, frames: np.ndarray) -> np.ndarray:
         batch = np.ascontiguousarray(windows[i : i + _BATCH_WINDOWS, :, :, None])
         out[i : i + len(batch)] = session.run(None, {"input_1": batch})[0].reshape(len(batch), EMBEDDING_DIM)
     return out
+
+
+class FrameEmbedder:
+    """Embeddings of scaled mel frames that arrive in pieces: ``feed(frames (n, 32))`` gives the
+    ``(steps, 96)`` vectors those frames complete, the same as :func:`embed_frames` on all frames so far.
+
+    Each stage of the network (:func:`twd_lab.detectors.onnx_sliding.stages`) keeps only the few inputs
+    its next outputs still need (under 12 time steps), so every layer runs once per frame: about 4x less
+    compute than embedding each new window's 76 frames. Without ``onnx`` it keeps < 76 frames and calls
+    :func:`embed_frames`.
+    """
+
+    def __init__(self, sessions=None):
+        self._stages = _stage_sessions() if sessions is None else sessions
+        self._inputs = [None] * len(self._stages or [])
+        self._frames = np.zeros((0, N_MELS), np.float32)  # without stages
+
+    @property
+    def buffered(self) -> int:
+        """Time steps held across all stages (mel frames and pooled steps): bounded, whatever was fed."""
+        if self._stages is None:
+            return len(self._frames)
+        return sum(
+            0 if x is None else x.shape[st.time_axis] for x, (_, st) in zip(self._inputs, self._stages)
+        )
+
+    def feed(self, frames: np.ndarray) -> np.ndarray:
+        frames = np.asarray(frames, dtype=np.float32)
+        if self._stages is None:
+            self._frames = np.concatenate([self._frames, frames])
+            steps = _n_windows(len(self._frames))
+            emb = embed_frames(self._frames[: (steps - 1) * WINDOW_STRIDE + WINDOW_FRAMES]) if steps else None
+            self._frames = self._frames[steps * WINDOW_STRIDE :].copy()
+            return np.zeros((0, EMBEDDING_DIM), np.float32) if emb is None else emb
+        x = frames[None, :, :, None]
+        for k, (session, stage) in enumerate(self._stages):
+            axis = stage.time_axis
+            held = self._inputs[k]
+            x = x if held is None else np.concatenate([held, x], axis=axis)
+            length = x.shape[axis]
+            n = (length - stage.shrink) // 2 if stage.pooled else length - stage.shrink
+            if n <= 0:
+                self._inputs[k] = x
+                return np.zeros((0, EMBEDDING_DIM), np.float32)
+            used = (2 * n if stage.pooled else n) + stage.shrink
+            span = np.ascontiguousarray(np.take(x, np.arange(used), axis=axis))
+            self._inputs[k] = np.take(x, np.arange(used - stage.shrink, length), axis=axis)
+            x = session.run(None, {session.get_inputs()[0].name: span})[0]
+        return x[0, :, 0, :]
 
 
 def embeddings(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
