@@ -383,19 +383,22 @@ def evaluate_detector(
 
 def format_table(reports: Sequence[dict]) -> str:
     """A Markdown table of reports from :func:`evaluate_detector` or :func:`evaluate_model` (one row each),
-    for the terminal."""
+    for the terminal; a first column names the detector when the reports say (evaluate_detector's do)."""
 
     def num(value, fmt: str) -> str:
         return "n/a" if value is None else format(value, fmt)
 
+    named = any("detector" in r for r in reports)
     head = (
-        "| detector | test set | clips | threshold | recall | precision | F1 | false accepts/h | miss rate "
+        "| test set | clips | threshold | recall | precision | F1 | false accepts/h | miss rate "
         "| frame acc. (all-zeros) | best F1 (threshold) |"
     )
+    head = "| detector " + head if named else head
     rows = [head, "|" + " --- |" * head.count(" | ") + " --- |"]
     for r in reports:
         rows.append(
-            f"| {r.get('detector', r['name'])} | {r['source']} | {r['n_clips']} | {r['threshold']:.2f} "
+            (f"| {r.get('detector', r.get('name'))} " if named else "")
+            + f"| {r['source']} | {r['n_clips']} | {r['threshold']:.2f} "
             f"| {r['recall']:.3f} | {r['precision']:.3f} | {r['f1']:.3f} | {r['false_accepts_per_hour']:.1f} "
             f"| {r['miss_rate']:.3f} | {num(r['frame_accuracy'], '.3f')} ({num(r['all_zeros_accuracy'], '.3f')}) "
             f"| {r['best_f1']:.3f} ({r['best_threshold']:.2f}) |"
