@@ -73,6 +73,54 @@ def test_embeddings_are_deterministic_and_batch_matches_single():
 
 
 @needs_onnx
+@pytest.mark.parametrize("n_frames", [76, 83, 84, 91, 100, 76 + 8 * 64, 76 + 8 * 64 + 5, 1_503])
+def test_sliding_embedding_model_gives_each_windows_numbers(n_frames):
+    """The time axis opened: one call over many windows equals the shipped model window by window, at
+    lengths around a window, a call's worth of windows (64), and the remainders between."""
+    _, windowed, sliding = E._sessions()
+    assert sliding is not None, "the onnx package is installed, so the sliding model should load"
+    x = _noise(n_frames * 0.01 + 0.1, rate=16_000, seed=n_frames)
+    x[: len(x) // 3] *= 0.01  # quiet then loud, so the frames are not stationary
+    frames = E.mel_frames(x)[:n_frames]
+    slid = E._embed_sliding(sliding, frames)
+    assert slid.shape == ((n_frames - 76) // 8 + 1, 96)
+    np.testing.assert_allclose(slid, E._embed_windows(windowed, frames), atol=1e-5, rtol=0)
+
+
+@needs_onnx
+@pytest.mark.parametrize("staged", [True, False])
+def test_frame_embedder_fed_in_pieces_gives_the_whole_pass(staged):
+    """Stage by stage (each layer once per frame) or, without onnx, window by window: the same vectors
+    as embed_frames on all the frames, whatever the pieces, holding only a few steps."""
+    frames = E.mel_frames(_noise(9.0, rate=16_000, seed=4))
+    embedder = E.FrameEmbedder(None if staged else [])
+    if not staged:
+        embedder._stages = None
+    else:
+        assert embedder._stages is not None, "onnx is installed, so the stages should load"
+    rng = np.random.default_rng(5)
+    cuts = np.cumsum(rng.integers(1, 40, size=len(frames)))
+    pieces = np.split(frames, cuts[cuts < len(frames)])
+    out = [embedder.feed(p) for p in pieces]
+    assert embedder.buffered < E.WINDOW_FRAMES
+    np.testing.assert_allclose(np.concatenate(out), E.embed_frames(frames), atol=1e-5, rtol=0)
+
+
+@needs_onnx
+def test_without_onnx_the_windows_are_embedded_one_by_one(monkeypatch):
+    x = _noise(3.0, seed=2)
+    fast, _ = E.embeddings(x, 44_100)
+    E._sessions.cache_clear()
+    monkeypatch.setitem(sys.modules, "onnx", None)  # makes `import onnx` fail
+    try:
+        assert E._sessions()[2] is None
+        slow, _ = E.embeddings(x, 44_100)
+    finally:
+        E._sessions.cache_clear()
+    np.testing.assert_allclose(fast, slow, atol=1e-5, rtol=0)
+
+
+@needs_onnx
 def test_16k_and_int16_input_are_accepted_and_short_audio_gives_no_steps():
     x16 = _noise(1.0, rate=16_000)
     emb, _ = E.embeddings(x16, 16_000)

@@ -137,7 +137,7 @@ def test_a_long_stream_keeps_bounded_buffers_and_no_history(detector, monkeypatc
     sizes = stream.buffer_lengths
     assert sizes["samples_44k"] < S.LEFT_CONTEXT + S.IN_BLOCK + S.RIGHT_CONTEXT
     assert sizes["samples_16k"] < (S.EmbeddingStream.MEL_BLOCK - 1) * E.MEL_HOP + E.MEL_WINDOW
-    assert sizes["mel_frames"] < E.WINDOW_FRAMES
+    assert sizes["embedding_steps"] < E.WINDOW_FRAMES
     assert sizes["embeddings"] == detector.config.history - 1
     assert sizes["loudness_blocks"] <= S.LOUDNESS_FRAMES // S.EmbeddingStream.MEL_BLOCK + 1  # 10 s of blocks
     assert len(stream.compute_s) <= 8

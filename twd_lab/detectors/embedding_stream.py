@@ -20,7 +20,9 @@ stage, and give the whole-file numbers::
                  (One call hears 8 blocks; a block the call's own clamp touched is heard again alone.)
                  Carried: < 1,632 samples, and the loudest value of each mel block of the last 10 s
                  that no later block exceeds.
-    mel frames   embedding k reads frames [8 k, 8 k + 76). Carried: < 76 frames.
+    mel frames   embedding k reads frames [8 k, 8 k + 76). The network runs stage by stage
+                 (:class:`~twd_lab.detectors.speech_embedding.FrameEmbedder`), each layer once per
+                 frame. Carried: < 12 steps at each of its 4 stages (< 76 frames without ``onnx``).
     embeddings   the head reads the last ``history`` (16); the first steps repeat the first embedding, as
                  :func:`~twd_lab.detectors.embedding.history_windows` pads. Carried: 15 embeddings.
     firing       :class:`~twd_lab.metrics.TriggerPicker`'s run above threshold and its last firing.
@@ -57,10 +59,9 @@ from twd_lab.detectors.speech_embedding import (
     MEL_HOP,
     MEL_TOP_DB,
     MEL_WINDOW,
-    N_MELS,
     WINDOW_FRAMES,
     WINDOW_STRIDE,
-    embed_frames,
+    FrameEmbedder,
     mel_frames,
 )
 
@@ -96,7 +97,7 @@ class EmbeddingStream(DetectorStream):
         # 44.1 -> 16 kHz block by block, as resample_poly on the whole (zeros before time 0)
         self._resampler = BlockResampler(SAMPLE_RATE, EMBEDDING_SAMPLE_RATE)
         self._x16 = np.zeros(0, np.float32)  # 16 kHz samples from the next mel frame on
-        self._frames = np.zeros((0, N_MELS), np.float32)  # scaled mel frames from the next window on
+        self._embedder = FrameEmbedder()  # scaled mel frames -> embeddings, holding what it still needs
         self._frames_seen = 0
         # (frames seen after the block, its loudest value): decreasing, so the first is the loudest
         self._loudest: deque[tuple[int, np.float32]] = deque()
@@ -108,7 +109,7 @@ class EmbeddingStream(DetectorStream):
         return {
             "samples_44k": self._resampler._buf.size,
             "samples_16k": self._x16.size,
-            "mel_frames": len(self._frames),
+            "embedding_steps": self._embedder.buffered,
             "embeddings": len(self._past),
             "loudness_blocks": len(self._loudest),
         }
@@ -121,13 +122,9 @@ class EmbeddingStream(DetectorStream):
         blocks = self._mel_blocks()
         if not blocks:
             return none
-        self._frames = np.concatenate([self._frames, *blocks])
-
-        steps = (len(self._frames) - WINDOW_FRAMES) // WINDOW_STRIDE + 1
-        if steps <= 0:
+        emb = self._embedder.feed(np.concatenate(blocks))
+        if not len(emb):
             return none
-        emb = embed_frames(self._frames[: (steps - 1) * WINDOW_STRIDE + WINDOW_FRAMES])
-        self._frames = self._frames[steps * WINDOW_STRIDE :].copy()
 
         # the past in front: history_windows then pads only at the very start, with the first embedding
         seq = np.concatenate([self._past, emb])

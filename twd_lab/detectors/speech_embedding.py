@@ -18,7 +18,13 @@ What the two models do, as inspected with onnxruntime::
                           output "conv2d_19" (windows, 1, 1, 96) float32
 
 Windows of 76 frames start every 8 frames, so one embedding covers 0.775 s of audio and a new one comes
-every 80 ms. Embedding ``k`` ends where its last mel frame ends; :func:`embeddings` returns that time with
+every 80 ms. The embedding network is convolutional in time: its time convolutions are unpadded and its
+three time poolings halve, so run on ``76 + 8 (k - 1)`` frames it gives the ``k`` windows' embeddings at
+once, sharing the work the overlapping windows would repeat. Only its fixed input shape says 76 frames;
+:mod:`~twd_lab.detectors.onnx_sliding` opens that up (with the ``onnx`` package), and
+:class:`FrameEmbedder` runs it stage by stage for streams, so each layer is computed once per frame. Both are
+checked against the windows' numbers when loaded. About 12x less compute per second of audio than window by
+window; without ``onnx`` the windows are run one batch at a time as before. Embedding ``k`` ends where its last mel frame ends; :func:`embeddings` returns that time with
 each vector, the time a detector built on them can fire.
 
 >>> emb, times = embeddings(np.zeros(44_100, np.float32), 44_100)      # doctest: +SKIP
@@ -35,6 +41,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from twd_lab.detectors import onnx_sliding
 
 #: Sample rate the embedding models read, in Hz.
 EMBEDDING_SAMPLE_RATE = 16_000
@@ -58,6 +66,8 @@ MIN_SAMPLES = (WINDOW_FRAMES - 1) * MEL_HOP + MEL_WINDOW  # 12,512 samples
 _PCM_SCALE = 32_767.0
 #: Windows per onnxruntime call: small batches run fastest on one CPU thread (~0.7 ms per window).
 _BATCH_WINDOWS = 16
+#: Windows per call of the sliding (whole-sequence) model: bounds its activations to a few MB.
+_SLIDING_WINDOWS = 64
 
 INSTALL_HINT = 'pip install "twd-lab[embedding]"'
 _MODEL_FILES = {"mel": "melspectrogram.onnx", "embedding": "embedding_model.onnx"}
@@ -91,17 +101,54 @@ def model_files() -> dict[str, Path]:
     return paths
 
 
-@functools.lru_cache(maxsize=1)
-def _sessions():
-    ort = _import_onnxruntime()
-    paths = model_files()
+def _session(model, ort):
     options = ort.SessionOptions()
     # One thread: deterministic, and polite to whatever else runs on the machine.
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    make = functools.partial(ort.InferenceSession, sess_options=options, providers=["CPUExecutionProvider"])
-    return make(str(paths["mel"])), make(str(paths["embedding"]))
+    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+@functools.lru_cache(maxsize=1)
+def _sessions():
+    """(mel session, embedding session, sliding embedding session or None)."""
+    ort = _import_onnxruntime()
+    paths = model_files()
+    mel, emb = _session(str(paths["mel"]), ort), _session(str(paths["embedding"]), ort)
+    sliding = onnx_sliding.sliding_model(paths["embedding"])
+    if sliding is not None:
+        sliding = _session(sliding, ort)
+        if not _same_as_windows(sliding, emb):
+            sliding = None
+    return mel, emb, sliding
+
+
+def _check_frames(extra_windows: int = 40) -> np.ndarray:
+    frames = np.random.default_rng(0).uniform(-1, 3, (WINDOW_FRAMES + extra_windows * WINDOW_STRIDE, N_MELS))
+    return frames.astype(np.float32)
+
+
+def _same_as_windows(sliding, windowed) -> bool:
+    """Whether the sliding model gives the windowed model's numbers on a few windows of random frames."""
+    frames = _check_frames(3)
+    return np.allclose(_embed_sliding(sliding, frames), _embed_windows(windowed, frames), atol=1e-5)
+
+
+@functools.lru_cache(maxsize=1)
+def _stage_sessions():
+    """[(session, Stage)] of the embedding network cut at its time poolings, or None (no ``onnx``, or the
+    stages do not give the windows' numbers on random frames fed in uneven pieces)."""
+    ort = _import_onnxruntime()
+    stages = onnx_sliding.stages(model_files()["embedding"])
+    if stages is None:
+        return None
+    sessions = [(_session(stage.model, ort), stage) for stage in stages]
+    frames, embedder = _check_frames(), FrameEmbedder(sessions)
+    pieces = np.split(frames, [5, 80, 83, 200, 300])
+    streamed = np.concatenate([embedder.feed(p) for p in pieces])
+    ok = np.allclose(streamed, _embed_windows(_sessions()[1], frames), atol=1e-5)
+    return sessions if ok else None
 
 
 def to_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -148,7 +195,7 @@ def _check_samples(samples, sample_rate) -> np.ndarray:
 
 def mel_frames(samples_16k: np.ndarray) -> np.ndarray:
     """Scaled mel frames ``(frames, 32)`` float32 of float audio at 16 kHz (the embedding's input)."""
-    mel, _ = _sessions()
+    mel = _sessions()[0]
     x = (np.asarray(samples_16k, dtype=np.float32) * _PCM_SCALE)[None, :]
     out = mel.run(None, {"input": x})[0]  # (1, 1, frames, 32)
     return out[0, 0] / 10.0 + 2.0
@@ -157,16 +204,87 @@ def mel_frames(samples_16k: np.ndarray) -> np.ndarray:
 def embed_frames(frames: np.ndarray) -> np.ndarray:
     """Embeddings ``(steps, 96)`` of scaled mel frames ``(n_frames, 32)``: one per 76-frame window, every
     8 frames from the first (none if fewer than 76 frames)."""
-    _, emb = _sessions()
-    steps = (len(frames) - WINDOW_FRAMES) // WINDOW_STRIDE + 1
-    if steps <= 0:
-        return np.zeros((0, EMBEDDING_DIM), np.float32)
-    windows = np.lib.stride_tricks.sliding_window_view(frames, (WINDOW_FRAMES, N_MELS))[::WINDOW_STRIDE, 0]
+    _, windowed, sliding = _sessions()
+    frames = np.asarray(frames, dtype=np.float32)
+    return _embed_windows(windowed, frames) if sliding is None else _embed_sliding(sliding, frames)
+
+
+def _n_windows(n_frames: int) -> int:
+    return max(0, (n_frames - WINDOW_FRAMES) // WINDOW_STRIDE + 1)
+
+
+def _embed_sliding(session, frames: np.ndarray) -> np.ndarray:
+    """:func:`embed_frames` with the sliding model: up to ``_SLIDING_WINDOWS`` windows per call."""
+    steps = _n_windows(len(frames))
     out = np.empty((steps, EMBEDDING_DIM), np.float32)
+    for i in range(0, steps, _SLIDING_WINDOWS):
+        n = min(_SLIDING_WINDOWS, steps - i)
+        span = frames[WINDOW_STRIDE * i : WINDOW_STRIDE * (i + n - 1) + WINDOW_FRAMES]
+        x = np.ascontiguousarray(span[None, :, :, None])
+        out[i : i + n] = session.run(None, {"input_1": x})[0][0, :, 0]
+    return out
+
+
+def _embed_windows(session, frames: np.ndarray) -> np.ndarray:
+    """:func:`embed_frames` window by window, ``_BATCH_WINDOWS`` windows per call (the model as shipped)."""
+    steps = _n_windows(len(frames))
+    out = np.empty((steps, EMBEDDING_DIM), np.float32)
+    if steps == 0:
+        return out
+    windows = np.lib.stride_tricks.sliding_window_view(frames, (WINDOW_FRAMES, N_MELS))[::WINDOW_STRIDE, 0]
     for i in range(0, steps, _BATCH_WINDOWS):
         batch = np.ascontiguousarray(windows[i : i + _BATCH_WINDOWS, :, :, None])
-        out[i : i + len(batch)] = emb.run(None, {"input_1": batch})[0].reshape(len(batch), EMBEDDING_DIM)
+        out[i : i + len(batch)] = session.run(None, {"input_1": batch})[0].reshape(len(batch), EMBEDDING_DIM)
     return out
+
+
+class FrameEmbedder:
+    """Embeddings of scaled mel frames that arrive in pieces: ``feed(frames (n, 32))`` gives the
+    ``(steps, 96)`` vectors those frames complete, the same as :func:`embed_frames` on all frames so far.
+
+    Each stage of the network (:func:`twd_lab.detectors.onnx_sliding.stages`) keeps only the few inputs
+    its next outputs still need (under 12 time steps), so every layer runs once per frame: about 4x less
+    compute than embedding each new window's 76 frames. Without ``onnx`` it keeps < 76 frames and calls
+    :func:`embed_frames`.
+    """
+
+    def __init__(self, sessions=None):
+        self._stages = _stage_sessions() if sessions is None else sessions
+        self._inputs = [None] * len(self._stages or [])
+        self._frames = np.zeros((0, N_MELS), np.float32)  # without stages
+
+    @property
+    def buffered(self) -> int:
+        """Time steps held across all stages (mel frames and pooled steps): bounded, whatever was fed."""
+        if self._stages is None:
+            return len(self._frames)
+        return sum(
+            0 if x is None else x.shape[st.time_axis] for x, (_, st) in zip(self._inputs, self._stages)
+        )
+
+    def feed(self, frames: np.ndarray) -> np.ndarray:
+        frames = np.asarray(frames, dtype=np.float32)
+        if self._stages is None:
+            self._frames = np.concatenate([self._frames, frames])
+            steps = _n_windows(len(self._frames))
+            emb = embed_frames(self._frames[: (steps - 1) * WINDOW_STRIDE + WINDOW_FRAMES]) if steps else None
+            self._frames = self._frames[steps * WINDOW_STRIDE :].copy()
+            return np.zeros((0, EMBEDDING_DIM), np.float32) if emb is None else emb
+        x = frames[None, :, :, None]
+        for k, (session, stage) in enumerate(self._stages):
+            axis = stage.time_axis
+            held = self._inputs[k]
+            x = x if held is None else np.concatenate([held, x], axis=axis)
+            length = x.shape[axis]
+            n = (length - stage.shrink) // 2 if stage.pooled else length - stage.shrink
+            if n <= 0:
+                self._inputs[k] = x
+                return np.zeros((0, EMBEDDING_DIM), np.float32)
+            used = (2 * n if stage.pooled else n) + stage.shrink
+            span = np.ascontiguousarray(np.take(x, np.arange(used), axis=axis))
+            self._inputs[k] = np.take(x, np.arange(used - stage.shrink, length), axis=axis)
+            x = session.run(None, {session.get_inputs()[0].name: span})[0]
+        return x[0, :, 0, :]
 
 
 def embeddings(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
