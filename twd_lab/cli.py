@@ -568,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         metavar="H",
         help="also count false accepts per hour on H hours of the project's held-out generated talk (voices "
-        "and texts training never used; about 3.5 min of work per hour of talk on 2 cores)",
+        "and texts training never used; about 2 min of CPU per hour of talk)",
     )
     p.add_argument(
         "--json",
