@@ -12,12 +12,13 @@ Four seeded test sets, 10 s clips made by :func:`twd_lab.synthesis.synthesize_ex
   0-2 other words), for false accepts per hour on audio that should never fire.
 
 The mixed sets are the very clips ``twd_lab.evaluation.build_test_set(source, n, seed)`` makes (same draws,
-same seed), so the lab network's rows match ``twd-lab evaluate`` (it runs through
-:func:`twd_lab.detection.probabilities`, equal to evaluation's ``predict_probs`` to 1e-6 and ~50x faster). Scoring is the issue's: a firing within
+same seed) that ``twd-lab evaluate`` scores. Every detector goes through the one
+:class:`~twd_lab.detectors.Detector` interface (loaded as ``twd-lab detect`` loads it; each clip heard by
+``Detector.hear``, its firing times the detector's own step times). Scoring is the issue's: a firing within
 -0.2 ... +1.2 s of a word's end detects it (:func:`twd_lab.metrics.event_scores`), every other firing is
-a false accept, counted per hour of audio without the word. Each detector fires by
-:func:`twd_lab.metrics.find_triggers` with its refractory (the lab's 75 steps = 0.55 s; 1 s for the
-embedding head, also shown for the lab network).
+a false accept, counted per hour of audio without the word. Each detector fires by its own
+:class:`~twd_lab.detectors.FiringRule` at each threshold, with its own refractory (the lab's 75 steps =
+0.55 s; 1 s for the embedding head) and with 1 s.
 
 Edges. By default every detector is scored twice: on each clip bare (the issue's scoring), and on the
 clip as ``twd-lab detect`` hears a file (``--padding``; :func:`twd_lab.detection.pad_edges`: 0.5 s of
@@ -44,10 +45,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
-from twd_lab.constants import BACKGROUND_GAIN_DB, REFRACTORY, SAMPLE_RATE, STEP_S
+from twd_lab.constants import BACKGROUND_GAIN_DB, DETECT_TAIL_S, SAMPLE_RATE
 from twd_lab.detection import pad_edges, padded_lead_s
 from twd_lab.evaluation import iter_test_clips, pooled_scores, real_speech_dir
-from twd_lab.metrics import EventScores, event_scores, find_triggers, steps_to_seconds
+from twd_lab.metrics import EventScores, event_scores
 
 
 def synth_clips(
@@ -73,85 +74,71 @@ def heard(audio: np.ndarray, padded: bool) -> tuple[np.ndarray, float]:
     return pad_edges(audio), padded_lead_s()
 
 
-def lab_rows(
-    model_path: Path | None, sets: dict, thresholds, refractories, padded: bool = False
-) -> tuple[list[dict], str | None]:
-    try:
-        # the lab network's fast path, what `twd-lab detect` runs (same numbers as predict_probs)
-        from twd_lab.detection import probabilities
-        from twd_lab.models import load_model
+def load(kind: str, path: Path | None):
+    """``(detector, None)`` of ``kind`` ("lab" or "embedding") from ``path`` (None: the shipped one), loaded as
+    ``twd-lab detect`` loads it and warmed up; or ``(None, note)`` when its file or packages are missing."""
+    from twd_lab.detectors.files import load_detector
 
-        model = load_model(model_path)
-    except (FileNotFoundError, ImportError, ValueError) as exc:
-        return [], f"lab network left out: {exc}"
-    rows, label = [], "lab network" + PADDED_LABEL * padded
-    for name, clips in sets.items():
-        probs, leads = zip(
-            *[(probabilities(x, model), lead) for x, lead in (heard(a, padded) for a, _ in clips)]
+    try:
+        detector, _ = load_detector(
+            kind, path if kind == "lab" else None, head_path=path if kind != "lab" else None
         )
-        for refractory in refractories:
-            for th in thresholds:
-                fires = [
-                    steps_to_seconds(find_triggers(p, th, 1, refractory), STEP_S) - lead
-                    for p, lead in zip(probs, leads)
-                ]
-                rows.append(_row(name, label, th, refractory * STEP_S, pooled_scores(fires, clips)))
-    return rows, None
+        detector.warm_up()  # fails here, not mid-table, when onnxruntime is missing
+    except (FileNotFoundError, ImportError, ValueError) as exc:
+        return None, f"{kind} detector left out: {exc}"
+    return detector, None
 
 
-def embedding_rows(
-    head_path: Path | None, sets: dict, thresholds, padded: bool = False
-) -> tuple[list[dict], str | None]:
-    try:
-        from twd_lab.embedding_detector import EmbeddingDetector
+def label_of(detector) -> str:
+    return detector.title.removeprefix("the ")
 
-        det = EmbeddingDetector.load(head_path)
-        from twd_lab.embedding import embeddings
 
-        embeddings(np.zeros(16_000, np.float32), 16_000)  # fails early if onnxruntime is missing
-    except (FileNotFoundError, ImportError) as exc:
-        return [], f"embedding detector left out: {exc}"
-    rows, label = [], "speech embedding + head" + PADDED_LABEL * padded
+def detector_rows(detector, sets: dict, thresholds, padded: bool = False) -> list[dict]:
+    """Any detector on each set clip by clip, through the Detector interface: each clip heard bare or
+    padded (:func:`heard`) by :meth:`Detector.hear <twd_lab.detectors.base.Detector.hear>`, fired by its own
+    rule at each threshold, with its own refractory and with 1 s (the embedding head's; the lab's is 0.55 s)."""
+    rule = detector.rule
+    refractories = sorted({rule.refractory, round(1.0 / detector.step_s)})
+    rows, label = [], label_of(detector) + PADDED_LABEL * padded
     for name, clips in sets.items():
         probs = []
         for a, _ in clips:
             x, lead = heard(a, padded)
-            p, t = det.probabilities(x, SAMPLE_RATE)
+            p, t = detector.hear(x)
             probs.append((p, t - lead))
-        for th in thresholds:
-            fires = [t[det.trigger_steps(p, th)] for p, t in probs]
-            rows.append(_row(name, label, th, det.config.refractory_s, pooled_scores(fires, clips)))
-    return rows, None
+        for refractory in refractories:
+            for th in thresholds:
+                fire = rule.with_overrides(threshold=th, refractory=refractory).fire
+                fires = [[f.time_s for f in fire(p, t)] for p, t in probs]
+                rows.append(_row(name, label, th, refractory * detector.step_s, pooled_scores(fires, clips)))
+    return rows
 
 
-def stream_rows(head_path: Path | None, sets: dict, thresholds) -> tuple[list[dict], str | None]:
-    """The embedding detector on each set as **one continuous stream** (a microphone left on): the
-    clips back to back through :class:`twd_lab.embedding_streaming.EmbeddingStreamingDetector`, then
-    ``finish()``. No clip has an edge of its own, so neither padding nor its absence decides anything."""
-    try:
-        from twd_lab.embedding import step_end_s
-        from twd_lab.embedding_streaming import EmbeddingStreamingDetector
-
-        from twd_lab.embedding_detector import EmbeddingDetector
-
-        det = EmbeddingDetector.load(head_path)
-        stream = EmbeddingStreamingDetector(det)
-    except (FileNotFoundError, ImportError) as exc:
-        return [], f"streamed embedding detector left out: {exc}"
+def stream_rows(detector, sets: dict, thresholds) -> list[dict]:
+    """Any detector on each set as **one continuous stream** (a microphone left on): the clips back to
+    back through its stream, with 1 s of silence after them as ``finish()`` hears. No clip has an edge of
+    its own, so neither padding nor its absence decides anything."""
     rows = []
     for name, clips in sets.items():
         starts = np.cumsum([0] + [a.size for a, _ in clips[:-1]]) / SAMPLE_RATE
         ends = [start + e for start, (_, es) in zip(starts, clips) for e in es]
-        stream.reset()
-        stream.process(np.concatenate([a for a, _ in clips]))
-        stream.finish()
-        probs = stream.probabilities
-        times = step_end_s(np.arange(probs.size))
+        audio = np.concatenate(
+            [a for a, _ in clips] + [np.zeros(round(DETECT_TAIL_S * SAMPLE_RATE), np.float32)]
+        )
+        probs, times = detector.hear(audio)
         for th in thresholds:
-            fires = times[det.trigger_steps(probs, th)]
-            s = event_scores(ends, fires, stream.time_s)
-            rows.append(_row(name, "speech embedding + head, one stream", th, det.config.refractory_s, s))
-    return rows, None
+            fires = [f.time_s for f in detector.rule.with_overrides(threshold=th).fire(probs, times)]
+            s = event_scores(ends, fires, sum(a.size for a, _ in clips) / SAMPLE_RATE)
+            rows.append(
+                _row(
+                    name,
+                    label_of(detector) + ", one stream",
+                    th,
+                    detector.rule.refractory * detector.step_s,
+                    s,
+                )
+            )
+    return rows
 
 
 def _row(test_set: str, detector: str, threshold: float, refractory_s: float, s: EventScores) -> dict:
@@ -217,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--stream",
         action="store_true",
-        help="also score the embedding detector on each set as one continuous stream (no clip edges)",
+        help="also score each detector on each set as one continuous stream (no clip edges)",
     )
     ap.add_argument(
         "--detectors", default="lab,embedding", help="which to score, comma-separated (lab,embedding)"
@@ -240,29 +227,22 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"test sets synthesized in {time.time() - t0:.0f} s", file=sys.stderr)
     notes, rows = [], []
-    detectors = {d.strip() for d in args.detectors.split(",")}
-    if not detectors or not detectors <= {"lab", "embedding"}:
+    kinds = [d.strip() for d in args.detectors.split(",")]
+    if not kinds or not set(kinds) <= {"lab", "embedding"}:
         ap.error(f"--detectors must name lab and/or embedding, got {args.detectors!r}")
     paddings = {"bare": (False,), "padded": (True,), "both": (False, True)}[args.padding]
-    makers = []
-    for padded in paddings:
-        if "lab" in detectors:
-            makers.append(
-                lambda p=padded: lab_rows(
-                    args.lab_model, sets, thresholds, (REFRACTORY, round(1.0 / STEP_S)), p
-                )
-            )
-        if "embedding" in detectors:
-            makers.append(lambda p=padded: embedding_rows(args.head, sets, thresholds, p))
-    if args.stream and "embedding" in detectors:
-        makers.append(lambda: stream_rows(args.head, sets, thresholds))
-    for make in makers:
-        t = time.time()
-        new, note = make()
-        rows += new
+    paths = {"lab": args.lab_model, "embedding": args.head}
+    for kind in kinds:
+        detector, note = load(kind, paths[kind])
         if note:
             notes.append(note)
-        print(f"scored in {time.time() - t:.0f} s", file=sys.stderr)
+            continue
+        t = time.time()
+        for padded in paddings:
+            rows += detector_rows(detector, sets, thresholds, padded)
+        if args.stream:
+            rows += stream_rows(detector, sets, thresholds)
+        print(f"{label_of(detector)} scored in {time.time() - t:.0f} s", file=sys.stderr)
     rows.sort(
         key=lambda r: (list(sets).index(r["test set"]), r["detector"], r["refractory_s"], r["threshold"])
     )

@@ -62,7 +62,7 @@ def test_the_parser_knows_the_documented_options():
         assert option in help_text["synth"]
     for option in ("--data", "--epochs", "--batch-size", "--out"):
         assert option in help_text["train"]
-    for option in ("--raw", "-n", "--seed", "--model", "--json"):
+    for option in ("--raw", "-n", "--seed", "--detector", "--model", "--head", "--talk-hours", "--json"):
         assert option in help_text["evaluate"]
 
 
@@ -322,11 +322,13 @@ def test_evaluate_reports_event_metrics_as_json(capsys, raw_folder, model_file):
     report = json.loads(out)
     for key in ("precision", "recall", "f1", "false_accepts_per_hour", "miss_rate", "frame_accuracy", "det"):
         assert key in report
-    assert report["n_clips"] == 3
+    # --model picks the lab network, as in detect, with the lab's firing rule
+    assert report["n_clips"] == 3 and report["detector"] == "lab"
+    assert (report["threshold"], report["patience"], report["refractory"]) == (0.5, 1, 75)
     code, out, _ = run(
         capsys, "evaluate", "--raw", str(raw_folder), "-n", "2", "--model", str(model_file), "--quiet"
     )
-    assert code == 0 and out.startswith("| test set |")
+    assert code == 0 and out.startswith("| detector | test set |") and "| lab | " in out
 
 
 def test_listen_without_sounddevice_is_one_line(capsys, monkeypatch):

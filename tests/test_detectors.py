@@ -197,3 +197,23 @@ def test_evaluate_detector_scores_any_detector_on_seeded_clips(detector):
     assert report["refractory"] == detector.rule.refractory and report["step_s"] == detector.step_s
     if not getattr(detector, "untrained", False):
         assert report["recall"] >= 0.75 and report["false_accepts"] <= 1
+
+
+def test_step_targets_are_what_the_detector_is_trained_to_say_after_each_word(detector):
+    from twd_lab.constants import TY
+    from twd_lab.evaluation import build_test_set
+
+    test = build_test_set("heldout", 3, seed=2)
+    for y, ends in zip(test.y[..., 0], test.word_ends_s):
+        n = int(np.sum(detector.step_times(np.arange(2 * TY)) <= 10.0 + 1e-9))  # steps decided in 10 s
+        labels, weights = detector.step_targets(ends, n)
+        assert labels.shape == weights.shape == (n,) and set(np.unique(labels)) <= {0.0, 1.0}
+        times = detector.step_times(np.flatnonzero(labels))
+        # every positive step is decided soon after a word's end, inside the event window, and counts
+        near = [np.any((t - np.asarray(ends) > 0) & (t - np.asarray(ends) <= 1.2)) for t in times]
+        assert all(near) and np.all(weights[labels == 1] == 1)
+        assert len(ends) == 0 or labels.sum() > 0
+        if detector.kind == "lab":  # the lab's own labels (insert_ones), step for step
+            np.testing.assert_array_equal(labels, y)
+    silent, _ = detector.step_targets([], 50)
+    assert not silent.any()

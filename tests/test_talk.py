@@ -267,3 +267,25 @@ def test_training_clips_of_talk_and_of_words_in_noise_keep_their_word_ends(pool)
     assert noisy.emb.shape[:1] == (2,) and all(0 < e <= 10 for ends in noisy.word_ends_s for e in ends)
     X, y, w = D.training_arrays(quiet + said)
     assert y.max() == (1.0 if any(said.word_ends_s) else 0.0) and len(X) == len(y) == len(w)
+
+
+def test_talk_report_scores_any_detector_by_its_rule_with_overrides():
+    from conftest import skip_without_embedding_detector
+
+    skip_without_embedding_detector()
+    from twd_lab.assets_index import bundled_raw_dir
+    from twd_lab.audio import load_raw_audio
+    from twd_lab.detectors import EmbeddingDetector
+    from twd_lab.evaluation import iter_test_clips
+
+    acts, negs, bgs = load_raw_audio(bundled_raw_dir("heldout"), as_arrays=True)
+    scene = [next(iter_test_clips((acts, negs, bgs), 1, seed=4, n_activates=3)), (bgs[0][: 5 * 44_100], [])]
+    det = EmbeddingDetector.load()
+    report = talk_eval.talk_report(det, iter(scene))  # segments may be a one-pass iterator
+    own = talk_eval.score_stream_thresholds(det, scene, [det.rule.threshold])[det.rule.threshold]
+    assert report["detector"] == "embedding" and report["hours"] == pytest.approx(15 / 3600)
+    assert report["n_words"] == own.n_words == 3 and report["false_accepts"] == own.false_accepts
+    assert (report["threshold"], report["patience"], report["refractory"]) == tuple(vars(det.rule).values())
+    # a refractory longer than the scene lets it fire once at most: an override the talk's score obeys
+    once = talk_eval.talk_report(det, scene, rule=det.rule.with_overrides(threshold=0.5, refractory=10_000))
+    assert once["n_triggers"] <= 1 < report["n_triggers"] and once["refractory"] == 10_000

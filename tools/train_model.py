@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     reports = evaluation.standard_reports(model, n=args.eval_clips, seed=args.eval_seed)
     print(evaluation.format_table(reports), flush=True)
     meta["evaluation"] = {
-        "command": f"twd-lab evaluate --clips {args.eval_clips} --seed {args.eval_seed}",
+        "command": f"twd-lab evaluate --model {model_out} --clips {args.eval_clips} --seed {args.eval_seed}",
         "reports": [{k: v for k, v in r.items() if k != "det"} for r in reports],
     }
     any_length(model).save(model_out)  # same weights, runs on inputs of any length

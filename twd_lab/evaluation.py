@@ -2,13 +2,15 @@
 
 A test set is built from any lab-style folder (``activates/``, ``negatives/``, ``backgrounds/``) by
 the same synthesis as training, so every clip comes with the times its trigger words end.
-:func:`evaluate_model` runs the model once over the set (inference mode) and reports frame accuracy
-beside the all-zeros baseline, event precision/recall/F1, miss rate, false accepts per hour and a
-DET curve.
+:func:`evaluate_detector` hears each clip through any detector's stream (the one
+:class:`~twd_lab.detectors.Detector` interface; what ``twd-lab evaluate`` runs) and reports frame accuracy
+against the detector's own training targets beside the all-zeros baseline, event precision/recall/F1,
+miss rate, false accepts per hour and a DET curve. :func:`evaluate_model` is the lab's view of the same:
+a Keras model over a :class:`TestSet` of spectrograms and labels, as the lesson builds them.
 
->>> test = build_test_set(n=200, seed=0, split="heldout")        # doctest: +SKIP
->>> report = evaluate_model(model, test)                         # doctest: +SKIP
->>> print(format_table([report]))                                # doctest: +SKIP
+>>> report = evaluate_detector(load_detector()[0], "heldout", n=200, seed=0)   # doctest: +SKIP
+>>> test = build_test_set("heldout", n=200, seed=0)               # doctest: +SKIP
+>>> print(format_table([report, evaluate_model(model, test)]))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -278,6 +280,25 @@ def evaluate_model(
     }
 
 
+def frame_metrics(targets, probs: Sequence[np.ndarray], threshold: float) -> dict:
+    """``frame_accuracy`` (of ``probs > threshold``), ``all_zeros_accuracy`` and ``loss`` (binary
+    cross-entropy), each weighted by the targets' weights, over every step of every clip: ``targets[i]`` is
+    ``(labels, weights)`` of ``probs[i]`` (:meth:`Detector.step_targets <twd_lab.detectors.base.Detector.step_targets>`),
+    or None, and then the three are None."""
+    if any(t is None for t in targets) or not len(probs):
+        return {"frame_accuracy": None, "all_zeros_accuracy": None, "loss": None}
+    y = np.concatenate([t[0] for t in targets]).astype(np.float64)
+    w = np.concatenate([t[1] for t in targets]).astype(np.float64)
+    p = np.clip(np.concatenate(probs).astype(np.float64), 1e-7, 1 - 1e-7)
+    total = max(float(w.sum()), 1e-12)
+    truth = y > 0.5
+    return {
+        "frame_accuracy": float(np.sum(w * ((p > threshold) == truth)) / total),
+        "all_zeros_accuracy": float(np.sum(w * ~truth) / total),
+        "loss": float(-np.sum(w * (y * np.log(p) + (1 - y) * np.log(1 - p))) / total),
+    }
+
+
 def evaluate_detector(
     detector,
     raw="heldout",
@@ -286,72 +307,120 @@ def evaluate_detector(
     *,
     rule=None,
     tail_s: float = 0.0,
+    window: tuple[float, float] = WINDOW_S,
+    thresholds: Sequence[float] | None = None,
+    name: str | None = None,
     progress: bool = False,
 ) -> dict:
-    """Event scores of any :class:`twd_lab.detectors.Detector` on ``n`` seeded clips of ``raw`` (see
-    :func:`iter_test_clips`; default the held-out voices), each heard through the detector's stream with its
-    own firing rule (``rule`` to override) and ``tail_s`` seconds of silence after it.
+    """All metrics of any :class:`twd_lab.detectors.Detector` (or what
+    :func:`~twd_lab.detectors.files.as_detector` takes: a lab-network Keras model, a ``.keras`` path) on ``n``
+    seeded 10 s clips of ``raw`` (see :func:`iter_test_clips`; default the held-out voices), as a plain dict
+    (JSON-ready): what ``twd-lab evaluate`` prints.
 
-    Returns ``name``, ``source``, ``n_clips``, ``threshold``, ``patience``, ``refractory`` (its own steps),
-    ``step_s`` and the event scores (``precision``, ``recall``, ``f1``, ``miss_rate``,
-    ``false_accepts_per_hour``, ...). :func:`evaluate_model` adds the lab network's frame metrics.
+    Each clip is level-matched as ``twd-lab detect`` hears a file (:func:`~twd_lab.detection.preprocess_audio`)
+    and heard through the detector's stream with ``tail_s`` seconds of silence after it; it fires by its own
+    rule (``rule`` to override; refractory in its own steps). The clips are made one at a time and only the
+    probabilities are kept, so memory does not grow with the clips' audio.
+
+    Keys: ``detector`` (its kind), ``name``, ``source``, ``seed``, ``n_clips``, ``threshold``, ``patience``,
+    ``refractory``, ``step_s``, ``window_s``, ``frame_accuracy``, ``all_zeros_accuracy`` and ``loss`` against
+    the detector's own training targets (:meth:`~twd_lab.detectors.base.Detector.step_targets`; None where
+    it has none), the event scores (``precision``, ``recall``, ``f1``, ``miss_rate``, ``false_accepts``,
+    ``false_accepts_per_hour``, ``hits``, ``n_words``, ``n_triggers``, ``duration_s``, ``negative_s``),
+    ``best_f1`` with its ``best_threshold``, and ``det`` (thresholds, miss rate, false accepts/hour).
     """
     from twd_lab.detection import preprocess_audio
+    from twd_lab.detectors.base import check_seconds
+    from twd_lab.detectors.files import as_detector
 
+    detector = as_detector(detector)
     rule = rule or detector.rule
-    clips = list(iter_test_clips(raw, n, seed))
-    items = clips
+    tail = np.zeros(round(check_seconds("tail_s", tail_s) * SAMPLE_RATE), np.float32)
+    *arrays, source = load_raw_arrays(raw)  # a bad folder is refused here, before any work
+    clips = iter_test_clips(arrays, n, seed)
     if progress:
         from tqdm.auto import tqdm
 
-        items = tqdm(clips, desc="test clips", unit="clip")
-    fires = []
-    for audio, _ in items:
-        stream = detector.stream()
-        heard = [stream.feed(preprocess_audio(audio)), stream.finish(tail_s)]
-        probs, times = (np.concatenate(parts) for parts in zip(*heard))
-        fires.append([t.time_s for t in rule.fire(probs, times)])
+        clips = tqdm(clips, total=int(n), desc=f"test clips ({detector.kind})", unit="clip")
+    heard, ends, durations = [], [], []
+    for audio, word_ends in clips:
+        heard.append(detector.hear(np.concatenate([preprocess_audio(audio), tail])))
+        ends.append(word_ends)
+        durations.append(audio.size / SAMPLE_RATE)
+
+    def scores(r) -> EventScores:
+        total = EventScores(0, 0, 0, 0.0, 0.0)
+        for (probs, times), e, d in zip(heard, ends, durations):
+            total = total + event_scores(e, [t.time_s for t in r.fire(probs, times)], d, window)
+        return total
+
+    thresholds = np.round(np.linspace(0.05, 0.95, 19), 2) if thresholds is None else np.sort(thresholds)
+    sweep = [scores(rule.with_overrides(threshold=float(t))) for t in thresholds]
+    best = int(np.argmax([s.f1 for s in sweep]))
+    targets = [detector.step_targets(e, p.size) for (p, _), e in zip(heard, ends)]
     return {
-        "name": detector.kind,
-        "source": load_raw_arrays(raw)[3],
+        "detector": detector.kind,
+        "name": name or detector.kind,
+        "source": source,
         "seed": int(seed),
-        "n_clips": len(clips),
+        "n_clips": len(heard),
         "threshold": rule.threshold,
         "patience": rule.patience,
         "refractory": rule.refractory,
         "step_s": detector.step_s,
-        **pooled_scores(fires, clips).as_dict(),
+        "window_s": [float(window[0]), float(window[1])],
+        **frame_metrics(targets, [p for p, _ in heard], rule.threshold),
+        **scores(rule).as_dict(),
+        "best_f1": float(sweep[best].f1),
+        "best_threshold": float(thresholds[best]),
+        "det": {
+            "thresholds": [float(t) for t in thresholds],
+            "miss_rate": [float(s.miss_rate) for s in sweep],
+            "false_accepts_per_hour": [float(s.false_accepts_per_hour) for s in sweep],
+        },
     }
 
 
 def format_table(reports: Sequence[dict]) -> str:
-    """A Markdown table of reports from :func:`evaluate_model` (one row each), for the terminal."""
+    """A Markdown table of reports from :func:`evaluate_detector` or :func:`evaluate_model` (one row each),
+    for the terminal; a first column names the detector when the reports say (evaluate_detector's do)."""
+
+    def num(value, fmt: str) -> str:
+        return "n/a" if value is None else format(value, fmt)
+
+    named = any("detector" in r for r in reports)
     head = (
         "| test set | clips | threshold | recall | precision | F1 | false accepts/h | miss rate "
         "| frame acc. (all-zeros) | best F1 (threshold) |"
     )
+    head = "| detector " + head if named else head
     rows = [head, "|" + " --- |" * head.count(" | ") + " --- |"]
     for r in reports:
         rows.append(
-            f"| {r['source']} | {r['n_clips']} | {r['threshold']:.2f} | {r['recall']:.3f} | {r['precision']:.3f} "
-            f"| {r['f1']:.3f} | {r['false_accepts_per_hour']:.1f} | {r['miss_rate']:.3f} "
-            f"| {r['frame_accuracy']:.3f} ({r['all_zeros_accuracy']:.3f}) "
+            (f"| {r.get('detector', r.get('name'))} " if named else "")
+            + f"| {r['source']} | {r['n_clips']} | {r['threshold']:.2f} "
+            f"| {r['recall']:.3f} | {r['precision']:.3f} | {r['f1']:.3f} | {r['false_accepts_per_hour']:.1f} "
+            f"| {r['miss_rate']:.3f} | {num(r['frame_accuracy'], '.3f')} ({num(r['all_zeros_accuracy'], '.3f')}) "
             f"| {r['best_f1']:.3f} ({r['best_threshold']:.2f}) |"
         )
     return "\n".join(rows)
 
 
 def standard_reports(
-    model, *, n: int = 200, seed: int = 0, raw=None, progress: bool = False, **kwargs
+    detector, *, n: int = 200, seed: int = 0, raw=None, progress: bool = False, **kwargs
 ) -> list[dict]:
-    """The project's standard evaluation: held-out TTS voices, and real people when the recordings exist;
-    with ``raw`` (a lab-style folder) that folder alone. ``kwargs`` go to :func:`evaluate_model`."""
+    """The project's standard evaluation of any detector (what :func:`evaluate_detector` takes): held-out TTS
+    voices, and real people when the recordings exist; with ``raw`` (a lab-style folder) that folder alone.
+    ``kwargs`` (``rule``, ``name``, ...) go to :func:`evaluate_detector`."""
+    from twd_lab.detectors.files import as_detector
+
+    detector = as_detector(detector)  # a Keras model or path is wrapped once, for every set
     if raw is not None:
-        return [evaluate_model(model, build_test_set(raw, n, seed, progress=progress), **kwargs)]
-    reports = [evaluate_model(model, build_test_set("heldout", n, seed, progress=progress), **kwargs)]
+        return [evaluate_detector(detector, raw, n, seed, progress=progress, **kwargs)]
+    reports = [evaluate_detector(detector, "heldout", n, seed, progress=progress, **kwargs)]
     real = real_speech_dir()
     if real is not None:
-        test = build_test_set(real, n, seed, progress=progress)
-        test.source = "real_speech/coursera"
-        reports.append(evaluate_model(model, test, **kwargs))
+        report = evaluate_detector(detector, real, n, seed, progress=progress, **kwargs)
+        report["source"] = "real_speech/coursera"
+        reports.append(report)
     return reports

@@ -63,6 +63,13 @@ def real_talk_segments(folder: str | Path) -> list[Segment]:
     return [(preprocess_audio(str(f)), []) for f in files]
 
 
+def check_hours(hours: float) -> float:
+    """``hours`` of generated talk as a float, if it is in (0, 1000]; else ``ValueError`` naming it."""
+    if not 0 < float(hours) <= 1000:
+        raise ValueError(f"hours must be in (0, 1000], got {hours!r}")
+    return float(hours)
+
+
 def generated_talk_segments(
     hours: float,
     *,
@@ -75,18 +82,25 @@ def generated_talk_segments(
     ``segment_s`` segments, generated lazily (an iterator: an hour is 600 MB at 44.1 kHz).
 
     Half the segments go through the word augmenter (rooms, EQ, pitch); backgrounds are the split's
-    bundled ones and generated noises of every kind, mixed under 60% of the segments.
+    bundled ones and generated noises of every kind, mixed under 60% of the segments. ``hours``, the texts
+    and the voices (``fortunes``, the TTS engines) are checked at the call, before any segment is made.
     """
-    from twd_lab import noise, talk
+    from twd_lab import talk
     from twd_lab.assets_index import bundled_raw_dir
     from twd_lab.audio import load_raw_audio
-    from twd_lab.augment import WordAugmenter
 
-    if not 0 < float(hours) <= 1000:
-        raise ValueError(f"hours must be in (0, 1000], got {hours!r}")
+    check_hours(hours)
     sentences, voices = talk.talk_sentences(split), talk.talk_voices(split)
     _, _, backgrounds = load_raw_audio(bundled_raw_dir(split), as_arrays=True)
     n = max(1, round(float(hours) * 3600 / segment_s))
+    return _talk_segments(n, sentences, voices, backgrounds, seed, split, segment_s, progress)
+
+
+def _talk_segments(n, sentences, voices, backgrounds, seed, split, segment_s, progress):
+    """The segments of :func:`generated_talk_segments`, one at a time."""
+    from twd_lab import noise, talk
+    from twd_lab.augment import WordAugmenter
+
     items = range(n)
     if progress:
         from tqdm.auto import tqdm
@@ -284,16 +298,25 @@ def score_embeddings(detector, cache: EmbeddingCache, threshold: float | None = 
 
 
 def score_stream_thresholds(
-    detector, segments, thresholds: Sequence[float], *, patience: int | None = None
+    detector,
+    segments,
+    thresholds: Sequence[float],
+    *,
+    patience: int | None = None,
+    refractory: int | None = None,
 ) -> dict[float, EventScores]:
     """Either detector over ``segments`` (``(audio, word_ends_s)``, played back to back), each segment
     heard as a file and its firings and words placed on one time line, fired by the detector's own rule
-    at each of ``thresholds`` (``patience`` overrides its own), and scored with :func:`event_scores`:
-    ``{threshold: EventScores}``. The audio is heard once, whatever the number of thresholds."""
+    at each of ``thresholds`` (``patience`` and ``refractory``, in its own steps, override its own), and
+    scored with :func:`event_scores`: ``{threshold: EventScores}``. The audio is heard once, whatever the
+    number of thresholds."""
     from twd_lab.detectors.files import as_detector
 
     detector = as_detector(detector)
-    rules = {float(th): detector.rule.with_overrides(threshold=th, patience=patience) for th in thresholds}
+    rules = {
+        float(th): detector.rule.with_overrides(threshold=th, patience=patience, refractory=refractory)
+        for th in thresholds
+    }
     offset, ends = 0.0, []
     fires: dict[float, list[float]] = {th: [] for th in rules}
     for audio, e in segments:
@@ -314,3 +337,29 @@ def score_stream(
     detector = as_detector(detector)
     threshold = detector.rule.threshold if threshold is None else float(threshold)
     return score_stream_thresholds(detector, segments, [threshold], patience=patience)[threshold]
+
+
+def talk_report(detector, segments, *, rule=None, source: str = "talk:heldout") -> dict:
+    """False accepts (and any words) of any detector on talk ``segments`` (``(audio, word_ends_s)``, e.g.
+    :func:`generated_talk_segments`: held-out voices and texts, no trigger word), heard back to back by its
+    own rule (``rule`` to override) and scored by :func:`score_stream_thresholds`, as a JSON-ready dict:
+    ``detector``, ``source``, ``hours``, ``threshold``, ``patience``, ``refractory``, ``step_s`` and the
+    event scores (``false_accepts``, ``false_accepts_per_hour``, ``duration_s``, ...). What
+    ``twd-lab evaluate --talk-hours`` adds."""
+    from twd_lab.detectors.files import as_detector
+
+    detector = as_detector(detector)
+    rule = rule or detector.rule
+    scores = score_stream_thresholds(
+        detector, segments, [rule.threshold], patience=rule.patience, refractory=rule.refractory
+    )[rule.threshold]
+    return {
+        "detector": detector.kind,
+        "source": source,
+        "hours": scores.duration_s / 3600,
+        "threshold": rule.threshold,
+        "patience": rule.patience,
+        "refractory": rule.refractory,
+        "step_s": detector.step_s,
+        **scores.as_dict(),
+    }

@@ -240,6 +240,12 @@ class Detector(ABC):
     def warm_up(self) -> None:
         """Load and compile what the first chunk would otherwise wait for (a live stream calls it)."""
 
+    def step_targets(self, word_ends_s, n_steps: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """What the detector was trained to output on audio whose words end at ``word_ends_s`` (s from the
+        start): per-step labels and loss weights, float32 ``(n_steps,)`` each (weight 0: either answer is
+        right). Frame accuracy and loss are measured against these. None: the detector does not say."""
+        return None
+
     def hear(self, audio, *, block_s: float = FEED_BLOCK_S) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities of 44.1 kHz float ``audio`` ``(n,)`` used as it is, and when each is decided (s):
         the stream fed in blocks of ``block_s`` seconds (no silence added after it)."""

@@ -258,6 +258,13 @@ class EmbeddingDetector(Detector):
             for n in (1, 2, 3):  # Keras traces its compiled predict per batch shape, then generalises
                 self.predict_few(np.zeros((n, self.config.history, EMBEDDING_DIM), np.float32))
 
+    def step_targets(self, word_ends_s, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """The head's training targets (:func:`twd_lab.embedding_detector.step_labels` at the steps' end times):
+        1 for 0.3-0.8 s after a word's end, weight 0 around it, 0 elsewhere."""
+        from twd_lab.embedding_detector import step_labels
+
+        return step_labels(self.step_times(np.arange(int(n_steps))), word_ends_s)
+
     @property
     def refractory_steps(self) -> int:
         """The refractory time in embedding steps (at least 1)."""

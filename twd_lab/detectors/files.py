@@ -61,7 +61,9 @@ def detector_kind(
     if kind == "auto":
         kind = "lab" if model_path is not None or not embedding_detector_available() else "embedding"
     if kind == "embedding" and model_path is not None:
-        raise ValueError("model_path is a lab-network .keras file; it does not go with kind='embedding'")
+        raise ValueError(
+            "model_path is a lab-network .keras file; it does not go with the speech-embedding detector"
+        )
     return kind
 
 

@@ -19,12 +19,14 @@ from twd_lab.constants import (
     CONV_KERNEL,
     CONV_STRIDE,
     HOP,
+    LABEL_RUN,
     N_FREQ,
     NFFT,
     PATIENCE,
     REFRACTORY,
     SAMPLE_RATE,
     THRESHOLD,
+    TY,
     frames_for_samples,
     steps_for_frames,
 )
@@ -73,6 +75,16 @@ class LabDetector(Detector):
     def warm_up(self) -> None:
         """Compile the stream's block function now (about a second) rather than on the first chunk."""
         self.runner.warm_up(STREAM_BLOCK_STEPS)
+
+    def step_targets(self, word_ends_s, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """The lab's labels (:func:`twd_lab.synthesis.insert_ones`): the ``LABEL_RUN`` steps after each word's
+        end step ``int(end_ms * Ty / 10000)`` are 1, the rest 0; every step weighs 1. ``n_steps`` may pass
+        ``Ty`` (a clip heard with silence after it): the step of a time does not depend on the length."""
+        labels = np.zeros(int(n_steps), np.float32)
+        for end_s in word_ends_s:
+            end = int(round(float(end_s) * 1000) * TY / 10000.0)  # insert_ones' step of the word's end
+            labels[end + 1 : end + 1 + LABEL_RUN] = 1.0
+        return labels, np.ones_like(labels)
 
 
 class LabStream(DetectorStream):
