@@ -265,6 +265,9 @@ def test_training_clips_of_talk_and_of_words_in_noise_keep_their_word_ends(pool)
     assert all(0 < e < 10 for ends in said.word_ends_s for e in ends)
     noisy = D.embedded_noisy_examples((acts, negs, bgs), 2, rng=0, kinds=("music", "dishes"))
     assert noisy.emb.shape[:1] == (2,) and all(0 < e <= 10 for ends in noisy.word_ends_s for e in ends)
+    assert any(noisy.word_ends_s), "rng=0 says the word somewhere, so the next line can tell"
+    none = D.embedded_noisy_examples((acts, negs, bgs), 2, rng=0, kinds=("music",), n_activates=0)
+    assert none.emb.shape[:1] == (2,) and none.word_ends_s == [[], []]
     X, y, w = D.training_arrays(quiet + said)
     assert y.max() == (1.0 if any(said.word_ends_s) else 0.0) and len(X) == len(y) == len(w)
 

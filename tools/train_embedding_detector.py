@@ -126,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--noisy-crowd", type=float, default=0.5, help="share of --noisy clips over a crowd of talkers (0.5)"
     )
+    ap.add_argument(
+        "--noisy-mining",
+        type=int,
+        default=0,
+        help="10 s clips of other words over loud noise or a crowd, without the word, mined for hard negatives",
+    )
     ap.add_argument("--talk", type=int, default=0, help="10 s clips of synthetic talk, as negatives")
     ap.add_argument(
         "--talk-words", type=int, default=0, help="10 s clips of talk with 0-2 activates said inside it"
@@ -190,20 +196,25 @@ def main(argv: list[str] | None = None) -> int:
         cached_clips(raw, args.augmented, args.seed, augment=True, n_activates=None, tag="aug", **common),
         cached_clips(raw, args.plain, args.seed + 1, augment=False, n_activates=None, tag="plain", **common),
     ]
-    if args.noisy > 0:
+    crowd = None
+    if args.noisy > 0 or args.noisy_mining > 0:
         from twd_lab import talk
 
         crowd = (talk.talk_sentences("train"), talk.talk_voices("train"))
-        parts.append(
-            cached(
-                args.cache,
-                f"{key}_noisy_n{args.noisy}_seed{args.seed + 8}_crowd{args.noisy_crowd:g}",
-                "noisy",
-                lambda: D.embedded_noisy_examples(
-                    raw, args.noisy, rng=args.seed + 8, talk=crowd, p_talk=args.noisy_crowd, progress=True
-                ),
-            )
+
+    def noisy(n: int, seed: int, tag: str, n_activates):
+        if n <= 0:
+            return None
+        return cached(
+            args.cache,
+            f"{key}_{tag}_n{n}_seed{seed}_crowd{args.noisy_crowd:g}",
+            tag,
+            lambda: D.embedded_noisy_examples(
+                raw, n, rng=seed, talk=crowd, p_talk=args.noisy_crowd, n_activates=n_activates, progress=True
+            ),
         )
+
+    parts.append(noisy(args.noisy, args.seed + 8, "noisy", None))
     parts += [
         cached_talk(raw, args.talk, args.seed + 4, max_activates=0, tag="talk", **talk_common),
         cached_talk(raw, args.talk_words, args.seed + 5, max_activates=2, tag="talkw", **talk_common),
@@ -219,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             raw, args.hard_negatives, args.seed + 2, augment=True, n_activates=0, tag="neg", **common
         ),
         cached_talk(raw, args.talk_mining, args.seed + 6, max_activates=0, tag="talkmine", **talk_common),
+        noisy(args.noisy_mining, args.seed + 9, "noisymine", 0),
     ]
     pools = [p for p in pools if p is not None]
     negatives = None
@@ -250,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         "confusable_clips": args.confusables,
         "noisy_clips": args.noisy,
         "noisy_crowd_share": args.noisy_crowd,
+        "noisy_mining_clips": args.noisy_mining,
         "talk_clips": args.talk,
         "talk_word_clips": args.talk_words,
         "talk_mining_clips": args.talk_mining,

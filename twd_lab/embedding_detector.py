@@ -180,6 +180,7 @@ def embedded_noisy_examples(
     kinds: Sequence[str] | None = None,
     talk: tuple[Sequence[str], Sequence] | None = None,
     p_talk: float = 0.5,
+    n_activates: int | None = None,
     progress: bool = False,
 ) -> EmbeddedClips:
     """``n`` lab-style 10 s clips whose words are said over loud generated noise, kept as embeddings.
@@ -190,7 +191,8 @@ def embedded_noisy_examples(
     down: the lab's mix is too quiet to teach a detector to hear a word in a kitchen or a crowd. With
     ``talk`` (``(sentences, voices)`` of :mod:`twd_lab.talk`), a share ``p_talk`` of the backgrounds is a
     crowd of talkers instead (:func:`twd_lab.talk.talk_clip` in its babble mode): a word said over other
-    people talking must still fire, though talk alone must not.
+    people talking must still fire, though talk alone must not. ``n_activates=0`` gives clips without the
+    word (other words over the noise): negatives to mine.
     """
     from twd_lab import noise
     from twd_lab.augment import WordAugmenter
@@ -213,7 +215,15 @@ def embedded_noisy_examples(
             bg = noise.make_background(
                 kind, rng=rng, sample_rate=SAMPLE_RATE, level_dbfs=level_dbfs, words=negatives
             )
-        ex = synthesize_example(bg, activates, negatives, rng=rng, augment=word_aug, background_gain_db=0.0)
+        ex = synthesize_example(
+            bg,
+            activates,
+            negatives,
+            rng=rng,
+            augment=word_aug,
+            background_gain_db=0.0,
+            n_activates=n_activates,
+        )
         return ex.audio, [seg[1] / 1000.0 for seg in ex.activate_segments]
 
     return _embed_each(n, make_clip, desc="noisy clips", progress=progress)
