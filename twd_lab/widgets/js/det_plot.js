@@ -136,6 +136,7 @@ function render({ model, el }) {
     const caption = score ? `patience ${model.get("patience")}, refractory ${model.get("refractory")}` : model.get("caption");
     g.fillText(caption, R - 4 * dpr, T + 14 * dpr);
     root.dataset.drawnThreshold = t.toFixed(4);
+    root.dataset.kernelThreshold = model.get("point_threshold").toFixed(4); // the kernel's last answer
     root.dataset.drawnAt = String(performance.now());
   }
   const redraw = () => { if (!raf) raf = requestAnimationFrame(draw); };
