@@ -10,6 +10,7 @@ one is missing. Screenshots are saved under the test's tmp dir (their paths are 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -250,13 +251,43 @@ for i in range(8):
     e = [2.0 + i * 0.7]
     p[int(e[0] / STEP_S) : int(e[0] / STEP_S) + 40] = rng.uniform(0.3, 0.99)
     clips.append(p); ends.append(e)
-ThresholdExplorer(clips, ends, [10.0] * 8, threshold=0.5)
+explorer = ThresholdExplorer(clips, ends, [10.0] * 8, threshold=0.5)
+display(explorer, explorer.table)  # the kernel's table too, to compare with the browser's
+"""
+
+# While the kernel sleeps in this button's handler, whatever the page shows comes from the browser alone.
+BUSY_CELL = """\
+import time
+import ipywidgets as w
+
+busy = w.Button(description="keep the kernel busy")
+busy.on_click(lambda _: time.sleep(10))
+busy
+"""
+
+SYNTHESIS_CELL = """\
+from twd_lab.widgets import SynthesisExplorer
+
+SynthesisExplorer(seed=0, n_activates=2, n_negatives=1)
+"""
+
+# four bumps, 0.95 to 0.45 high: at threshold 0.5 three fire, at 0.4 four
+DEMO_CELL = """\
+from twd_lab.widgets import DetectionDemo
+
+def bumps(samples):
+    t = np.arange(TY) * STEP_S
+    return sum(h * np.exp(-0.5 * ((t - c) / 0.15) ** 2) for c, h in [(2, 0.95), (4, 0.75), (6, 0.6), (8, 0.45)])
+
+DetectionDemo(probabilities=bumps, examples={"one activate": (x, y)}, threshold=0.5, patience=1, refractory=75)
 """
 
 
 @pytest.fixture(scope="module")
 def player_page(tmp_path_factory):
-    """Voilà serving a notebook with one AudioPlayer (a held-out activate in 10 s): (url, folder)."""
+    """Voilà serving a notebook with an AudioPlayer (a held-out activate in 10 s), a ThresholdExplorer (and
+    its kernel-side table), a button that keeps the kernel busy, a SynthesisExplorer and a DetectionDemo
+    (the same clip; made-up probabilities): (url, folder)."""
     _needs_browser_and_voila()
     import nbformat
     from live_words import HELDOUT
@@ -264,7 +295,10 @@ def player_page(tmp_path_factory):
     folder = tmp_path_factory.mktemp("player")
     word = min((HELDOUT / "activates").glob("*.wav"))
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PLAYER_CELL.format(path=str(word))),
-                                         nbformat.v4.new_code_cell(EXPLORER_CELL)])
+                                         nbformat.v4.new_code_cell(EXPLORER_CELL),
+                                         nbformat.v4.new_code_cell(BUSY_CELL),
+                                         nbformat.v4.new_code_cell(SYNTHESIS_CELL),
+                                         nbformat.v4.new_code_cell(DEMO_CELL)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, folder / "player.ipynb")
     port = _free_port()
@@ -284,7 +318,7 @@ def test_audio_player_playhead_moves_during_playback_and_a_click_seeks(player_pa
             page = browser.new_page(viewport={"width": 1000, "height": 520}, device_scale_factor=2)
             page.goto(player_page["url"], timeout=120_000)
             root = page.wait_for_selector(".twd-player[data-position]", timeout=120_000)
-            canvas = page.locator(".twd-player canvas")
+            canvas = page.locator(".twd-player canvas").first
             size = page.evaluate("() => { const c = document.querySelector('.twd-player canvas');"
                                  " return [c.width, c.clientWidth]; }")
             page.click(".twd-play")
@@ -297,7 +331,7 @@ def test_audio_player_playhead_moves_during_playback_and_a_click_seeks(player_pa
             page.click(".twd-play")  # pause
             box = canvas.bounding_box()
             page.mouse.move(box["x"] + 46 + 0.75 * (box["width"] - 56), box["y"] + 210)  # over the probabilities
-            hover = page.locator(".twd-hover").inner_text()
+            hover = page.locator(".twd-hover").first.inner_text()
             page.mouse.click(box["x"] + 46 + 0.75 * (box["width"] - 56), box["y"] + 40)
             page.wait_for_timeout(300)
             seeked = float(root.get_attribute("data-position"))
@@ -354,3 +388,141 @@ def test_threshold_explorer_det_plot_follows_the_slider_in_the_browser(player_pa
     print(f"screenshot: {shot}; point x {before[1]} -> {after} px")
     assert before[0] == "0.5000"
     assert float(after) < float(before[1])  # a higher threshold: fewer false accepts, further left
+
+
+def _player(page, i: int, key: str) -> str:
+    """``data-<key>`` of the ``i``-th clip view on the page (0 AudioPlayer, 1 SynthesisExplorer, 2 DetectionDemo)."""
+    return page.evaluate(f"() => document.querySelectorAll('.twd-player')[{i}].dataset.{key}")
+
+
+def _slider(page, label: str, nth: int = 0):
+    return page.locator(f".widget-slider:has(.widget-label:text-is('{label}')) .noUi-handle").nth(nth)
+
+
+def _press(page, handle, key: str, times: int) -> None:
+    handle.focus()
+    for _ in range(times):
+        page.keyboard.press(key)
+
+
+def test_threshold_controls_are_answered_in_the_browser_while_the_kernel_is_busy(player_page):
+    """ThresholdExplorer's table and DET point, and DetectionDemo's detections, follow their threshold with
+    the kernel asleep (no kernel message can have come); when it wakes, its answers agree."""
+    from playwright.sync_api import sync_playwright
+
+    shot = player_page["folder"] / "busy_kernel.png"
+    browser_table = "() => document.querySelector('.twd-det-table').innerText"
+    kernel_table = "() => document.querySelector('.widget-html-content .twd-scores').innerText"
+    det = "() => document.querySelector('.twd-det').dataset"
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 1000})
+            page.goto(player_page["url"], timeout=120_000)
+            page.wait_for_selector(".twd-det[data-scores]", timeout=120_000)
+            page.wait_for_function("() => document.querySelectorAll('.twd-player[data-kernel-triggers]').length === 3",
+                                   timeout=120_000)
+            start = {"browser": page.evaluate(browser_table), "kernel": page.evaluate(kernel_table),
+                     "demo": json.loads(_player(page, 2, "triggers"))}
+            page.click("button:text-is('keep the kernel busy')")
+            _press(page, _slider(page, "threshold", 0), "ArrowRight", 20)  # 0.50 -> 0.70
+            page.wait_for_function(f"() => ({det})().drawnThreshold === '0.7000'", timeout=5_000)
+            _press(page, _slider(page, "threshold", 1), "ArrowLeft", 10)  # 0.50 -> 0.40
+            page.wait_for_function("() => document.querySelectorAll('.twd-player')[2].dataset.drawnThreshold"
+                                   " === '0.4000'", timeout=5_000)
+            asleep = {"browser": page.evaluate(browser_table), "kernel": page.evaluate(kernel_table),
+                      "kernel_threshold": page.evaluate(det)["kernelThreshold"],
+                      "demo": json.loads(_player(page, 2, "triggers")),
+                      "demo_kernel": json.loads(_player(page, 2, "kernelTriggers"))}
+            page.screenshot(path=str(shot))
+            # the kernel wakes and answers the moves it was sent
+            page.wait_for_function(f"() => ({det})().kernelThreshold === '0.7000'", timeout=60_000)
+            page.wait_for_function("() => { const d = document.querySelectorAll('.twd-player')[2].dataset;"
+                                   " return d.kernelTriggers === d.triggers; }", timeout=60_000)
+            page.wait_for_function(f"() => ({kernel_table})() !== {json.dumps(start['kernel'])}", timeout=60_000)
+            awake = {"browser": page.evaluate(browser_table), "kernel": page.evaluate(kernel_table)}
+        finally:
+            browser.close()
+    print(f"screenshot: {shot}; asleep: {asleep}; awake: {awake}")
+    assert start["browser"] == start["kernel"]  # the browser's table is the library's
+    assert asleep["kernel_threshold"] == "0.5000" and asleep["kernel"] == start["kernel"]  # nothing from the kernel
+    assert asleep["browser"] != start["browser"]  # ... and yet the table moved
+    assert awake["browser"] == awake["kernel"] == asleep["browser"]  # and it was right
+    assert len(start["demo"]) == 3 and len(asleep["demo"]) == 4  # a lower threshold: the fourth bump fires
+    assert asleep["demo_kernel"] == start["demo"]
+
+
+def test_synthesis_explorer_draws_the_clip_the_kernel_synthesized(player_page):
+    """A control that needs the kernel (the seed) sends a new clip, drawn where the kernel says its words went."""
+    from playwright.sync_api import sync_playwright
+
+    shot = player_page["folder"] / "synthesis_explorer.png"
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 1000})
+            page.goto(player_page["url"], timeout=120_000)
+            page.wait_for_function("() => document.querySelectorAll('.twd-player[data-regions]').length >= 2",
+                                   timeout=120_000)
+            before = json.loads(_player(page, 1, "regions"))
+            _press(page, _slider(page, "seed"), "ArrowRight", 1)
+            page.wait_for_function(f"() => document.querySelectorAll('.twd-player')[1].dataset.regions !== "
+                                   f"{json.dumps(_player(page, 1, 'regions'))}", timeout=60_000)
+            after = json.loads(_player(page, 1, "regions"))
+            info = page.locator(".widget-html-content:has-text('y has')").inner_text()
+            page.locator(".twd-player").nth(1).screenshot(path=str(shot))
+        finally:
+            browser.close()
+    print(f"screenshot: {shot}; regions {before} -> {after}; info {info!r}")
+    assert after != before and sorted(r[0] for r in after) == ["A1", "A2", "N1"]
+    for name, start, end in after:  # the kernel's description names the same places, in ms
+        assert f"{name} {'activate' if name[0] == 'A' else 'negative'} {round(start * 1000)}–{round(end * 1000)} ms" in info
+
+
+def test_audio_player_zooms_the_time_axis_in_the_browser(player_page):
+    from playwright.sync_api import sync_playwright
+
+    shot = player_page["folder"] / "audio_player_zoomed.png"
+    view = lambda page: [float(v) for v in _player(page, 0, "view").split(",")]
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 700})
+            page.goto(player_page["url"], timeout=120_000)
+            page.wait_for_selector(".twd-player[data-view]", timeout=120_000)
+            canvas = page.locator(".twd-player canvas").first
+            box = canvas.bounding_box()
+            at = lambda f: box["x"] + 46 + f * (box["width"] - 56)
+            whole = view(page)
+            page.mouse.move(at(0.75), box["y"] + 40)
+            page.keyboard.down("Control")
+            page.mouse.wheel(0, -400)  # Ctrl + wheel up: zoom in about the pointer (7.5 s)
+            page.keyboard.up("Control")
+            page.wait_for_function("() => document.querySelector('.twd-player').dataset.view !== '0.000,10.000'")
+            wheeled = view(page)
+            page.click(".twd-zoom-reset >> nth=0")
+            page.wait_for_function("() => document.querySelector('.twd-player').dataset.view === '0.000,10.000'")
+            page.keyboard.down("Shift")  # select 2-4 s, then "zoom"
+            page.mouse.move(at(0.2), box["y"] + 40)
+            page.mouse.down()
+            page.mouse.move(at(0.4), box["y"] + 40, steps=5)
+            page.mouse.up()
+            page.keyboard.up("Shift")
+            page.click(".twd-zoom >> nth=0")
+            page.wait_for_function("() => document.querySelector('.twd-player').dataset.view !== '0.000,10.000'")
+            selected = view(page)
+            page.mouse.click(at(0.5), box["y"] + 40)  # the middle of the zoomed axis: 3 s
+            page.wait_for_timeout(300)
+            seeked = float(_player(page, 0, "position"))
+            canvas.screenshot(path=str(shot))
+            canvas.dblclick()
+            page.wait_for_function("() => document.querySelector('.twd-player').dataset.view === '0.000,10.000'")
+        finally:
+            browser.close()
+    print(f"screenshot: {shot}; view {whole} -> wheel {wheeled} -> selection {selected}; seeked to {seeked} s")
+    assert whole == [0.0, 10.0]
+    assert wheeled[1] - wheeled[0] < 8.0 and wheeled[0] < 7.5 < wheeled[1]
+    # the time under the pointer stays put: 3/4 of the way along the zoomed span too
+    assert (7.5 - wheeled[0]) / (wheeled[1] - wheeled[0]) == pytest.approx(0.75, abs=0.02)
+    assert selected == pytest.approx([2.0, 4.0], abs=0.03)
+    assert seeked == pytest.approx(3.0, abs=0.05)

@@ -184,6 +184,8 @@ function render({ model, el }) {
     for (const t of shown) { g.beginPath(); g.moveTo(xOf(t), all.y); g.lineTo(xOf(t), all.y + all.h); g.stroke(); }
     g.restore();
     root.dataset.triggers = JSON.stringify(shown.map((t) => +t.toFixed(4)));
+    root.dataset.kernelTriggers = JSON.stringify(model.get("triggers").map((t) => +t.toFixed(4)));
+    root.dataset.regions = JSON.stringify(model.get("regions").map(([a, b, name]) => [name, +a.toFixed(3), +b.toFixed(3)]));
     // the time axis: about one tick per 80 CSS px, at 1-2-5 steps
     const step = niceStep(v1 - v0, (x1 - x0) / (80 * dpr));
     g.fillStyle = "#444"; g.textAlign = "center";
