@@ -80,6 +80,21 @@ def _launch(p, *extra):
     return p.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra])
 
 
+@contextlib.contextmanager
+def _page_at(url: str, width: int, height: int, *flags: str, **page_options):
+    """A headless Chromium page (``flags`` added to its command line) open at ``url``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = _launch(p, *flags)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height}, **page_options)
+            page.goto(url, timeout=120_000)
+            yield page
+        finally:
+            browser.close()
+
+
 def _live_state(page) -> dict:
     return page.eval_on_selector(".twd-live", """e => ({
         triggers: JSON.parse(e.dataset.triggers || "[]"), latency: e.dataset.latencyMs,
@@ -309,50 +324,43 @@ def player_page(tmp_path_factory):
 
 
 def test_audio_player_playhead_moves_during_playback_and_a_click_seeks(player_page):
-    from playwright.sync_api import sync_playwright
-
     shot = player_page["folder"] / "audio_player.png"
-    with sync_playwright() as p:
-        browser = _launch(p, "--autoplay-policy=no-user-gesture-required")
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 520}, device_scale_factor=2)
-            page.goto(player_page["url"], timeout=120_000)
-            root = page.wait_for_selector(".twd-player[data-position]", timeout=120_000)
-            canvas = page.locator(".twd-player canvas").first
-            size = page.evaluate("() => { const c = document.querySelector('.twd-player canvas');"
-                                 " return [c.width, c.clientWidth]; }")
-            page.click(".twd-play")
-            page.wait_for_function("() => Number(document.querySelector('.twd-player').dataset.position) > 0.2",
-                                   timeout=20_000)
-            x1 = float(root.get_attribute("data-playhead-x"))
-            page.wait_for_function("() => Number(document.querySelector('.twd-player').dataset.position) > 0.8",
-                                   timeout=20_000)
-            x2 = float(root.get_attribute("data-playhead-x"))
-            page.click(".twd-play")  # pause
-            box = canvas.bounding_box()
-            page.mouse.move(box["x"] + 46 + 0.75 * (box["width"] - 56), box["y"] + 210)  # over the probabilities
-            hover = page.locator(".twd-hover").first.inner_text()
-            page.mouse.click(box["x"] + 46 + 0.75 * (box["width"] - 56), box["y"] + 40)
-            page.wait_for_timeout(300)
-            seeked = float(root.get_attribute("data-position"))
-            # shift-drag selects 2.0-3.0 s; Play plays that region only, and stops at its end
-            at = lambda f: box["x"] + 46 + f * (box["width"] - 56)
-            page.keyboard.down("Shift")
-            page.mouse.move(at(0.2), box["y"] + 40)
-            page.mouse.down()
-            page.mouse.move(at(0.3), box["y"] + 40, steps=5)
-            page.mouse.up()
-            page.keyboard.up("Shift")
-            selection = root.get_attribute("data-selection")
-            page.click(".twd-play")
-            page.wait_for_function("() => document.querySelector('.twd-play').textContent.includes('Play')"
-                                   " && Number(document.querySelector('.twd-player').dataset.position) > 2.5",
-                                   timeout=20_000)
-            stopped = float(root.get_attribute("data-position"))
-            page.mouse.move(at(0.25), box["y"] + 40)
-            page.screenshot(path=str(shot))
-        finally:
-            browser.close()
+    autoplay = "--autoplay-policy=no-user-gesture-required"
+    with _page_at(player_page["url"], 1000, 520, autoplay, device_scale_factor=2) as page:
+        root = page.wait_for_selector(".twd-player[data-position]", timeout=120_000)
+        canvas = page.locator(".twd-player canvas").first
+        size = page.evaluate("() => { const c = document.querySelector('.twd-player canvas');"
+                             " return [c.width, c.clientWidth]; }")
+        page.click(".twd-play")
+        page.wait_for_function("() => Number(document.querySelector('.twd-player').dataset.position) > 0.2",
+                               timeout=20_000)
+        x1 = float(root.get_attribute("data-playhead-x"))
+        page.wait_for_function("() => Number(document.querySelector('.twd-player').dataset.position) > 0.8",
+                               timeout=20_000)
+        x2 = float(root.get_attribute("data-playhead-x"))
+        page.click(".twd-play")  # pause
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + 46 + 0.75 * (box["width"] - 56), box["y"] + 210)  # over the probabilities
+        hover = page.locator(".twd-hover").first.inner_text()
+        page.mouse.click(box["x"] + 46 + 0.75 * (box["width"] - 56), box["y"] + 40)
+        page.wait_for_timeout(300)
+        seeked = float(root.get_attribute("data-position"))
+        # shift-drag selects 2.0-3.0 s; Play plays that region only, and stops at its end
+        at = lambda f: box["x"] + 46 + f * (box["width"] - 56)
+        page.keyboard.down("Shift")
+        page.mouse.move(at(0.2), box["y"] + 40)
+        page.mouse.down()
+        page.mouse.move(at(0.3), box["y"] + 40, steps=5)
+        page.mouse.up()
+        page.keyboard.up("Shift")
+        selection = root.get_attribute("data-selection")
+        page.click(".twd-play")
+        page.wait_for_function("() => document.querySelector('.twd-play').textContent.includes('Play')"
+                               " && Number(document.querySelector('.twd-player').dataset.position) > 2.5",
+                               timeout=20_000)
+        stopped = float(root.get_attribute("data-position"))
+        page.mouse.move(at(0.25), box["y"] + 40)
+        page.screenshot(path=str(shot))
     print(f"screenshot: {shot}; playhead {x1} -> {x2} px; seeked to {seeked} s; hover {hover!r}; "
           f"selection {selection} stopped at {stopped} s")
     assert size[0] == 2 * size[1]  # drawn at the device's resolution
@@ -364,27 +372,19 @@ def test_audio_player_playhead_moves_during_playback_and_a_click_seeks(player_pa
 
 
 def test_threshold_explorer_det_plot_follows_the_slider_in_the_browser(player_page):
-    from playwright.sync_api import sync_playwright
-
     shot = player_page["folder"] / "det_plot.png"
     drawn = "() => document.querySelector('.twd-det').dataset.drawnThreshold"
-    with sync_playwright() as p:
-        browser = _launch(p)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 1100})
-            page.goto(player_page["url"], timeout=120_000)
-            page.wait_for_selector(".twd-det[data-point-x]", timeout=120_000)
-            before = (page.evaluate(drawn), page.eval_on_selector(".twd-det", "e => e.dataset.pointX"))
-            handle = page.locator(".widget-slider .noUi-handle").first
-            handle.focus()
-            for _ in range(20):
-                page.keyboard.press("ArrowRight")
-            page.wait_for_function(f"() => ({drawn})() === '0.7000'", timeout=30_000)
-            after = page.eval_on_selector(".twd-det", "e => e.dataset.pointX")
-            page.locator(".twd-det").scroll_into_view_if_needed()
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
+    with _page_at(player_page["url"], 1000, 1100) as page:
+        page.wait_for_selector(".twd-det[data-point-x]", timeout=120_000)
+        before = (page.evaluate(drawn), page.eval_on_selector(".twd-det", "e => e.dataset.pointX"))
+        handle = page.locator(".widget-slider .noUi-handle").first
+        handle.focus()
+        for _ in range(20):
+            page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"() => ({drawn})() === '0.7000'", timeout=30_000)
+        after = page.eval_on_selector(".twd-det", "e => e.dataset.pointX")
+        page.locator(".twd-det").scroll_into_view_if_needed()
+        page.screenshot(path=str(shot), full_page=True)
     print(f"screenshot: {shot}; point x {before[1]} -> {after} px")
     assert before[0] == "0.5000"
     assert float(after) < float(before[1])  # a higher threshold: fewer false accepts, further left
@@ -408,41 +408,34 @@ def _press(page, handle, key: str, times: int) -> None:
 def test_threshold_controls_are_answered_in_the_browser_while_the_kernel_is_busy(player_page):
     """ThresholdExplorer's table and DET point, and DetectionDemo's detections, follow their threshold with
     the kernel asleep (no kernel message can have come); when it wakes, its answers agree."""
-    from playwright.sync_api import sync_playwright
 
     shot = player_page["folder"] / "busy_kernel.png"
     browser_table = "() => document.querySelector('.twd-det-table').innerText"
     kernel_table = "() => document.querySelector('.widget-html-content .twd-scores').innerText"
     det = "() => document.querySelector('.twd-det').dataset"
-    with sync_playwright() as p:
-        browser = _launch(p)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 1000})
-            page.goto(player_page["url"], timeout=120_000)
-            page.wait_for_selector(".twd-det[data-scores]", timeout=120_000)
-            page.wait_for_function("() => document.querySelectorAll('.twd-player[data-kernel-triggers]').length === 3",
-                                   timeout=120_000)
-            start = {"browser": page.evaluate(browser_table), "kernel": page.evaluate(kernel_table),
-                     "demo": json.loads(_player(page, 2, "triggers"))}
-            page.click("button:text-is('keep the kernel busy')")
-            _press(page, _slider(page, "threshold", 0), "ArrowRight", 20)  # 0.50 -> 0.70
-            page.wait_for_function(f"() => ({det})().drawnThreshold === '0.7000'", timeout=5_000)
-            _press(page, _slider(page, "threshold", 1), "ArrowLeft", 10)  # 0.50 -> 0.40
-            page.wait_for_function("() => document.querySelectorAll('.twd-player')[2].dataset.drawnThreshold"
-                                   " === '0.4000'", timeout=5_000)
-            asleep = {"browser": page.evaluate(browser_table), "kernel": page.evaluate(kernel_table),
-                      "kernel_threshold": page.evaluate(det)["kernelThreshold"],
-                      "demo": json.loads(_player(page, 2, "triggers")),
-                      "demo_kernel": json.loads(_player(page, 2, "kernelTriggers"))}
-            page.screenshot(path=str(shot))
-            # the kernel wakes and answers the moves it was sent
-            page.wait_for_function(f"() => ({det})().kernelThreshold === '0.7000'", timeout=60_000)
-            page.wait_for_function("() => { const d = document.querySelectorAll('.twd-player')[2].dataset;"
-                                   " return d.kernelTriggers === d.triggers; }", timeout=60_000)
-            page.wait_for_function(f"() => ({kernel_table})() !== {json.dumps(start['kernel'])}", timeout=60_000)
-            awake = {"browser": page.evaluate(browser_table), "kernel": page.evaluate(kernel_table)}
-        finally:
-            browser.close()
+    with _page_at(player_page["url"], 1000, 1000) as page:
+        page.wait_for_selector(".twd-det[data-scores]", timeout=120_000)
+        page.wait_for_function("() => document.querySelectorAll('.twd-player[data-kernel-triggers]').length === 3",
+                               timeout=120_000)
+        start = {"browser": page.evaluate(browser_table), "kernel": page.evaluate(kernel_table),
+                 "demo": json.loads(_player(page, 2, "triggers"))}
+        page.click("button:text-is('keep the kernel busy')")
+        _press(page, _slider(page, "threshold", 0), "ArrowRight", 20)  # 0.50 -> 0.70
+        page.wait_for_function(f"() => ({det})().drawnThreshold === '0.7000'", timeout=5_000)
+        _press(page, _slider(page, "threshold", 1), "ArrowLeft", 10)  # 0.50 -> 0.40
+        page.wait_for_function("() => document.querySelectorAll('.twd-player')[2].dataset.drawnThreshold"
+                               " === '0.4000'", timeout=5_000)
+        asleep = {"browser": page.evaluate(browser_table), "kernel": page.evaluate(kernel_table),
+                  "kernel_threshold": page.evaluate(det)["kernelThreshold"],
+                  "demo": json.loads(_player(page, 2, "triggers")),
+                  "demo_kernel": json.loads(_player(page, 2, "kernelTriggers"))}
+        page.screenshot(path=str(shot))
+        # the kernel wakes and answers the moves it was sent
+        page.wait_for_function(f"() => ({det})().kernelThreshold === '0.7000'", timeout=60_000)
+        page.wait_for_function("() => { const d = document.querySelectorAll('.twd-player')[2].dataset;"
+                               " return d.kernelTriggers === d.triggers; }", timeout=60_000)
+        page.wait_for_function(f"() => ({kernel_table})() !== {json.dumps(start['kernel'])}", timeout=60_000)
+        awake = {"browser": page.evaluate(browser_table), "kernel": page.evaluate(kernel_table)}
     print(f"screenshot: {shot}; asleep: {asleep}; awake: {awake}")
     assert start["browser"] == start["kernel"]  # the browser's table is the library's
     assert asleep["kernel_threshold"] == "0.5000" and asleep["kernel"] == start["kernel"]  # nothing from the kernel
@@ -454,25 +447,18 @@ def test_threshold_controls_are_answered_in_the_browser_while_the_kernel_is_busy
 
 def test_synthesis_explorer_draws_the_clip_the_kernel_synthesized(player_page):
     """A control that needs the kernel (the seed) sends a new clip, drawn where the kernel says its words went."""
-    from playwright.sync_api import sync_playwright
 
     shot = player_page["folder"] / "synthesis_explorer.png"
-    with sync_playwright() as p:
-        browser = _launch(p)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 1000})
-            page.goto(player_page["url"], timeout=120_000)
-            page.wait_for_function("() => document.querySelectorAll('.twd-player[data-regions]').length >= 2",
-                                   timeout=120_000)
-            before = json.loads(_player(page, 1, "regions"))
-            _press(page, _slider(page, "seed"), "ArrowRight", 1)
-            page.wait_for_function(f"() => document.querySelectorAll('.twd-player')[1].dataset.regions !== "
-                                   f"{json.dumps(_player(page, 1, 'regions'))}", timeout=60_000)
-            after = json.loads(_player(page, 1, "regions"))
-            info = page.locator(".widget-html-content:has-text('y has')").inner_text()
-            page.locator(".twd-player").nth(1).screenshot(path=str(shot))
-        finally:
-            browser.close()
+    with _page_at(player_page["url"], 1000, 1000) as page:
+        page.wait_for_function("() => document.querySelectorAll('.twd-player[data-regions]').length >= 2",
+                               timeout=120_000)
+        before = json.loads(_player(page, 1, "regions"))
+        _press(page, _slider(page, "seed"), "ArrowRight", 1)
+        page.wait_for_function(f"() => document.querySelectorAll('.twd-player')[1].dataset.regions !== "
+                               f"{json.dumps(_player(page, 1, 'regions'))}", timeout=60_000)
+        after = json.loads(_player(page, 1, "regions"))
+        info = page.locator(".widget-html-content:has-text('y has')").inner_text()
+        page.locator(".twd-player").nth(1).screenshot(path=str(shot))
     print(f"screenshot: {shot}; regions {before} -> {after}; info {info!r}")
     assert after != before and sorted(r[0] for r in after) == ["A1", "A2", "N1"]
     for name, start, end in after:  # the kernel's description names the same places, in ms
@@ -480,45 +466,37 @@ def test_synthesis_explorer_draws_the_clip_the_kernel_synthesized(player_page):
 
 
 def test_audio_player_zooms_the_time_axis_in_the_browser(player_page):
-    from playwright.sync_api import sync_playwright
-
     shot = player_page["folder"] / "audio_player_zoomed.png"
     view = lambda page: [float(v) for v in _player(page, 0, "view").split(",")]
-    with sync_playwright() as p:
-        browser = _launch(p)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 700})
-            page.goto(player_page["url"], timeout=120_000)
-            page.wait_for_selector(".twd-player[data-view]", timeout=120_000)
-            canvas = page.locator(".twd-player canvas").first
-            box = canvas.bounding_box()
-            at = lambda f: box["x"] + 46 + f * (box["width"] - 56)
-            whole = view(page)
-            page.mouse.move(at(0.75), box["y"] + 40)
-            page.keyboard.down("Control")
-            page.mouse.wheel(0, -400)  # Ctrl + wheel up: zoom in about the pointer (7.5 s)
-            page.keyboard.up("Control")
-            page.wait_for_function("() => document.querySelector('.twd-player').dataset.view !== '0.000,10.000'")
-            wheeled = view(page)
-            page.click(".twd-zoom-reset >> nth=0")
-            page.wait_for_function("() => document.querySelector('.twd-player').dataset.view === '0.000,10.000'")
-            page.keyboard.down("Shift")  # select 2-4 s, then "zoom"
-            page.mouse.move(at(0.2), box["y"] + 40)
-            page.mouse.down()
-            page.mouse.move(at(0.4), box["y"] + 40, steps=5)
-            page.mouse.up()
-            page.keyboard.up("Shift")
-            page.click(".twd-zoom >> nth=0")
-            page.wait_for_function("() => document.querySelector('.twd-player').dataset.view !== '0.000,10.000'")
-            selected = view(page)
-            page.mouse.click(at(0.5), box["y"] + 40)  # the middle of the zoomed axis: 3 s
-            page.wait_for_timeout(300)
-            seeked = float(_player(page, 0, "position"))
-            canvas.screenshot(path=str(shot))
-            canvas.dblclick()
-            page.wait_for_function("() => document.querySelector('.twd-player').dataset.view === '0.000,10.000'")
-        finally:
-            browser.close()
+    with _page_at(player_page["url"], 1000, 700) as page:
+        page.wait_for_selector(".twd-player[data-view]", timeout=120_000)
+        canvas = page.locator(".twd-player canvas").first
+        box = canvas.bounding_box()
+        at = lambda f: box["x"] + 46 + f * (box["width"] - 56)
+        whole = view(page)
+        page.mouse.move(at(0.75), box["y"] + 40)
+        page.keyboard.down("Control")
+        page.mouse.wheel(0, -400)  # Ctrl + wheel up: zoom in about the pointer (7.5 s)
+        page.keyboard.up("Control")
+        page.wait_for_function("() => document.querySelector('.twd-player').dataset.view !== '0.000,10.000'")
+        wheeled = view(page)
+        page.click(".twd-zoom-reset >> nth=0")
+        page.wait_for_function("() => document.querySelector('.twd-player').dataset.view === '0.000,10.000'")
+        page.keyboard.down("Shift")  # select 2-4 s, then "zoom"
+        page.mouse.move(at(0.2), box["y"] + 40)
+        page.mouse.down()
+        page.mouse.move(at(0.4), box["y"] + 40, steps=5)
+        page.mouse.up()
+        page.keyboard.up("Shift")
+        page.click(".twd-zoom >> nth=0")
+        page.wait_for_function("() => document.querySelector('.twd-player').dataset.view !== '0.000,10.000'")
+        selected = view(page)
+        page.mouse.click(at(0.5), box["y"] + 40)  # the middle of the zoomed axis: 3 s
+        page.wait_for_timeout(300)
+        seeked = float(_player(page, 0, "position"))
+        canvas.screenshot(path=str(shot))
+        canvas.dblclick()
+        page.wait_for_function("() => document.querySelector('.twd-player').dataset.view === '0.000,10.000'")
     print(f"screenshot: {shot}; view {whole} -> wheel {wheeled} -> selection {selected}; seeked to {seeked} s")
     assert whole == [0.0, 10.0]
     assert wheeled[1] - wheeled[0] < 8.0 and wheeled[0] < 7.5 < wheeled[1]

@@ -55,7 +55,7 @@ function render({ model, el }) {
   el.append(root);
   const fit = hidpiCanvas(canvas, 300);
   canvas.style.maxWidth = "560px";
-  let raf = 0, score = scorer(model);
+  let raf = 0, score = scorer(model), curveCache = null;
 
   function draw() {
     raf = 0;
@@ -66,8 +66,9 @@ function render({ model, el }) {
     let fa = model.get("fa_per_hour"), miss = model.get("miss_rate"), here = null;
     if (score) { // the scores, the point and the curve for the current rule, computed here
       const rule = [model.get("patience"), model.get("refractory")];
-      const curve = th.map((v) => score(v, ...rule));
-      fa = curve.map((c) => c.faPerHour); miss = curve.map((c) => c.miss);
+      const key = JSON.stringify([rule, th]); // the curve changes with the rule, not with the threshold
+      if (!curveCache || curveCache.key !== key) curveCache = { key, points: th.map((v) => score(v, ...rule)) };
+      fa = curveCache.points.map((c) => c.faPerHour); miss = curveCache.points.map((c) => c.miss);
       here = score(model.get("threshold"), ...rule);
       table.innerHTML = scoresTable(here);
       root.dataset.scores = JSON.stringify({ precision: here.precision, recall: here.recall, hits: here.hits,
@@ -144,7 +145,7 @@ function render({ model, el }) {
     "patience", "refractory"])
     model.on(`change:${name}`, redraw);
   for (const name of ["clip_probs", "clip_lengths", "clip_ends", "clip_negative_s", "step_s", "window"])
-    model.on(`change:${name}`, () => { score = scorer(model); redraw(); });
+    model.on(`change:${name}`, () => { score = scorer(model); curveCache = null; redraw(); });
   const resize = new ResizeObserver(redraw);
   resize.observe(canvas);
   redraw();
