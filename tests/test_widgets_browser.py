@@ -164,17 +164,18 @@ def test_classroom_serves_the_live_detector_and_it_fires_on_each_activate(classr
 LIVE_CELL = "from twd_lab.widgets import LiveDetector\n\nLiveDetector('embedding', autostart=True, takes_dir={takes!r})"
 
 
-@pytest.mark.parametrize("app", ["jupyterlab", "notebook"])
-def test_live_detector_fires_on_each_activate_in_jupyterlab_and_notebook_7(app, classroom, tmp_path):
+@contextlib.contextmanager
+def _notebook_in(app: str, folder: Path, cells: list[str], *flags: str, width: int = 1280, height: int = 900):
+    """A notebook of ``cells`` in ``folder``, opened in JupyterLab or Notebook 7 (``app``) in headless
+    Chromium (``flags`` added), every cell run: the page."""
     import nbformat
     from playwright.sync_api import sync_playwright
     from test_notebooks_browser import _run_all_cells
 
     pytest.importorskip(app, reason=f"needs {app}")
-    folder = tmp_path
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LIVE_CELL.format(takes=str(folder / "takes")))])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, folder / "live.ipynb")
+    nbformat.write(nb, folder / "page.ipynb")
     state_dir = folder / ".state"
     port, token = _free_port(), "twd-lab-test-token"
     args = [sys.executable, "-m", app, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
@@ -182,15 +183,14 @@ def test_live_detector_fires_on_each_activate_in_jupyterlab_and_notebook_7(app, 
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")
     page_path = "lab/tree" if app == "jupyterlab" else "notebooks"
-    shot = folder / f"live_{app}.png"
     settings = {"JUPYTERLAB_SETTINGS_DIR": str(state_dir / "settings"), "JUPYTER_RUNTIME_DIR": str(state_dir / "run"),
                 "JUPYTERLAB_WORKSPACES_DIR": str(state_dir / "workspaces")}
     status = f"http://127.0.0.1:{port}/api/status?token={token}"
     with _serving(args, folder, status, **settings), sync_playwright() as p:
-        browser = _launch(p, *FAKE_MIC, f"--use-file-for-fake-audio-capture={classroom['folder'] / 'mic.wav'}")
+        browser = _launch(p, *flags)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"http://127.0.0.1:{port}/{page_path}/live.ipynb?token={token}&reset",
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(f"http://127.0.0.1:{port}/{page_path}/page.ipynb?token={token}&reset",
                       wait_until="domcontentloaded", timeout=90_000)
             if app == "jupyterlab":
                 _run_all_cells(page)
@@ -199,9 +199,17 @@ def test_live_detector_fires_on_each_activate_in_jupyterlab_and_notebook_7(app, 
                 page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
                 page.click(".lm-MenuBar-itemLabel:text-is('Run')")
                 page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
-            state = _listen_and_keep(page, classroom["audio"].size / SR, shot)
+            yield page
         finally:
             browser.close()
+
+
+@pytest.mark.parametrize("app", ["jupyterlab", "notebook"])
+def test_live_detector_fires_on_each_activate_in_jupyterlab_and_notebook_7(app, classroom, tmp_path):
+    folder, shot = tmp_path, tmp_path / f"live_{app}.png"
+    mic = f"--use-file-for-fake-audio-capture={classroom['folder'] / 'mic.wav'}"
+    with _notebook_in(app, folder, [LIVE_CELL.format(takes=str(folder / "takes"))], *FAKE_MIC, mic) as page:
+        state = _listen_and_keep(page, classroom["audio"].size / SR, shot)
     _check_each_activate_fired(state, folder / "takes" / "take_001.wav", classroom["audio"], classroom["ends"], shot)
 
 
@@ -504,3 +512,61 @@ def test_audio_player_zooms_the_time_axis_in_the_browser(player_page):
     assert (7.5 - wheeled[0]) / (wheeled[1] - wheeled[0]) == pytest.approx(0.75, abs=0.02)
     assert selected == pytest.approx([2.0, 4.0], abs=0.03)
     assert seeked == pytest.approx(3.0, abs=0.05)
+
+
+MONITOR_CELL = """\
+from twd_lab.widgets import TrainingMonitor
+
+monitor = TrainingMonitor(display=False)
+monitor.set_params({"epochs": 4, "steps": 1})
+monitor.on_train_begin()
+for epoch in range(3):
+    monitor.on_epoch_begin(epoch)
+    monitor.on_epoch_end(epoch, {"loss": 1 / (epoch + 1), "val_loss": 1.2 / (epoch + 1), "accuracy": 0.6 + 0.1 * epoch})
+monitor.widget
+"""
+
+STEPPER_CELL = "from twd_lab.widgets import KerasStylesStepper\n\nKerasStylesStepper(input_length=200)"
+
+
+@pytest.mark.parametrize("app", ["jupyterlab", "notebook"])
+def test_the_lesson_widgets_render_and_answer_in_jupyterlab_and_notebook_7(app, tmp_path):
+    """The SynthesisExplorer, ThresholdExplorer, TrainingMonitor and KerasStylesStepper, drawn by the browser
+    in JupyterLab 4 and Notebook 7: each shows what its kernel holds, and a browser-side control answers."""
+    _needs_browser_and_voila()
+    shot = tmp_path / f"lesson_widgets_{app}.png"
+    cells = [SYNTHESIS_CELL, EXPLORER_CELL, MONITOR_CELL, STEPPER_CELL]
+    with _notebook_in(app, tmp_path, cells, width=1200, height=1400) as page:
+        for selector in (".twd-player[data-regions]", ".twd-det[data-scores]", ".twd-curves[data-points]",
+                         ".twd-styles[data-style]"):
+            page.wait_for_selector(selector, state="attached", timeout=240_000)
+        drawn = page.evaluate("""() => ({
+            regions: JSON.parse(document.querySelector('.twd-player').dataset.regions).map((r) => r[0]),
+            points: document.querySelector('.twd-curves').dataset.points,
+            panels: document.querySelector('.twd-curves').dataset.panels,
+            errors: document.body.innerText.includes('Error displaying widget')})""")
+        table_before = page.locator(".twd-det-table").inner_text()
+        # drag the threshold's handle to the right (Notebook 7 does not pass a handle the arrow keys)
+        _slider(page, "threshold").scroll_into_view_if_needed()
+        handle = _slider(page, "threshold").bounding_box()
+        page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(handle["x"] + handle["width"] / 2 + 30, handle["y"] + handle["height"] / 2, steps=5)
+        page.mouse.up()
+        readout = page.locator(".widget-slider:has(.widget-label:text-is('threshold')) .widget-readout")
+        page.wait_for_function("() => document.querySelector('.twd-det').dataset.drawnThreshold !== '0.5000'")
+        drawn_threshold = float(page.evaluate("() => document.querySelector('.twd-det').dataset.drawnThreshold"))
+        moved_to = float(readout.inner_text())
+        table_after = page.locator(".twd-det-table").inner_text()
+        page.click(".widget-toggle-button:text-is('Subclassed')")
+        page.wait_for_function("() => document.querySelector('.twd-styles').dataset.style === 'subclassed'")
+        page.click(".twd-styles button[data-tab='summary']")
+        summary = page.locator(".twd-styles .twd-page").inner_text()
+        page.screenshot(path=str(shot))
+    print(f"screenshot: {shot}; {drawn}")
+    assert not drawn["errors"]
+    assert sorted(drawn["regions"]) == ["A1", "A2", "N1"]  # SynthesisExplorer(seed=0): 2 activates, 1 negative
+    assert drawn["panels"] == "loss,accuracy" and drawn["points"] == "9"  # loss, val_loss, accuracy x 3 epochs
+    assert moved_to > 0.5 and drawn_threshold == pytest.approx(moved_to)
+    assert table_after != table_before and "precision" in table_after
+    assert "trigger_word_subclassed" in summary or "TriggerWordModel" in summary
