@@ -236,7 +236,8 @@ function render({ model, el }) {
   const where = (ev) => {
     const r = canvas.getBoundingClientRect(), dpr = layout.dpr;
     const px = (ev.clientX - r.left) * dpr, py = (ev.clientY - r.top) * dpr;
-    const t = Math.max(0, Math.min(dur(), layout.v0 + ((px - layout.x0) / (layout.x1 - layout.x0)) * (layout.v1 - layout.v0)));
+    // the view now, not the one last drawn: a click right after a zoom lands where the new axis puts it
+    const t = Math.max(0, Math.min(dur(), view[0] + ((px - layout.x0) / (layout.x1 - layout.x0)) * (view[1] - view[0])));
     const row = layout.rows.find((rr) => py >= rr.y && py <= rr.y + rr.h);
     return { t, row, py };
   };
