@@ -112,7 +112,7 @@ class DetectionDemo(w.VBox):
                              (self.refractory, "refractory")):
             setattr(self.player.view, name, slider.value)
             w.jslink((slider, "value"), (self.player.view, name))
-        self._clip_changed = True
+        self.samples, self._clip_changed = self.player.samples, False  # the player has the first clip
         self._heard: dict = {}  # (detector, clip's digest) -> (probabilities, times): each clip heard once
         self.children = (
             w.HBox([self.source, self.upload]),
