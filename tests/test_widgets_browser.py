@@ -544,6 +544,8 @@ STEPPER_CELL = "from twd_lab.widgets import KerasStylesStepper\n\nKerasStylesSte
 def test_the_lesson_widgets_render_and_answer_in_jupyterlab_and_notebook_7(app, tmp_path):
     """The SynthesisExplorer, ThresholdExplorer, TrainingMonitor and KerasStylesStepper, drawn by the browser
     in JupyterLab 4 and Notebook 7: each shows what its kernel holds, and a browser-side control answers."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     _needs_browser_and_voila()
     shot = tmp_path / f"lesson_widgets_{app}.png"
     cells = [SYNTHESIS_CELL, EXPLORER_CELL, MONITOR_CELL, STEPPER_CELL]
@@ -557,15 +559,25 @@ def test_the_lesson_widgets_render_and_answer_in_jupyterlab_and_notebook_7(app, 
             panels: document.querySelector('.twd-curves').dataset.panels,
             errors: document.body.innerText.includes('Error displaying widget')})""")
         table_before = page.locator(".twd-det-table").inner_text()
-        # drag the threshold's handle to the right (Notebook 7 does not pass a handle the arrow keys)
-        _slider(page, "threshold").scroll_into_view_if_needed()
-        handle = _slider(page, "threshold").bounding_box()
-        page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
-        page.mouse.down()
-        page.mouse.move(handle["x"] + handle["width"] / 2 + 30, handle["y"] + handle["height"] / 2, steps=5)
-        page.mouse.up()
+        # every cell has run (the notebook scrolls to the last one when they end: drag after that)
+        page.wait_for_function("() => [...document.querySelectorAll('.jp-InputPrompt')]"
+                               ".every((e) => /\\[\\d+\\]/.test(e.innerText))", timeout=120_000)
+        page.wait_for_timeout(1000)
         readout = page.locator(".widget-slider:has(.widget-label:text-is('threshold')) .widget-readout")
-        page.wait_for_function("() => document.querySelector('.twd-det').dataset.drawnThreshold !== '0.5000'")
+        for _ in range(3):  # drag the threshold's handle to the right (Notebook 7 does not pass it arrow keys)
+            _slider(page, "threshold").scroll_into_view_if_needed()
+            handle = _slider(page, "threshold").bounding_box()
+            x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+            page.mouse.move(x, y)
+            page.mouse.down()
+            page.mouse.move(x + 30, y, steps=5)
+            page.mouse.up()
+            try:
+                page.wait_for_function("() => document.querySelector('.twd-det').dataset.drawnThreshold"
+                                       " !== '0.5000'", timeout=10_000)
+                break
+            except PlaywrightTimeout:  # the page moved under the pointer: drag again
+                print(f"the threshold reads {readout.inner_text()}; dragging again")
         drawn_threshold = float(page.evaluate("() => document.querySelector('.twd-det').dataset.drawnThreshold"))
         moved_to = float(readout.inner_text())
         table_after = page.locator(".twd-det-table").inner_text()
