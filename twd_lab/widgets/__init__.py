@@ -1,11 +1,15 @@
 """Interactive views for the lessons (ipywidgets 8): thin layers over the library's functions.
 
-Every widget keeps its state in traits or child widgets. The AudioPlayer, the ThresholdExplorer's DET
-plot and the LiveDetector are drawn by the browser (anywidget ES modules in ``twd_lab/widgets/js/``, data
-sent as binary buffers); the others show a matplotlib figure (``.figure``) as a PNG. A test can set a
-control's value, or send the LiveDetector the messages its browser side sends, and read what the widget
-holds without a browser. When a notebook is exported, each figure widget also offers its PNG as a static
-picture (and, after ``embed_audio_in_static_copies()``, its audio as ``<audio>`` players: the handouts).
+Every widget keeps its state in traits or child widgets, and every one is drawn by the browser
+(anywidget ES modules in ``twd_lab/widgets/js/``, data sent once as binary buffers or JSON): the clips of
+the AudioPlayer, SynthesisExplorer and DetectionDemo by one module (``audio_view``), the DET plot and its
+table (``det_view``), the training curves (``curves_view``), the Keras styles (``styles_view``) and the
+LiveDetector. Controls that need no kernel (a threshold on stored probabilities, the playhead, zoom, the
+style shown) are answered there. A test can set a control's value, or send the LiveDetector the messages
+its browser side sends, and read what the widget holds without a browser. Each figure widget also keeps a
+matplotlib copy (``.figure``, ``.png``), drawn only when asked for: the static picture an exported
+notebook, nbval or a handout shows (and, after ``embed_audio_in_static_copies()``, its audio as
+``<audio>`` players: the handouts).
 
 Importing this package imports none of the widgets (and never TensorFlow): each name is loaded from
 its module on first use, and only the model widgets load Keras, when they need a model.

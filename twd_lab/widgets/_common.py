@@ -1,4 +1,4 @@
-"""What the widgets share: figures shown as PNGs, WAV bytes made in memory, a static fallback."""
+"""What the widgets share: static pictures (PNGs) drawn on demand, WAV bytes made in memory."""
 
 from __future__ import annotations
 
@@ -102,30 +102,46 @@ def html_escape(text: str) -> str:
 
 
 class FigureBox(w.VBox):
-    """A ``VBox`` that draws a matplotlib figure into an ``Image`` child.
+    """A ``VBox`` with a static matplotlib picture of what its browser-drawn children show.
 
-    Subclasses draw into ``self.figure`` and call :meth:`_show_figure`. The same PNG is offered as
-    ``image/png`` in the widget's display data, so an exported notebook (or a notebook opened without
-    its kernel) still shows a picture of the widget; its short ``repr`` keeps that output stable.
+    The browser draws the widget; the picture is for what has no browser: an exported notebook, a
+    notebook opened without its kernel, nbval, the handouts. It is drawn only when asked for (``.figure``,
+    ``.png``, the widget's display data), so a control answered by the kernel does not wait for
+    matplotlib. Subclasses return it from :meth:`_static_figure` and call :meth:`_invalidate` when what it
+    shows has changed. The PNG is offered as ``image/png`` in the display data; the short ``repr`` keeps
+    that output stable.
     """
 
     def __init__(self, **kwargs):
-        self.image = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto"))
-        self.figure: Figure | None = None
+        self._figure: Figure | None = None
+        self._png = b""
         super().__init__(**kwargs)
+
+    def _static_figure(self) -> Figure | None:
+        """The static picture of the current state (``None``: nothing to show yet)."""
+        return None
+
+    def _invalidate(self) -> None:
+        """What the picture shows has changed: draw it again when it is next asked for."""
+        self._figure, self._png = None, b""
+
+    @property
+    def figure(self) -> Figure | None:
+        """The static picture (a matplotlib ``Figure``), drawn on first use after each change."""
+        if self._figure is None:
+            self._figure = self._static_figure()
+        return self._figure
 
     @property
     def png(self) -> bytes:
-        """The figure shown, as PNG bytes (``b""`` before the first drawing)."""
-        return bytes(self.image.value)
-
-    def _show_figure(self, fig: Figure) -> None:
-        self.figure = fig
-        self.image.value = figure_png(fig)
+        """The static picture as PNG bytes (``b""`` while there is nothing to show)."""
+        if not self._png and self.figure is not None:
+            self._png = figure_png(self.figure)
+        return self._png
 
     def _repr_mimebundle_(self, **kwargs):
         data = super()._repr_mimebundle_(**kwargs)
-        if data is not None and self.image.value:
+        if data is not None and self.png:
             data["image/png"] = base64.b64encode(self.png).decode("ascii")
             audio = static_audio_html(self._static_audio())
             if audio:  # a handout: the picture and the clip's player

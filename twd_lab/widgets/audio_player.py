@@ -71,9 +71,9 @@ class AudioPlayer(FigureBox):
     In the notebook the clip is drawn by the browser (``.view``, an
     :class:`~twd_lab.widgets.audio_view.AudioView`, which is also ``.audio``: it plays the clip, ``.value``
     its WAV bytes): a playhead follows playback, a click or a drag seeks, hovering shows time and value.
-    The same rows are drawn by matplotlib (``.figure``, one row per thing shown, in that order) as the
-    static picture (``.png``) an exported notebook shows. Call :meth:`update` to show another clip or new
-    probabilities.
+    Ctrl/Alt + wheel zooms the time axis. The same rows are drawn by matplotlib (``.figure``, one row
+    per thing shown, in that order; drawn when first asked for) as the static picture (``.png``) an
+    exported notebook shows. Call :meth:`update` to show another clip or new probabilities.
     """
 
     def __init__(self, samples_or_path, *, labels=None, probs=None, triggers: Sequence | None = None,
@@ -118,20 +118,26 @@ class AudioPlayer(FigureBox):
     def duration_s(self) -> float:
         return self.samples.size / self.sample_rate
 
-    def _redraw(self) -> None:
+    @property
+    def axes(self) -> dict:
+        """The static picture's Axes by row (``"spectrogram"``, ``"labels"``, ``"probabilities"``)."""
+        self.figure  # noqa: B018 - drawn on first use
+        return self._axes
+
+    def _static_figure(self):
         rows = ["spectrogram"] + (["labels"] if self.labels is not None else []) + (
             ["probabilities"] if self.probs is not None else [])
         ratios = [2.0] + [1.0] * (len(rows) - 1)
         fig, axes = new_figure(len(rows), height_ratios=ratios)
-        self.axes = dict(zip(rows, axes))
-        draw_spectrogram(self.axes["spectrogram"], self.samples, self.sample_rate)
+        self._axes = dict(zip(rows, axes))
+        draw_spectrogram(self._axes["spectrogram"], self.samples, self.sample_rate)
         if self.labels is not None:
-            plot_labels(self.labels, ax=self.axes["labels"])
-            self.axes["labels"].set_ylabel("label y")
+            plot_labels(self.labels, ax=self._axes["labels"])
+            self._axes["labels"].set_ylabel("label y")
         if self.probs is not None:
-            plot_probabilities(self.probs, ax=self.axes["probabilities"], threshold=self.threshold,
+            plot_probabilities(self.probs, ax=self._axes["probabilities"], threshold=self.threshold,
                                times=self.prob_times)
-            self.axes["probabilities"].set_ylabel("p(activate)")
+            self._axes["probabilities"].set_ylabel("p(activate)")
         for t in self.triggers:
             for ax in axes:
                 ax.axvline(t, color="tab:red", lw=1.2)
@@ -139,7 +145,10 @@ class AudioPlayer(FigureBox):
             ax.set_xlabel("")
         axes[-1].set_xlabel("time (s)")
         axes[-1].set_xlim(0, self.duration_s)
-        self._show_figure(fig)
+        return fig
+
+    def _redraw(self) -> None:
+        self._invalidate()
         parts = [f"<b>{html_escape(self.title)}</b>"] if self.title else []
         parts.append(f"{self.duration_s:.2f} s at {self.sample_rate} Hz")
         if self.labels is not None:

@@ -57,10 +57,11 @@ class DetectionDemo(w.VBox):
     function ``samples -> per-step probabilities`` to use instead of a model (tests, or another
     detector). ``examples``: ``{name: (samples, y or None)}`` (default: three clips of held-out voices).
 
-    The probabilities are computed once per clip (:meth:`twd_lab.detectors.Detector.hear`:
-    for the lab network what :func:`twd_lab.detection.detect_triggerword` gives); the
+    The probabilities are computed once per clip and detector (:meth:`twd_lab.detectors.Detector.hear`:
+    for the lab network what :func:`twd_lab.detection.detect_triggerword` gives) and kept; the
     sliders only re-run the firing rule (:func:`twd_lab.detection.triggers`) and the chime
-    (:func:`twd_lab.detection.chime_at`).
+    (:func:`twd_lab.detection.chime_at`). The browser applies the same rule to the probabilities it
+    holds, so a slider's detections are drawn there at once, before the kernel's answer.
     ``.player`` shows the clip, its labels (for bundled clips), probabilities and detections;
     ``.chimed`` plays the clip with a chime at each detection.
 
@@ -104,6 +105,15 @@ class DetectionDemo(w.VBox):
         self.title: str | None = None
         first = self.examples[self.source.value]
         self.player = AudioPlayer(first[0], title=self.source.value)
+        # the firing rule on the stored probabilities runs in the browser too: the sliders are answered
+        # there at once; the kernel's answer (.triggers, the chime, the message) follows
+        self.player.view.fire_in_browser = True
+        for slider, name in ((self.threshold, "threshold"), (self.patience, "patience"),
+                             (self.refractory, "refractory")):
+            setattr(self.player.view, name, slider.value)
+            w.jslink((slider, "value"), (self.player.view, name))
+        self.samples, self._clip_changed = self.player.samples, False  # the player has the first clip
+        self._heard: dict = {}  # (detector, clip's digest) -> (probabilities, times): each clip heard once
         self.children = (
             w.HBox([self.source, self.upload]),
             self.detector,
@@ -147,12 +157,18 @@ class DetectionDemo(w.VBox):
 
     def compute_probabilities(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities of the chosen detector for ``samples`` and when each is decided (s)."""
+        import hashlib
+
         from twd_lab.detection import preprocess_audio, step_times_s
 
-        if self._probabilities is not None and self.detector.value == "lab":  # a stand-in for the lab network
-            probs = np.asarray(self._probabilities(samples), np.float32).reshape(-1)
-            return probs, step_times_s(np.arange(probs.size))
-        return self.current_detector.hear(preprocess_audio(samples))
+        key = (self.detector.value, samples.size, hashlib.blake2b(samples.tobytes(), digest_size=16).digest())
+        if key not in self._heard:
+            if self._probabilities is not None and self.detector.value == "lab":  # a stand-in for the network
+                probs = np.asarray(self._probabilities(samples), np.float32).reshape(-1)
+                self._heard[key] = probs, step_times_s(np.arange(probs.size))
+            else:
+                self._heard[key] = self.current_detector.hear(preprocess_audio(samples))
+        return self._heard[key]
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -214,7 +230,9 @@ class DetectionDemo(w.VBox):
 
     def set_clip(self, samples, *, labels=None, title: str | None = None) -> None:
         """Run the detector on ``samples`` (float, 44.1 kHz) and show the result."""
-        self.samples = load_samples(samples)
+        new = load_samples(samples)
+        self._clip_changed |= new.shape != self.samples.shape or not np.array_equal(new, self.samples)
+        self.samples = new
         self.labels = None if labels is None else np.asarray(labels, np.float32).reshape(-1)
         self.title = title
         try:
@@ -232,16 +250,17 @@ class DetectionDemo(w.VBox):
 
         if self._switching:
             return
+        clip = self.samples if self._clip_changed else None  # the browser has the clip: send it once
+        self._clip_changed = False
+        self.player.title = self.title
         if self.probs.size == 0:
             self.triggers = []
-            self.player.title = self.title
-            self.player.update(self.samples, labels=self.labels)
+            self.player.update(clip, labels=self.labels)
             self.chimed.value = wav_bytes(self.samples, SAMPLE_RATE)
             return
         rule = FiringRule(float(self.threshold.value), int(self.patience.value), int(self.refractory.value))
         self.triggers = rule.fire(self.probs, self.prob_times)
-        self.player.title = self.title
-        self.player.update(self.samples, labels=self.labels, probs=self.probs, triggers=self.triggers,
+        self.player.update(clip, labels=self.labels, probs=self.probs, triggers=self.triggers,
                            threshold=float(self.threshold.value), prob_times=self.prob_times)
         self.chimed.value = wav_bytes(self.chime(), SAMPLE_RATE)
         times = describe_times(t.time_s for t in self.triggers)

@@ -97,12 +97,16 @@ class KerasStylesStepper(w.VBox):
 
     For the chosen ``style`` it shows the code (:func:`twd_lab.models.model_source`), the model's summary,
     and the proof that, with shared weights, the three give the same output (max absolute difference).
-    Models are built when first shown (Keras is imported then, not when this module is imported).
+    The three models are built when the stepper is made (Keras is imported then, not when this module
+    is imported), and every style's code and summary go to the browser (``.view``, a
+    :class:`~twd_lab.widgets.styles_view.StylesView`), which switches styles and tabs itself.
     ``input_length`` sets the frames of the models built (5511 by default, the lab's).
     """
 
     def __init__(self, *, style: str = "sequential", input_length: int = TX, seed: int = 0):
         super().__init__()
+        from twd_lab.widgets.styles_view import StylesView
+
         self.input_length = int(input_length)
         self.seed = int(seed)
         self.models: dict = {}
@@ -115,15 +119,25 @@ class KerasStylesStepper(w.VBox):
         self.proof = w.HTML()
         self.compare_button = w.Button(description="compare outputs", button_style="info",
                                        tooltip="copy weights between the styles and compare their outputs")
-        self.tabs = w.Tab(children=[self.code, self.summary, w.VBox([self.compare_button, self.proof])])
-        for i, title in enumerate(("code", "summary", "same output?")):
-            self.tabs.set_title(i, title)
-        self.children = (w.HBox([self.style, self.next_button]), self.tabs)
+        # every style's code and summary go to the browser once; the style buttons switch them there
+        self.view = StylesView(styles=list(STYLE_LABELS), index=self.style.index,
+                               pages={key: self._pages(key) for key in STYLE_LABELS})
+        w.jslink((self.style, "index"), (self.view, "index"))
+        self.children = (w.HBox([self.style, self.next_button, self.compare_button]), self.view)
         self.style.observe(lambda _: self.show(), names="value")
         self.next_button.on_click(lambda _: self.next())
         self.compare_button.on_click(lambda _: self.compare())
         self.proof.value = "<i>Press “compare outputs” (or call <code>.compare()</code>).</i>"
+        self.view.proof = self.proof.value
         self.show()
+
+    def _pages(self, style: str) -> dict[str, str]:
+        """The code and summary of ``style`` as HTML (the model is built here if it is not yet)."""
+        from twd_lab.models import model_source
+
+        summary = model_summary(self.model(style))
+        return {"code": f"<pre style=\"{PRE_STYLE};line-height:1.3\">{html_escape(model_source(style))}</pre>",
+                "summary": f"<pre style=\"{PRE_STYLE};line-height:1.2\">{html_escape(summary)}</pre>"}
 
     def next(self) -> None:
         """Show the next style (wrapping around)."""
@@ -139,13 +153,11 @@ class KerasStylesStepper(w.VBox):
         return self.models[style]
 
     def show(self) -> None:
-        """Show the code and summary of the current style."""
-        from twd_lab.models import model_source
-
+        """Show the code and summary of the current style (the browser switches its own copy at once)."""
         style = self.style.value
-        self.code.value = f"<pre style=\"{PRE_STYLE};line-height:1.3\">{html_escape(model_source(style))}</pre>"
-        summary = model_summary(self.model(style))
-        self.summary.value = f"<pre style=\"{PRE_STYLE};line-height:1.2\">{html_escape(summary)}</pre>"
+        page = self.view.pages.get(style) or self._pages(style)
+        self.code.value, self.summary.value = page["code"], page["summary"]
+        self.view.index = self.style.index
 
     def compare(self) -> dict[str, float]:
         """Share the functional model's weights with the other two and compare their outputs."""
@@ -167,6 +179,7 @@ class KerasStylesStepper(w.VBox):
             f"Parameters: {', '.join(f'{k} {v:,}' for k, v in params.items())}"
             f" ({'the same' if same else 'DIFFERENT'})."
         )
+        self.view.proof = self.proof.value
         return self.differences
 
     def _repr_mimebundle_(self, **kwargs):

@@ -9,11 +9,12 @@ import numpy as np
 
 from twd_lab.constants import BACKGROUND_GAIN_DB, MAX_ACTIVATES, MAX_NEGATIVES, SAMPLE_RATE, STEP_S, TY
 from twd_lab.plotting import plot_labels
-from twd_lab.widgets._common import FigureBox, audio_widget, new_figure, wav_bytes
+from twd_lab.widgets._common import FigureBox, new_figure, wav_bytes
 from twd_lab.widgets.audio_player import draw_spectrogram
 
 _ACTIVATE_COLOR = "tab:green"
 _NEGATIVE_COLOR = "tab:orange"
+_ACTIVATE_CSS, _NEGATIVE_CSS = "#2ca02c", "#ff7f0e"  # the same colours in the browser
 
 
 def _load_raw(raw):
@@ -44,8 +45,11 @@ class SynthesisExplorer(FigureBox):
     ``(activates, negatives, backgrounds)`` of float arrays at 44.1 kHz.
 
     Controls: ``seed``, ``n_activates`` (0-4), ``n_negatives`` (0-2), ``background`` (which one) and
-    ``background_db`` (its gain before mixing). The figure shows the waveform with each activate
-    (green) and negative (orange) highlighted, the spectrogram, and ``y``; ``.audio`` plays the mix;
+    ``background_db`` (its gain before mixing). The browser draws (``.view``, an
+    :class:`~twd_lab.widgets.audio_view.AudioView`, also ``.audio``: it plays the mix, ``.value`` its WAV
+    bytes) the waveform with each activate (green) and negative (orange) highlighted, the spectrogram and
+    ``y``, with the AudioPlayer's playhead, seeking and zoom; each change sends the new clip once.
+    ``.figure`` is the same as a matplotlib picture (the static copy, drawn when asked for);
     ``.example`` is the :class:`~twd_lab.synthesis.SynthesizedExample` shown.
     """
 
@@ -65,10 +69,12 @@ class SynthesisExplorer(FigureBox):
         self.background_db = w.FloatSlider(value=background_db, min=-40.0, max=0.0, step=1.0,
                                            description="background dB", style=style, layout=wide)
         self.info = w.HTML()
-        self.audio = audio_widget()
+        from twd_lab.widgets.audio_view import AudioView
+
+        self.view = self.audio = AudioView()
         controls = w.HBox([w.VBox([self.seed, self.n_activates, self.n_negatives]),
                            w.VBox([self.background, self.background_db])])
-        self.children = (controls, self.info, self.audio, self.image)
+        self.children = (controls, self.info, self.view)
         self.example = None
         for control in (self.seed, self.n_activates, self.n_negatives, self.background, self.background_db):
             control.observe(self._on_change, names="value")
@@ -78,7 +84,7 @@ class SynthesisExplorer(FigureBox):
         self.resynthesize()
 
     def resynthesize(self) -> None:
-        """Synthesize the example for the current control values and redraw."""
+        """Synthesize the example for the current control values and send it to the browser."""
         from twd_lab.synthesis import synthesize_example
 
         self.example = synthesize_example(
@@ -86,10 +92,17 @@ class SynthesisExplorer(FigureBox):
             rng=int(self.seed.value), n_activates=int(self.n_activates.value),
             n_negatives=int(self.n_negatives.value), background_gain_db=float(self.background_db.value),
         )
-        self.audio.value = wav_bytes(self.example.audio, SAMPLE_RATE)
-        self._redraw()
+        ex = self.example
+        regions = [(start / 1000, end / 1000, f"{kind}{i + 1}", color)
+                   for kind, segments, color in (("A", ex.activate_segments, _ACTIVATE_CSS),
+                                                 ("N", ex.negative_segments, _NEGATIVE_CSS))
+                   for i, (start, end) in enumerate(segments)]
+        self.view.show(ex.audio, wav_bytes(ex.audio, SAMPLE_RATE), labels=ex.y, label_step_s=STEP_S,
+                       regions=regions, waveform=True)
+        self._invalidate()
+        self.info.value = self.describe()
 
-    def _redraw(self) -> None:
+    def _static_figure(self):
         ex = self.example
         fig, (ax_wave, ax_spec, ax_y) = new_figure(3, height_ratios=[1.0, 1.6, 0.9])
         t = np.arange(ex.audio.size) / SAMPLE_RATE
@@ -109,8 +122,7 @@ class SynthesisExplorer(FigureBox):
         ax_y.set_ylabel("y")
         ax_y.set_xlabel("time (s)")
         ax_y.set_xlim(0, ex.audio.size / SAMPLE_RATE)
-        self._show_figure(fig)
-        self.info.value = self.describe()
+        return fig
 
     def describe(self) -> str:
         """HTML: where each clip went, and which steps of ``y`` its label set."""
@@ -131,6 +143,9 @@ class SynthesisExplorer(FigureBox):
                         f"{placed[1]} found room)")
         rows.append(f"y has {int(ex.y.sum())} ones out of {ex.y.size} steps")
         return "<br>".join(rows) if rows else "no words inserted: y is all zeros"
+
+    def _static_audio(self) -> list:
+        return [("", self.view)]  # the mix plays from the browser-drawn view
 
     def _summary(self) -> str:
         ex = self.example

@@ -9,6 +9,7 @@ import numpy as np
 
 from twd_lab.constants import PATIENCE, REFRACTORY, STEP_S, THRESHOLD
 from twd_lab.widgets._common import FigureBox
+from twd_lab.widgets.det_view import scores_table_html
 
 
 def pooled_scores(probs_per_clip, true_end_times, durations, *, threshold: float = THRESHOLD,
@@ -29,7 +30,12 @@ class ThresholdExplorer(FigureBox):
     ``probs_per_clip``: the model's per-step probabilities for each clip; ``true_end_times``: for each
     clip, the times (s) where a trigger word ends; ``durations``: each clip's length in seconds.
     ``.scores`` is the :class:`~twd_lab.metrics.EventScores` at the current setting, ``.curve`` the
-    :class:`~twd_lab.metrics.DetCurve` for the current patience and refractory.
+    :class:`~twd_lab.metrics.DetCurve` for the current patience and refractory, ``.table`` their table.
+
+    The browser holds the clips' probabilities (sent once) and answers the sliders itself: the table, the
+    DET curve and the labelled point are computed and drawn there (``.det_view``, a
+    :class:`~twd_lab.widgets.det_view.DetView`); the kernel's ``.scores``, ``.curve`` and ``.table`` follow.
+    ``.figure`` is the static picture (the curve and the point), drawn when asked for.
     """
 
     def __init__(self, probs_per_clip: Sequence, true_end_times: Sequence[Sequence[float]],
@@ -52,13 +58,17 @@ class ThresholdExplorer(FigureBox):
                                     style=style, continuous_update=False)
         self.refractory = w.IntSlider(value=refractory, min=0, max=200, description="refractory",
                                       style=style, continuous_update=False)
-        self.table = w.HTML()
+        self.table = w.HTML()  # the kernel's table (the browser draws its own, in the DetView)
         from twd_lab.widgets.det_view import DetView
 
-        # the DET plot is drawn in the browser; the slider moves its labelled point there, without the kernel
-        self.det_view = DetView(threshold=float(threshold))
-        w.jslink((self.threshold, "value"), (self.det_view, "threshold"))
-        self.children = (w.HBox([self.threshold, self.patience, self.refractory]), self.table, self.det_view)
+        # the table and DET plot are computed and drawn in the browser, from the clips sent once; the
+        # sliders are linked to it there, so they are answered without the kernel
+        self.det_view = DetView(threshold=float(threshold), patience=int(patience), refractory=int(refractory))
+        self.det_view.store_clips(self.probs, self.ends, self.durations, step_s=STEP_S)
+        for slider, name in ((self.threshold, "threshold"), (self.patience, "patience"),
+                             (self.refractory, "refractory")):
+            w.jslink((slider, "value"), (self.det_view, name))
+        self.children = (w.HBox([self.threshold, self.patience, self.refractory]), self.det_view)
         self.curve = None
         self.scores = None
         self.threshold.observe(lambda _: self.update(), names="value")
@@ -82,6 +92,10 @@ class ThresholdExplorer(FigureBox):
         self._redraw()
 
     def _redraw(self) -> None:
+        self._invalidate()
+        self.table.value = scores_table_html(self.scores)
+
+    def _static_figure(self):
         from matplotlib.figure import Figure
 
         from twd_lab.metrics import plot_det
@@ -96,19 +110,7 @@ class ThresholdExplorer(FigureBox):
                 label=f"threshold {self.threshold.value:.2f}: {s.false_accepts_per_hour:.1f} FA/h, "
                 f"miss {100 * s.miss_rate:.1f}%")
         ax.legend(fontsize=8, loc="upper right")
-        self._show_figure(fig)
-        hours = s.negative_s / 3600
-        self.table.value = (
-            "<table style='font-size:13px'>"
-            f"<tr><td>precision</td><td><b>{s.precision:.3f}</b></td>"
-            f"<td>({s.hits} of {s.n_triggers} detections are right)</td></tr>"
-            f"<tr><td>recall</td><td><b>{s.recall:.3f}</b></td>"
-            f"<td>({s.hits} of {s.n_words} words detected; miss rate {s.miss_rate:.3f})</td></tr>"
-            f"<tr><td>F1</td><td><b>{s.f1:.3f}</b></td><td></td></tr>"
-            f"<tr><td>false accepts / hour</td><td><b>{s.false_accepts_per_hour:.1f}</b></td>"
-            f"<td>({s.false_accepts} in {hours * 60:.1f} min of audio without the word)</td></tr>"
-            "</table>"
-        )
+        return fig
 
     def _summary(self) -> str:
         s = self.scores

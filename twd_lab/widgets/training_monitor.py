@@ -1,11 +1,15 @@
 """TrainingMonitor: a Keras callback that draws live loss and metric curves, with progress bars.
 
+The browser draws the curves (:class:`~twd_lab.widgets.curves_view.CurvesView`); the history crosses
+after each epoch. A matplotlib copy is drawn only when asked for (``.widget.figure``, the static picture).
+
 This module imports Keras (the callback must subclass ``keras.callbacks.Callback``), so
 ``twd_lab.widgets`` loads it only when ``TrainingMonitor`` is first used.
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 import ipywidgets as w
@@ -17,11 +21,17 @@ from twd_lab.widgets._common import FigureBox
 class _MonitorBox(FigureBox):
     def __init__(self, monitor: TrainingMonitor):
         super().__init__()
+        from twd_lab.widgets.curves_view import CurvesView
+
         self._monitor = monitor
         self.status = w.HTML("waiting for training to start")
         self.epoch_bar = w.IntProgress(value=0, min=0, max=1, description="epochs", bar_style="info")
         self.batch_bar = w.IntProgress(value=0, min=0, max=1, description="batches")
-        self.children = (self.status, w.HBox([self.epoch_bar, self.batch_bar]), self.image)
+        self.view = CurvesView()
+        self.children = (self.status, w.HBox([self.epoch_bar, self.batch_bar]), self.view)
+
+    def _static_figure(self):
+        return self._monitor.static_figure()
 
     def _summary(self) -> str:
         return f"{len(self._monitor.history.get('loss', []))} epoch(s) seen"
@@ -32,7 +42,8 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     Pass it to ``model.fit(..., callbacks=[TrainingMonitor()])``. In a notebook it displays itself when
     training starts (``display=False`` to place ``monitor.widget`` yourself). ``history`` holds every
-    value logged at the end of each epoch (like ``History.history``); ``.widget.figure`` the curves.
+    value logged at the end of each epoch (like ``History.history``); the browser draws the curves
+    (``.widget.view``), ``.widget.figure`` is the same as a static picture.
     Each metric ``m`` is drawn with its ``val_m`` on the same axes; the batch loss of the running epoch
     is shown in the status line, refreshed every ``batch_every`` batches. ``metrics``: the panels to draw,
     in order (e.g. ``("loss", "accuracy", "dev_f1")``); by default ``loss`` and then the others by name.
@@ -58,6 +69,7 @@ class TrainingMonitor(keras.callbacks.Callback):
         epochs = int((self.params or {}).get("epochs") or 1)
         self.widget.epoch_bar.max = epochs
         self.widget.epoch_bar.value = 0
+        self.widget.view.epochs = epochs
         self.widget.status.value = f"training: {epochs} epoch(s)"
         if self.display:
             try:
@@ -110,9 +122,19 @@ class TrainingMonitor(keras.callbacks.Callback):
         return names[: self.max_panels]
 
     def redraw(self) -> None:
+        """Send the history to the browser (and let the static picture be drawn again when asked for)."""
+        with self.widget.view.hold_sync():
+            # a NaN loss crosses as null: JSON has no NaN
+            self.widget.view.history = {k: [x if math.isfinite(x) else None for x in v]
+                                        for k, v in self.history.items()}
+            self.widget.view.panels = self.panels()
+        self.widget._invalidate()
+
+    def static_figure(self):
+        """The curves as a matplotlib ``Figure`` (``None`` before the first epoch)."""
         panels = self.panels()
         if not panels:
-            return
+            return None
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator
 
@@ -127,7 +149,7 @@ class TrainingMonitor(keras.callbacks.Callback):
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.legend(fontsize=8)
-        self.widget._show_figure(fig)
+        return fig
 
     def _ipython_display_(self):
         from IPython.display import display

@@ -1,9 +1,15 @@
-// AudioPlayer's browser side (anywidget ES module): spectrogram, label spans, probabilities, threshold and
-// detections on one time axis, drawn at the device's resolution; a playhead at screen rate; click or drag
-// to seek; hover shows time and value. The clip's data arrives once, as binary traits.
-// (hidpiCanvas and h come from _common.js, which twd_lab.widgets._anywidget.esm puts before this module)
+// AudioView's browser side (anywidget ES module), the one drawing module of the AudioPlayer, the
+// SynthesisExplorer and the DetectionDemo: waveform, spectrogram, label spans, marked regions,
+// probabilities, threshold and detections on one time axis, drawn at the device's resolution; a playhead
+// at screen rate; click or drag to seek; hover shows time and value; zoom on the time axis (Ctrl/Alt +
+// wheel, or shift-drag a region and press "zoom"; "all" or a double click resets). The clip's data
+// arrives once, as binary traits; with fire_in_browser the firing rule runs here on the stored
+// probabilities, so the threshold, patience and refractory controls need no kernel.
+// (h, hidpiCanvas, f32, niceStep and pickTriggers come from _common.js, which
+// twd_lab.widgets._anywidget.esm puts before this module)
 
 const PAD_L = 46, PAD_R = 10; // CSS px for the row labels on the left
+const MIN_SPAN_S = 0.05; // the narrowest zoom
 
 // A magma-like colour map: 256 RGB triples from a few stops, linearly between them.
 const LUT = (() => {
@@ -16,31 +22,44 @@ const LUT = (() => {
   return lut;
 })();
 
-const f32 = (dv) => (dv && dv.byteLength ? new Float32Array(dv.buffer.slice(dv.byteOffset, dv.byteOffset + dv.byteLength)) : new Float32Array(0));
-
 function render({ model, el }) {
   const root = h("div", { class: "twd-player" });
   const play = h("button", { class: "twd-play" }, "▶ Play");
+  const zoomIn = h("button", { class: "twd-zoom", title: "Zoom to the shift-dragged region" }, "zoom");
+  const zoomAll = h("button", { class: "twd-zoom-reset", title: "Show the whole clip (or double-click the picture)" }, "all");
   const clock = h("span", { class: "twd-clock" });
   const hover = h("div", { class: "twd-hover" });
   const canvas = h("canvas", { class: "twd-player-canvas" });
   const audio = h("audio", { preload: "auto" });
   audio.style.display = "none";
-  root.append(h("div", { class: "twd-row" }, play, clock), canvas, hover, audio);
+  root.append(h("div", { class: "twd-row" }, play, zoomIn, zoomAll, clock), canvas, hover, audio);
   el.append(root);
 
-  let spec = null, probs = new Float32Array(0), times = new Float32Array(0), url = null;
+  let spec = null, probs = new Float32Array(0), times = new Float32Array(0), wave = new Float32Array(0), url = null;
   let layout = null, base = null, raf = 0, dragging = false;
   let selecting = false, sel = null; // a region [a, b] (s), chosen by shift-dragging; Play plays only it
+  let view = [0, Math.max(1e-3, model.get("duration_s"))], shownDur = -1; // the time span shown (s)
 
+  const dur = () => Math.max(1e-3, model.get("duration_s"));
   const rowsNow = () => {
-    const rows = [["spectrogram", 120]];
+    const rows = [];
+    if (wave.length) rows.push(["waveform", 56]);
+    rows.push(["spectrogram", 120]);
     if (model.get("has_labels")) rows.push(["labels", 34]);
     if (probs.length) rows.push(["probabilities", 80]);
     return rows;
   };
   const cssHeight = () => rowsNow().reduce((s, r) => s + r[1] + 6, 0) + 22;
   let fit = hidpiCanvas(canvas, cssHeight());
+
+  function setView(a, b) {
+    const d = dur(), span = Math.min(d, Math.max(MIN_SPAN_S, b - a));
+    a = Math.max(0, Math.min(d - span, a));
+    view = [a, a + span];
+    root.dataset.view = `${view[0].toFixed(3)},${view[1].toFixed(3)}`;
+    base = null;
+    redraw();
+  }
 
   function loadClip() {
     const wav = model.get("value");
@@ -64,6 +83,11 @@ function render({ model, el }) {
       }
       spec.getContext("2d").putImageData(img, 0, 0);
     }
+    wave = f32(model.get("wave"));
+    // a clip as long as the last one keeps the zoom (the SynthesisExplorer's clips: compare like with like)
+    if (Math.abs(dur() - shownDur) > 1e-6) view = [0, dur()];
+    shownDur = dur();
+    root.dataset.view = `${view[0].toFixed(3)},${view[1].toFixed(3)}`;
     loadOverlays();
   }
   function loadOverlays() {
@@ -72,30 +96,52 @@ function render({ model, el }) {
     fit = hidpiCanvas(canvas, cssHeight());
     base = null;
   }
+  function triggerTimes() {
+    if (!(model.get("fire_in_browser") && probs.length)) return model.get("triggers");
+    const fires = pickTriggers(probs, model.get("threshold"), model.get("patience"), model.get("refractory"));
+    return fires.map((i) => times[i]);
+  }
 
-  // the static picture, redrawn only when the data or the size changes
+  // the static picture, redrawn only when the data, the view or the size changes
   function drawBase(W, H, dpr) {
-    const dur = Math.max(1e-3, model.get("duration_s"));
+    const [v0, v1] = view;
     const x0 = PAD_L * dpr, x1 = W - PAD_R * dpr;
-    const xOf = (t) => x0 + (t / dur) * (x1 - x0);
+    const xOf = (t) => x0 + ((t - v0) / (v1 - v0)) * (x1 - x0);
     const rows = [];
     let y = 4 * dpr;
     for (const [name, hh] of rowsNow()) { rows.push({ name, y, h: hh * dpr }); y += (hh + 6) * dpr; }
-    layout = { x0, x1, dur, rows, dpr, axisY: y };
+    layout = { x0, x1, v0, v1, rows, dpr, axisY: y };
     base = document.createElement("canvas");
     base.width = W; base.height = H;
     const g = base.getContext("2d");
     g.fillStyle = "#fff"; g.fillRect(0, 0, W, H);
     g.font = `${11 * dpr}px sans-serif`;
     const th = model.get("threshold");
+    const clipTo = (r) => { g.save(); g.beginPath(); g.rect(x0, r.y, x1 - x0, r.h); g.clip(); };
     for (const r of rows) {
       g.fillStyle = "#444"; g.textAlign = "right";
-      if (r.name === "spectrogram") {
+      if (r.name === "waveform") {
+        g.fillStyle = "#f7f7f7"; g.fillRect(x0, r.y, x1 - x0, r.h);
+        const n = wave.length / 2, mid = r.y + r.h / 2, amp = r.h / 2 - 2 * dpr;
+        let peak = 1e-6;
+        for (let i = 0; i < wave.length; i++) peak = Math.max(peak, Math.abs(wave[i]));
+        clipTo(r);
+        g.fillStyle = "#555";
+        const c0 = Math.max(0, Math.floor((v0 / dur()) * n)), c1 = Math.min(n, Math.ceil((v1 / dur()) * n));
+        const wCol = Math.max(dpr, (x1 - x0) / Math.max(1, c1 - c0));
+        for (let c = c0; c < c1; c++) {
+          const lo = wave[2 * c] / peak, hi = wave[2 * c + 1] / peak;
+          g.fillRect(xOf((c / n) * dur()), mid - hi * amp, wCol, Math.max(dpr, (hi - lo) * amp));
+        }
+        g.restore();
+        g.fillStyle = "#444"; g.fillText("wave", x0 - 4 * dpr, mid + 4 * dpr);
+      } else if (r.name === "spectrogram") {
         g.fillStyle = "#000"; g.fillRect(x0, r.y, x1 - x0, r.h);
         if (spec) {
+          clipTo(r);
           g.imageSmoothingEnabled = true;
-          const shown = Math.min(1, model.get("spec_end_s") / dur); // the frames cover the clip
-          g.drawImage(spec, 0, 0, spec.width, spec.height, x0, r.y, (x1 - x0) * shown, r.h);
+          g.drawImage(spec, 0, 0, spec.width, spec.height, xOf(0), r.y, xOf(model.get("spec_end_s")) - xOf(0), r.h);
+          g.restore();
         }
         g.fillStyle = "#444";
         const top = model.get("spec_top_khz");
@@ -104,64 +150,94 @@ function render({ model, el }) {
         g.fillText("kHz", 0, 0); g.restore();
       } else if (r.name === "labels") {
         g.fillStyle = "#f3f3f3"; g.fillRect(x0, r.y, x1 - x0, r.h);
+        clipTo(r);
         g.fillStyle = "rgba(44, 160, 44, 0.75)";
         for (const [a, b] of model.get("label_spans")) g.fillRect(xOf(a), r.y + 3 * dpr, Math.max(dpr, xOf(b) - xOf(a)), r.h - 6 * dpr);
+        g.restore();
         g.fillStyle = "#444"; g.fillText("label", x0 - 4 * dpr, r.y + r.h / 2 + 4 * dpr);
       } else {
         const yOf = (p) => r.y + (1 - p) * r.h;
         g.strokeStyle = "#ddd"; g.lineWidth = dpr; g.strokeRect(x0, r.y, x1 - x0, r.h);
         g.fillStyle = "#444";
         for (const p of [0, 0.5, 1]) g.fillText(p.toFixed(1), x0 - 4 * dpr, yOf(p) + 4 * dpr);
+        clipTo(r);
         g.strokeStyle = "#1f77b4"; g.lineWidth = 1.5 * dpr; g.beginPath();
         for (let i = 0; i < probs.length; i++) (i ? g.lineTo : g.moveTo).call(g, xOf(times[i]), yOf(probs[i]));
         g.stroke();
+        g.restore();
         g.setLineDash([6 * dpr, 4 * dpr]); g.strokeStyle = "#555"; g.lineWidth = dpr;
         g.beginPath(); g.moveTo(x0, yOf(th)); g.lineTo(x1, yOf(th)); g.stroke(); g.setLineDash([]);
         g.textAlign = "left"; g.fillText(`threshold ${th.toFixed(2)}`, x0 + 4 * dpr, yOf(th) - 3 * dpr);
       }
     }
-    g.strokeStyle = "#d62728"; g.lineWidth = 1.5 * dpr;
-    for (const t of model.get("triggers")) {
-      g.beginPath(); g.moveTo(xOf(t), rows[0].y); g.lineTo(xOf(t), layout.axisY - 6 * dpr); g.stroke();
+    const all = { y: rows[0].y, h: layout.axisY - 6 * dpr - rows[0].y };
+    clipTo(all);
+    for (const [a, b, name, color] of model.get("regions")) {
+      g.globalAlpha = 0.25; g.fillStyle = color;
+      g.fillRect(xOf(a), all.y, xOf(b) - xOf(a), all.h);
+      g.globalAlpha = 1; g.textAlign = "center"; g.font = `bold ${11 * dpr}px sans-serif`;
+      g.fillText(name, (xOf(a) + xOf(b)) / 2, rows[0].y + 12 * dpr);
     }
+    g.font = `${11 * dpr}px sans-serif`;
+    const shown = triggerTimes();
+    g.strokeStyle = "#d62728"; g.lineWidth = 1.5 * dpr;
+    for (const t of shown) { g.beginPath(); g.moveTo(xOf(t), all.y); g.lineTo(xOf(t), all.y + all.h); g.stroke(); }
+    g.restore();
+    root.dataset.triggers = JSON.stringify(shown.map((t) => +t.toFixed(4)));
+    root.dataset.kernelTriggers = JSON.stringify(model.get("triggers").map((t) => +t.toFixed(4)));
+    root.dataset.regions = JSON.stringify(model.get("regions").map(([a, b, name]) => [name, +a.toFixed(3), +b.toFixed(3)]));
     // the time axis: about one tick per 80 CSS px, at 1-2-5 steps
-    const raw = dur / ((x1 - x0) / (80 * dpr));
-    const p10 = 10 ** Math.floor(Math.log10(raw));
-    const step = [1, 2, 5, 10].map((m) => m * p10).find((s) => s >= raw);
+    const step = niceStep(v1 - v0, (x1 - x0) / (80 * dpr));
     g.fillStyle = "#444"; g.textAlign = "center";
-    for (let t = 0; t <= dur + 1e-9; t += step) {
+    for (let t = Math.ceil(v0 / step - 1e-9) * step; t <= v1 + 1e-9; t += step) {
       g.fillRect(xOf(t) - dpr / 2, layout.axisY - 6 * dpr, dpr, 4 * dpr);
       g.fillText(`${+t.toFixed(3)} s`, xOf(t), layout.axisY + 8 * dpr);
     }
+    root.dataset.drawnThreshold = th.toFixed(4);
+    root.dataset.drawnAt = String(performance.now());
   }
 
   function frame() {
     const { W, H, dpr } = fit();
+    let t = audio.currentTime || model.get("position_s") || 0;
+    // playing past the view's edge turns the page, as a score follows the music
+    if (!audio.paused && layout && (t > view[1] || t < view[0]) && view[1] - view[0] < dur() - 1e-6) {
+      const span = view[1] - view[0];
+      view = [Math.max(0, Math.min(dur() - span, t - 0.05 * span)), 0];
+      view[1] = view[0] + span;
+      root.dataset.view = `${view[0].toFixed(3)},${view[1].toFixed(3)}`;
+      base = null;
+    }
     if (!base || base.width !== W || base.height !== H) drawBase(W, H, dpr);
     const g = canvas.getContext("2d");
     g.drawImage(base, 0, 0);
-    const xAt = (tt) => layout.x0 + (tt / layout.dur) * (layout.x1 - layout.x0);
+    const xAt = (tt) => layout.x0 + ((tt - layout.v0) / (layout.v1 - layout.v0)) * (layout.x1 - layout.x0);
+    g.save(); g.beginPath(); g.rect(layout.x0, 0, layout.x1 - layout.x0, H); g.clip();
     if (sel) {
       g.fillStyle = "rgba(0, 183, 255, 0.18)";
       g.fillRect(xAt(sel[0]), layout.rows[0].y, xAt(sel[1]) - xAt(sel[0]), layout.axisY - layout.rows[0].y);
       if (!audio.paused && audio.currentTime >= sel[1]) audio.pause();
     }
     root.dataset.selection = sel ? `${sel[0].toFixed(3)},${sel[1].toFixed(3)}` : "";
-    const t = audio.currentTime || model.get("position_s") || 0;
-    const x = layout.x0 + (Math.min(t, layout.dur) / layout.dur) * (layout.x1 - layout.x0);
+    t = audio.currentTime || model.get("position_s") || 0;
+    const x = xAt(Math.min(t, dur()));
     g.fillStyle = "#00b7ff"; g.fillRect(x - dpr, layout.rows[0].y, 2 * dpr, layout.axisY - layout.rows[0].y);
+    g.restore();
     root.dataset.position = t.toFixed(3);
     root.dataset.playheadX = (x / dpr).toFixed(1);
-    clock.textContent = `${t.toFixed(2)} / ${layout.dur.toFixed(2)} s`;
+    clock.textContent = `${t.toFixed(2)} / ${dur().toFixed(2)} s`;
+    zoomIn.disabled = !sel;
+    zoomAll.disabled = view[1] - view[0] >= dur() - 1e-6;
     if (!audio.paused) raf = requestAnimationFrame(frame); else raf = 0;
   }
   const redraw = () => { if (!raf) raf = requestAnimationFrame(frame); };
 
-  // pointer: seek (click or drag) and hover readout
+  // pointer: seek (click or drag), select (shift-drag) and hover readout
   const where = (ev) => {
     const r = canvas.getBoundingClientRect(), dpr = layout.dpr;
     const px = (ev.clientX - r.left) * dpr, py = (ev.clientY - r.top) * dpr;
-    const t = Math.max(0, Math.min(layout.dur, ((px - layout.x0) / (layout.x1 - layout.x0)) * layout.dur));
+    // the view now, not the one last drawn: a click right after a zoom lands where the new axis puts it
+    const t = Math.max(0, Math.min(dur(), view[0] + ((px - layout.x0) / (layout.x1 - layout.x0)) * (view[1] - view[0])));
     const row = layout.rows.find((rr) => py >= rr.y && py <= rr.y + rr.h);
     return { t, row, py };
   };
@@ -205,10 +281,31 @@ function render({ model, el }) {
       value = ` · p(activate) = ${probs[i].toFixed(3)}`;
     } else if (row && row.name === "labels") {
       value = model.get("label_spans").some(([a, b]) => t >= a && t < b) ? " · label 1" : " · label 0";
+    } else if (row && row.name === "waveform" && wave.length) {
+      const c = Math.min(wave.length / 2 - 1, Math.floor((t / dur()) * (wave.length / 2)));
+      value = ` · amplitude ${wave[2 * c].toFixed(3)} to ${wave[2 * c + 1].toFixed(3)}`;
     }
     hover.textContent = `t = ${t.toFixed(3)} s${value}` + (sel ? ` · selected ${sel[0].toFixed(2)}–${sel[1].toFixed(2)} s` : "");
   });
   canvas.addEventListener("pointerleave", () => { hover.textContent = ""; });
+  // zoom: Ctrl or Alt + wheel (and a trackpad's pinch) about the pointer; a sideways wheel pans
+  canvas.addEventListener("wheel", (ev) => {
+    if (!layout) return;
+    const [v0, v1] = view, span = v1 - v0;
+    if (ev.ctrlKey || ev.altKey) {
+      ev.preventDefault();
+      const { t } = where(ev), f = Math.exp(ev.deltaY * 0.002);
+      const next = Math.min(dur(), Math.max(MIN_SPAN_S, span * f));
+      setView(t - ((t - v0) * next) / span, t - ((t - v0) * next) / span + next);
+    } else if (Math.abs(ev.deltaX) > Math.abs(ev.deltaY) && span < dur() - 1e-6) {
+      ev.preventDefault();
+      const dt = (ev.deltaX / (canvas.clientWidth || 600)) * span;
+      setView(v0 + dt, v1 + dt);
+    }
+  }, { passive: false });
+  canvas.addEventListener("dblclick", () => setView(0, dur()));
+  zoomIn.onclick = () => { if (sel) setView(sel[0], sel[1]); };
+  zoomAll.onclick = () => setView(0, dur());
 
   play.onclick = () => {
     if (!audio.paused) return audio.pause();
@@ -225,8 +322,9 @@ function render({ model, el }) {
   audio.addEventListener("seeked", () => redraw());
 
   model.on("change:value", () => { loadClip(); redraw(); });
-  for (const name of ["probs", "prob_times", "threshold", "triggers", "label_spans", "has_labels"])
-    model.on(`change:${name}`, () => { loadOverlays(); redraw(); });
+  for (const name of ["probs", "prob_times", "threshold", "triggers", "label_spans", "has_labels", "regions",
+    "wave", "fire_in_browser", "patience", "refractory"])
+    model.on(`change:${name}`, () => { if (name === "wave") wave = f32(model.get("wave")); loadOverlays(); redraw(); });
   model.on("change:position_s", () => {
     const t = model.get("position_s");
     if (Math.abs(audio.currentTime - t) > 0.05) { audio.currentTime = t; redraw(); }
