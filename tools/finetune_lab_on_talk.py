@@ -7,6 +7,8 @@ Starts from the shipped ``assets/model.keras`` and trains on the lab's on-the-fl
 training voices, default augmentation), except that in a share ``--p-talk`` of them the background is
 10 s of talk (:func:`twd_lab.talk.talk_clip`, training voices and texts) 3-10 dB under the words instead
 of room noise 20 dB under them, so the network hears speech that is not "activate" with label 0.
+With ``--p-talk-only`` a share of those talk examples carry no words at all: the talk alone, at its own
+level, labelled 0 everywhere (the speech-embedding head's lever: talk as pure negatives).
 The held-out voices and texts and every real recording stay out of it.
 """
 
@@ -28,17 +30,24 @@ from twd_lab.training import OnTheFlyDataset
 class TalkMixedDataset(OnTheFlyDataset):
     """:class:`OnTheFlyDataset` whose examples have talk as their background with chance ``p_talk``."""
 
-    def __init__(self, *args, talk_clips=(), p_talk: float = 0.4, **kwargs):
+    def __init__(self, *args, talk_clips=(), p_talk: float = 0.4, p_talk_only: float = 0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.talk_clips = list(talk_clips)
         self.p_talk = float(p_talk)
+        self.p_talk_only = float(p_talk_only)
 
     def example(self, rng):
         if not self.talk_clips or rng.random() >= self.p_talk:
             return super().example(rng)
         talk = self.talk_clips[int(rng.integers(len(self.talk_clips)))]
+        talk = np.roll(talk, int(rng.integers(talk.size)))
+        if rng.random() < self.p_talk_only:
+            from twd_lab.constants import TY
+            from twd_lab.spectrogram import pcm16_frames
+
+            return pcm16_frames(talk), np.zeros((TY, 1), np.float32)
         return self.example_over(
-            np.roll(talk, int(rng.integers(talk.size))),
+            talk,
             rng,
             background_gain_db=float(rng.uniform(-10.0, -3.0)),
         )
@@ -49,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="the fine-tuned model (.keras)")
     ap.add_argument("--talk-clips", type=int, default=150, help="10 s talk clips rendered for the pool")
     ap.add_argument("--p-talk", type=float, default=0.4, help="share of examples over talk")
+    ap.add_argument(
+        "--p-talk-only",
+        type=float,
+        default=0.0,
+        help="share of the talk examples with no words (all labels 0)",
+    )
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--steps-per-epoch", type=int, default=25)
     ap.add_argument("--batch-size", type=int, default=32)
@@ -80,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed + 50,
         talk_clips=pool,
         p_talk=args.p_talk,
+        p_talk_only=args.p_talk_only,
     )
     dev = evaluation.build_test_set("train", 32, seed=10_000 + args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
