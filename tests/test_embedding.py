@@ -36,12 +36,14 @@ def test_importing_twd_lab_does_not_import_onnxruntime_or_keras():
 
 def test_missing_onnxruntime_raises_error_naming_the_extra(monkeypatch):
     E._sessions.cache_clear()
+    E._shipped_sessions.cache_clear()
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` fail
     try:
         with pytest.raises(ImportError, match=r"twd-lab\[embedding\]"):
             E.embeddings(_noise(1.0), 44_100)
     finally:
         E._sessions.cache_clear()
+        E._shipped_sessions.cache_clear()
 
 
 def test_step_count_and_times_follow_the_models_framing():

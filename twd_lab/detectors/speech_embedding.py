@@ -112,16 +112,25 @@ def _session(model, ort):
 
 @functools.lru_cache(maxsize=1)
 def _sessions():
-    """(mel session, embedding session, sliding embedding session or None)."""
-    ort = _import_onnxruntime()
-    paths = model_files()
-    mel, emb = _session(str(paths["mel"]), ort), _session(str(paths["embedding"]), ort)
-    sliding = onnx_sliding.sliding_model(paths["embedding"])
+    """(mel session, embedding session, sliding embedding session or None).
+
+    The sliding model is built on first use of this function only; a stream, which needs just the mel
+    model and :func:`_stage_sessions`, calls :func:`_shipped_sessions` and never pays for it."""
+    mel, emb = _shipped_sessions()
+    sliding = onnx_sliding.sliding_model(model_files()["embedding"])
     if sliding is not None:
-        sliding = _session(sliding, ort)
+        sliding = _session(sliding, _import_onnxruntime())
         if not _same_as_windows(sliding, emb):
             sliding = None
     return mel, emb, sliding
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_sessions():
+    """(mel session, embedding session) of the two ONNX files as shipped."""
+    ort = _import_onnxruntime()
+    paths = model_files()
+    return _session(str(paths["mel"]), ort), _session(str(paths["embedding"]), ort)
 
 
 def _check_frames(extra_windows: int = 40) -> np.ndarray:
@@ -147,7 +156,7 @@ def _stage_sessions():
     frames, embedder = _check_frames(), FrameEmbedder(sessions)
     pieces = np.split(frames, [5, 80, 83, 200, 300])
     streamed = np.concatenate([embedder.feed(p) for p in pieces])
-    ok = np.allclose(streamed, _embed_windows(_sessions()[1], frames), atol=1e-5)
+    ok = np.allclose(streamed, _embed_windows(_shipped_sessions()[1], frames), atol=1e-5)
     return sessions if ok else None
 
 
@@ -195,7 +204,7 @@ def _check_samples(samples, sample_rate) -> np.ndarray:
 
 def mel_frames(samples_16k: np.ndarray) -> np.ndarray:
     """Scaled mel frames ``(frames, 32)`` float32 of float audio at 16 kHz (the embedding's input)."""
-    mel = _sessions()[0]
+    mel = _shipped_sessions()[0]
     x = (np.asarray(samples_16k, dtype=np.float32) * _PCM_SCALE)[None, :]
     out = mel.run(None, {"input": x})[0]  # (1, 1, frames, 32)
     return out[0, 0] / 10.0 + 2.0
