@@ -14,7 +14,10 @@ Rows (each test is one continuous stream, see :mod:`twd_lab.talk_eval`):
   20 s, between and inside sentences (recall, precision, false accepts per hour);
 * ``real words in generated talk``: the same words spliced into an hour of held-out generated talk;
 * ``real words at N dB SNR``: the real words over babble (of real talk), dishes, traffic and music at
-  0, 10 and 20 dB speech-to-noise ratio.
+  0, 10 and 20 dB speech-to-noise ratio;
+* ``held-out TTS words at N dB SNR``: the same test made only of the project's own held-out audio (TTS
+  voices training never heard, over a crowd of held-out generated talkers), twice the clips: what heads
+  are compared on, since the real rows are measured, never chosen on.
 
 The speech-embedding heads are scored from cached embeddings (``--cache``, default ``runs/talk_eval``),
 so comparing heads after the first run takes seconds; the lab network hears the audio itself.
@@ -25,6 +28,7 @@ and ``fortunes`` for the generated ones.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -49,6 +53,27 @@ def scenes(args) -> dict:
         lambda: T.generated_talk_segments(hours, seed=args.seed, progress=True),
         f"gen_talk_{hours:g}h_seed{args.seed}",
     )
+    if args.snr:
+        from twd_lab.assets_index import bundled_raw_dir
+
+        held = load_raw_audio(bundled_raw_dir("heldout"), as_arrays=True)
+
+        @functools.cache
+        def crowd():  # held-out talkers, made once for every SNR
+            return T.clean_talk_clips(40, seed=args.seed + 200)
+
+        for snr in args.snr:
+            out[f"held-out TTS words at {snr:g} dB SNR"] = (
+                lambda snr=snr: T.noisy_word_segments(
+                    held[0],
+                    held[1],
+                    snr,
+                    n=args.noise_clips * 2,
+                    babble_talk=crowd(),
+                    rng=args.seed + 300,
+                ),
+                f"heldout_words_snr{snr:g}_n{args.noise_clips * 2}_seed{args.seed}",
+            )
     coursera, talk_dir = real_speech_dir(), T.real_talk_dir()
     if coursera is None or talk_dir is None:
         print("note: ../shared/real_speech is absent: the real rows are left out", file=sys.stderr)

@@ -9,8 +9,8 @@ of ``(audio, word_ends_s)`` segments at 44.1 kHz, played back to back):
 * :func:`generated_talk_segments`: hours of :mod:`twd_lab.talk` in held-out voices and held-out texts;
 * :func:`spliced_segments`: real "activate" recordings spliced into talk, between sentences and inside
   them, at the talk's level;
-* :func:`noisy_word_segments`: real "activate" recordings over babble, dishes, traffic and music at a
-  given speech-to-noise ratio.
+* :func:`noisy_word_segments`: "activate" recordings (real ones, or held-out TTS voices) over babble,
+  dishes, traffic and music at a given speech-to-noise ratio.
 
 :func:`score_stream` runs either detector over a scene and scores it with
 :func:`twd_lab.metrics.event_scores` (a firing within -0.2 ... +1.2 s of a word's end detects it; every
@@ -123,6 +123,20 @@ def _talk_segments(n, sentences, voices, backgrounds, seed, split, segment_s, pr
             augment=WordAugmenter() if rng.random() < 0.5 else None,
         )
         yield clip.audio, []
+
+
+def clean_talk_clips(n: int, *, split: str = "heldout", seed: int = 0) -> list[np.ndarray]:
+    """``n`` 10 s clips of one synthetic talker (no background, 44.1 kHz) in ``split``'s voices and texts:
+    the talkers of a generated crowd for :func:`noisy_word_segments` (``babble_talk``)."""
+    from twd_lab import talk
+
+    sentences, voices = talk.talk_sentences(split), talk.talk_voices(split)
+    return [
+        talk.talk_clip(
+            sentences, voices, rng=np.random.default_rng([seed, i]), mode="monologue", background_p=0.0
+        ).audio
+        for i in range(int(n))
+    ]
 
 
 def _level(x: np.ndarray) -> np.ndarray:
