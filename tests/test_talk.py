@@ -105,6 +105,23 @@ def test_every_mode_renders(pool, mode):
     assert clip.mode == mode and np.isfinite(clip.audio).all()
 
 
+def test_crowd_clip_is_many_talkers_none_in_front(pool):
+    sentences, voices = pool
+    a = talk.crowd_clip(sentences, voices, rng=5, duration_s=4.0)
+    np.testing.assert_array_equal(a, talk.crowd_clip(sentences, voices, rng=5, duration_s=4.0))
+    assert a.shape == (4 * SAMPLE_RATE,) and a.dtype == np.float32
+    assert rms_db(a) == pytest.approx(-20.0, abs=0.5)
+    one = talk.talk_clip(sentences, voices, rng=5, duration_s=4.0, mode="monologue", background_p=0.0).audio
+    level = [10 * np.log10((x.reshape(-1, 441) ** 2).mean(1) + 1e-12) for x in (a, one)]
+    # a din: far fewer quiet 10 ms frames than one talker with pauses between words and sentences
+    quiet = [(lv < lv.max() - 25).mean() for lv in level]
+    assert quiet[0] < quiet[1] / 2, quiet
+    mixed = talk.mix_crowd([np.ones(10, np.float32)] * 4, rng=0)
+    assert 4 * 10 ** (talk.CROWD_GAIN_DB[0] / 20) <= mixed[0] <= 4 * 10 ** (talk.CROWD_GAIN_DB[1] / 20)
+    with pytest.raises(ValueError, match="sentences"):
+        talk.crowd_clip([], voices, rng=0)
+
+
 def test_talk_clip_refuses_what_it_cannot_do(pool):
     sentences, voices = pool
     with pytest.raises(ValueError, match="mode"):
@@ -266,6 +283,10 @@ def test_training_clips_of_talk_and_of_words_in_noise_keep_their_word_ends(pool)
     noisy = D.embedded_noisy_examples((acts, negs, bgs), 2, rng=0, kinds=("music", "dishes"))
     assert noisy.emb.shape[:1] == (2,) and all(0 < e <= 10 for ends in noisy.word_ends_s for e in ends)
     assert any(noisy.word_ends_s), "rng=0 says the word somewhere, so the next line can tell"
+    crowd = D.embedded_noisy_examples(
+        (acts, negs, bgs), 2, rng=0, talk=(sentences, voices), p_talk=1.0, p_diffuse=1.0
+    )
+    assert crowd.emb.shape[:1] == (2,) and not np.allclose(crowd.emb, noisy.emb)
     none = D.embedded_noisy_examples((acts, negs, bgs), 2, rng=0, kinds=("music",), n_activates=0)
     assert none.emb.shape[:1] == (2,) and none.word_ends_s == [[], []]
     X, y, w = D.training_arrays(quiet + said)

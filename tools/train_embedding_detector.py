@@ -127,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
         "--noisy-crowd", type=float, default=0.5, help="share of --noisy clips over a crowd of talkers (0.5)"
     )
     ap.add_argument(
+        "--noisy-diffuse",
+        type=float,
+        default=0.0,
+        help="share of those crowds that are a din of 4-8 equal talkers, not one talker over others (0)",
+    )
+    ap.add_argument(
         "--noisy-mining",
         type=int,
         default=0,
@@ -205,12 +211,20 @@ def main(argv: list[str] | None = None) -> int:
     def noisy(n: int, seed: int, tag: str, n_activates):
         if n <= 0:
             return None
+        diffuse = f"_diffuse{args.noisy_diffuse:g}" if args.noisy_diffuse else ""
         return cached(
             args.cache,
-            f"{key}_{tag}_n{n}_seed{seed}_crowd{args.noisy_crowd:g}",
+            f"{key}_{tag}_n{n}_seed{seed}_crowd{args.noisy_crowd:g}{diffuse}",
             tag,
             lambda: D.embedded_noisy_examples(
-                raw, n, rng=seed, talk=crowd, p_talk=args.noisy_crowd, n_activates=n_activates, progress=True
+                raw,
+                n,
+                rng=seed,
+                talk=crowd,
+                p_talk=args.noisy_crowd,
+                p_diffuse=args.noisy_diffuse,
+                n_activates=n_activates,
+                progress=True,
             ),
         )
 
@@ -262,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "confusable_clips": args.confusables,
         "noisy_clips": args.noisy,
         "noisy_crowd_share": args.noisy_crowd,
+        "noisy_diffuse_share": args.noisy_diffuse,
         "noisy_mining_clips": args.noisy_mining,
         "talk_clips": args.talk,
         "talk_word_clips": args.talk_words,

@@ -180,6 +180,7 @@ def embedded_noisy_examples(
     kinds: Sequence[str] | None = None,
     talk: tuple[Sequence[str], Sequence] | None = None,
     p_talk: float = 0.5,
+    p_diffuse: float = 0.0,
     n_activates: int | None = None,
     progress: bool = False,
 ) -> EmbeddedClips:
@@ -191,8 +192,10 @@ def embedded_noisy_examples(
     down: the lab's mix is too quiet to teach a detector to hear a word in a kitchen or a crowd. With
     ``talk`` (``(sentences, voices)`` of :mod:`twd_lab.talk`), a share ``p_talk`` of the backgrounds is a
     crowd of talkers instead (:func:`twd_lab.talk.talk_clip` in its babble mode): a word said over other
-    people talking must still fire, though talk alone must not. ``n_activates=0`` gives clips without the
-    word (other words over the noise): negatives to mine.
+    people talking must still fire, though talk alone must not. A share ``p_diffuse`` of those crowds is
+    a din of 4-8 talkers none of whom stands out (:func:`twd_lab.talk.crowd_clip`) rather than one talker
+    over a few quieter ones. ``n_activates=0`` gives clips without the word (other words over the noise):
+    negatives to mine.
     """
     from twd_lab import noise
     from twd_lab.augment import WordAugmenter
@@ -206,9 +209,12 @@ def embedded_noisy_examples(
     def make_clip():
         level_dbfs = -20.0 - float(rng.uniform(*snr_range_db))
         if talk is not None and rng.random() < p_talk:
-            from twd_lab.talk import talk_clip
+            from twd_lab.talk import crowd_clip, talk_clip
 
-            crowd = talk_clip(*talk, rng=rng, mode="babble", background_p=0.0).audio
+            if p_diffuse > 0 and rng.random() < p_diffuse:
+                crowd = crowd_clip(*talk, rng=rng)
+            else:
+                crowd = talk_clip(*talk, rng=rng, mode="babble", background_p=0.0).audio
             bg = noise.set_level(crowd, level_dbfs)
         else:
             kind = kinds[int(rng.integers(len(kinds)))]

@@ -54,6 +54,9 @@ MODES = ("monologue", "dialogue", "babble")
 MODE_P = (0.5, 0.3, 0.2)
 #: Speech-to-background ratio (dB) when a background is mixed in.
 SNR_RANGE_DB = (5.0, 30.0)
+#: A crowd (:func:`crowd_clip`): how many talkers at once, and each one's level against the others (dB).
+CROWD_TALKERS = (4, 8)
+CROWD_GAIN_DB = (-6.0, 0.0)
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"']?\s+")
 _ALLOWED = re.compile(r"^[A-Za-z0-9 ,.;:'!?\-]+$")
@@ -195,6 +198,44 @@ def _talker_track(
             track[pos : pos + clip.size] += clip
         pos += clip.size + int(_pause_s(rng) * SAMPLE_RATE)
     return track, ends
+
+
+def mix_crowd(tracks: Sequence[np.ndarray], rng: RngLike = None) -> np.ndarray:
+    """``tracks`` (one talker each, same length) summed, each at a random gain in :data:`CROWD_GAIN_DB`:
+    no talker stands out, as in a room full of people."""
+    rng = as_generator(rng)
+    out = np.zeros(len(tracks[0]), np.float32)
+    for track in tracks:
+        out += np.float32(10 ** (rng.uniform(*CROWD_GAIN_DB) / 20)) * np.asarray(track, np.float32)
+    return out
+
+
+def crowd_clip(
+    sentences: Sequence[str],
+    voices: Sequence,
+    *,
+    rng: RngLike = None,
+    duration_s: float = 10.0,
+    augment=None,
+    target_dbfs: float = TARGET_DBFS,
+) -> np.ndarray:
+    """``duration_s`` of a crowd: :data:`CROWD_TALKERS` synthetic talkers at once, none of them in front
+    (:func:`mix_crowd`), float32 at 44.1 kHz, level-matched to ``target_dbfs``. Unlike
+    ``talk_clip(mode="babble")``, whose one talker stands 6-15 dB over the others, this is the din a word
+    must be heard through at a party."""
+    from twd_lab.audio import match_target_amplitude
+
+    rng = as_generator(rng)
+    if not sentences or not voices:
+        raise ValueError("sentences and voices must each hold at least one item")
+    n = round(float(duration_s) * SAMPLE_RATE)
+    tracks = [
+        _talker_track(
+            n, sentences, [voices[int(rng.integers(len(voices)))]], rng, augment, start_s=rng.uniform(0, 1)
+        )[0]
+        for _ in range(int(rng.integers(CROWD_TALKERS[0], CROWD_TALKERS[1] + 1)))
+    ]
+    return match_target_amplitude(mix_crowd(tracks, rng), target_dbfs).astype(np.float32)
 
 
 def talk_clip(

@@ -226,13 +226,16 @@ def noisy_word_segments(
 
 
 def _talk_babble(talk: Sequence[np.ndarray], n: int, rng) -> np.ndarray:
-    """4-8 talkers at once, each a run of random ``talk`` clips from a random point, at -6..0 dB."""
+    """A crowd as :func:`twd_lab.talk.crowd_clip` makes one: 4-8 talkers at once at -6..0 dB, each a run
+    of random ``talk`` clips from a random point."""
+    from twd_lab.talk import CROWD_GAIN_DB, CROWD_TALKERS
+
     out = np.zeros(n, np.float32)
-    for _ in range(int(rng.integers(4, 9))):
+    for _ in range(int(rng.integers(CROWD_TALKERS[0], CROWD_TALKERS[1] + 1))):
         clip = np.concatenate([talk[int(i)] for i in rng.integers(len(talk), size=3)])
         start = int(rng.integers(0, max(1, clip.size - n)))
         piece = np.resize(clip[start : start + n], n)
-        out += np.float32(10 ** (rng.uniform(-6, 0) / 20)) * piece
+        out += np.float32(10 ** (rng.uniform(*CROWD_GAIN_DB) / 20)) * piece
     return out
 
 
