@@ -17,7 +17,9 @@ Rows (each test is one continuous stream, see :mod:`twd_lab.talk_eval`):
   0, 10 and 20 dB speech-to-noise ratio;
 * ``held-out TTS words at N dB SNR``: the same test made only of the project's own held-out audio (TTS
   voices training never heard, over a crowd of held-out generated talkers), twice the clips: what heads
-  are compared on, since the real rows are measured, never chosen on.
+  are compared on, since the real rows are measured, never chosen on;
+* ``held-out TTS other words at N dB SNR``: the same with 1-3 other words a clip and no "activate"
+  (false accepts per hour): hearing the word through noise must not make every word in noise fire.
 
 The speech-embedding heads are scored from cached embeddings (``--cache``, default ``runs/talk_eval``),
 so comparing heads after the first run takes seconds; the lab network hears the audio itself.
@@ -73,6 +75,19 @@ def scenes(args) -> dict:
                     rng=args.seed + 300,
                 ),
                 f"heldout_words_snr{snr:g}_n{args.noise_clips * 2}_seed{args.seed}",
+            )
+            out[f"held-out TTS other words at {snr:g} dB SNR"] = (
+                lambda snr=snr: T.noisy_word_segments(
+                    held[0],
+                    held[1],
+                    snr,
+                    n=args.noise_clips * 2,
+                    babble_talk=crowd(),
+                    n_activates=(0, 0),
+                    n_negatives=(1, 3),
+                    rng=args.seed + 400,
+                ),
+                f"heldout_others_snr{snr:g}_n{args.noise_clips * 2}_seed{args.seed}",
             )
     coursera, talk_dir = real_speech_dir(), T.real_talk_dir()
     if coursera is None or talk_dir is None:

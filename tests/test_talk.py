@@ -215,6 +215,22 @@ def test_noisy_words_are_at_the_asked_snr():
             assert rms_db(said) - rms_db(noise_only) > snr - 6
 
 
+def test_noisy_other_words_without_the_word_and_what_it_refuses():
+    word = (0.3 * np.sin(np.arange(SAMPLE_RATE // 2) / 4)).astype(np.float32)
+    other = (0.3 * np.sin(np.arange(SAMPLE_RATE // 3) / 7)).astype(np.float32)
+    scene = talk_eval.noisy_word_segments(
+        [word], [other], 10.0, n=3, kinds=("traffic",), n_activates=(0, 0), n_negatives=(1, 3), rng=1
+    )
+    assert len(scene) == 3 and all(ends == [] for _, ends in scene)
+    # the other words are there: well above the noise somewhere in each clip
+    for audio, _ in scene:
+        frames = 10 * np.log10((audio.reshape(-1, 441) ** 2).mean(1) + 1e-12)
+        assert frames.max() - np.median(frames) > 5
+    for acts, negs in (((0, 0), (0, 1)), ((1, 0), (0, 1)), ((-1, 2), (1, 1))):
+        with pytest.raises(ValueError, match="n_activates and n_negatives"):
+            talk_eval.noisy_word_segments([word], [other], 10.0, n=1, n_activates=acts, n_negatives=negs)
+
+
 class _FixedDetector:
     """A stand-in speech-embedding detector whose probability is the first embedding value."""
 

@@ -184,12 +184,22 @@ def noisy_word_segments(
     n: int = 20,
     kinds: Sequence[str] = NOISE_KINDS,
     babble_talk: Sequence[np.ndarray] = (),
+    n_activates: tuple[int, int] = (1, 2),
+    n_negatives: tuple[int, int] = (0, 1),
     rng: RngLike = 0,
 ) -> list[Segment]:
-    """``n`` 10 s segments per noise kind: 1-2 ``activates`` and 0-1 ``negatives`` (44.1 kHz) placed as
-    the lab places them, over noise ``snr_db`` below the words' own level (RMS over the words), then
-    level-matched as ``twd-lab detect`` hears a file. ``babble`` is 4-8 overlapping talkers cut from
-    ``babble_talk`` clips when given, else made by :func:`twd_lab.noise.babble` from ``negatives``."""
+    """``n`` 10 s segments per noise kind: ``n_activates`` (a range, inclusive) ``activates`` and
+    ``n_negatives`` ``negatives`` (44.1 kHz) placed as the lab places them, over noise ``snr_db`` below
+    the words' own level (RMS over the words), then level-matched as ``twd-lab detect`` hears a file.
+    ``babble`` is 4-8 overlapping talkers cut from ``babble_talk`` clips when given, else made by
+    :func:`twd_lab.noise.babble` from ``negatives``. ``n_activates=(0, 0)`` gives other words in noise
+    and no "activate": a false-accept test."""
+    lows, highs = (n_activates[0], n_negatives[0]), (n_activates[1], n_negatives[1])
+    if min(lows) < 0 or sum(lows) < 1 or any(lo > hi for lo, hi in zip(lows, highs)):
+        raise ValueError(
+            "n_activates and n_negatives must be (low, high) counts that say at least one word a clip, "
+            f"got {tuple(n_activates)} and {tuple(n_negatives)}"
+        )
     from twd_lab import noise
     from twd_lab.augment import rms_db
     from twd_lab.constants import CLIP_SAMPLES
@@ -204,8 +214,8 @@ def noisy_word_segments(
                 activates,
                 negatives,
                 rng=rng,
-                n_activates=int(rng.integers(1, 3)),
-                n_negatives=int(rng.integers(0, 2)),
+                n_activates=int(rng.integers(n_activates[0], n_activates[1] + 1)),
+                n_negatives=int(rng.integers(n_negatives[0], n_negatives[1] + 1)),
             )
             words = ex.audio
             voiced = words[np.abs(words) > 1e-6]
