@@ -329,3 +329,34 @@ def test_talk_report_scores_any_detector_by_its_rule_with_overrides():
     # a refractory longer than the scene lets it fire once at most: an override the talk's score obeys
     once = talk_eval.talk_report(det, scene, rule=det.rule.with_overrides(threshold=0.5, refractory=10_000))
     assert once["n_triggers"] <= 1 < report["n_triggers"] and once["refractory"] == 10_000
+
+
+def test_bench_talk_scores_noise_on_held_out_voices_without_shared(monkeypatch):
+    """The SNR rows heads are chosen on are made from the project's own held-out audio, with or without
+    ../shared: words in held-out TTS voices, and a crowd of held-out talkers."""
+    import argparse
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_talk", ROOT / "benchmarks" / "bench_talk.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    crowd = [np.random.default_rng(i).standard_normal(SAMPLE_RATE).astype(np.float32) for i in range(2)]
+    monkeypatch.setattr(talk_eval, "clean_talk_clips", lambda n, seed=0: crowd)  # no TTS needed here
+    args = argparse.Namespace(hours=1.0, seed=0, snr=[10.0], noise_clips=1)
+    scenes = bench.scenes(args)
+    words, names = scenes["held-out TTS words at 10 dB SNR"], scenes["held-out TTS other words at 10 dB SNR"]
+    assert words[1] != names[1]  # cached apart
+    said, others = words[0](), names[0]()
+    assert len(said) == len(others) == 2 * len(talk_eval.NOISE_KINDS)
+    assert all(ends for _, ends in said) and not any(ends for _, ends in others)
+    assert all(np.isfinite(audio).all() for audio, _ in said + others)
+
+
+def test_clean_talk_clips_are_one_held_out_talker_without_background(pool):
+    clips = talk_eval.clean_talk_clips(2, seed=3)
+    assert len(clips) == 2 and all(c.shape == (10 * SAMPLE_RATE,) for c in clips)
+    np.testing.assert_array_equal(clips[0], talk_eval.clean_talk_clips(1, seed=3)[0])
+    frames = 10 * np.log10((clips[0].reshape(-1, 441) ** 2).mean(1) + 1e-12)
+    assert (frames < -80).mean() > 0.02  # true silence between sentences: nothing is mixed under the talk
