@@ -386,12 +386,16 @@ def train_head(
 
 
 def hard_negative_windows(
-    model, clips: EmbeddedClips, *, history: int = HISTORY, threshold: float = 0.2
+    model, clips: EmbeddedClips, *, history: int = HISTORY, threshold: float = 0.2, chunk: int = 200
 ) -> np.ndarray:
     """Windows of negative-only ``clips`` (no words in them) on which ``model`` says more than
-    ``threshold``: the false accepts to feed back into training."""
-    X = np.concatenate([history_windows(e, history) for e in clips.emb])
-    return X[predict_windows(model, X) > threshold]
+    ``threshold``: the false accepts to feed back into training. The clips are windowed ``chunk`` at a
+    time, so hours of mined talk never sit in memory as windows (16x their embeddings)."""
+    hard = [np.zeros((0, history, EMBEDDING_DIM), np.float32)]
+    for start in range(0, len(clips.emb), chunk):
+        X = np.concatenate([history_windows(e, history) for e in clips.emb[start : start + chunk]])
+        hard.append(X[predict_windows(model, X) > threshold])
+    return np.concatenate(hard)
 
 
 def fit_heads(
