@@ -64,31 +64,30 @@ def scenes(args) -> dict:
         def crowd():  # held-out talkers, made once for every SNR
             return T.clean_talk_clips(40, seed=args.seed + 200)
 
+        # (name, cache name, rng offset, words a clip): the word said, and other words only
+        tests = [
+            ("held-out TTS words", "heldout_words", 300, {}),
+            (
+                "held-out TTS other words",
+                "heldout_others",
+                400,
+                {"n_activates": (0, 0), "n_negatives": (1, 3)},
+            ),
+        ]
         for snr in args.snr:
-            out[f"held-out TTS words at {snr:g} dB SNR"] = (
-                lambda snr=snr: T.noisy_word_segments(
-                    held[0],
-                    held[1],
-                    snr,
-                    n=args.noise_clips * 2,
-                    babble_talk=crowd(),
-                    rng=args.seed + 300,
-                ),
-                f"heldout_words_snr{snr:g}_n{args.noise_clips * 2}_seed{args.seed}",
-            )
-            out[f"held-out TTS other words at {snr:g} dB SNR"] = (
-                lambda snr=snr: T.noisy_word_segments(
-                    held[0],
-                    held[1],
-                    snr,
-                    n=args.noise_clips * 2,
-                    babble_talk=crowd(),
-                    n_activates=(0, 0),
-                    n_negatives=(1, 3),
-                    rng=args.seed + 400,
-                ),
-                f"heldout_others_snr{snr:g}_n{args.noise_clips * 2}_seed{args.seed}",
-            )
+            for name, cache_name, offset, counts in tests:
+                out[f"{name} at {snr:g} dB SNR"] = (
+                    lambda snr=snr, offset=offset, counts=counts: T.noisy_word_segments(
+                        held[0],
+                        held[1],
+                        snr,
+                        n=args.noise_clips * 2,
+                        babble_talk=crowd(),
+                        rng=args.seed + offset,
+                        **counts,
+                    ),
+                    f"{cache_name}_snr{snr:g}_n{args.noise_clips * 2}_seed{args.seed}",
+                )
     coursera, talk_dir = real_speech_dir(), T.real_talk_dir()
     if coursera is None or talk_dir is None:
         print("note: ../shared/real_speech is absent: the real rows are left out", file=sys.stderr)
