@@ -167,6 +167,28 @@ def test_training_arrays_keep_only_weighted_steps():
     assert 0 < y.sum() < len(y) and np.all(w > 0)
 
 
+def test_window_table_gives_each_clips_windows_without_leaking_across_clips():
+    rng = np.random.default_rng(0)
+    embs = [rng.normal(size=(n, 96)).astype(np.float32) for n in (5, 0, 7)]
+    table = D.WindowTable(embs, history=3)
+    for i, emb in enumerate(embs):
+        np.testing.assert_array_equal(table[table.clip_rows(i)], D.history_windows(emb, 3))
+    # clip 2's first window is its first embedding repeated, not clip 0's last ones
+    np.testing.assert_array_equal(table[table.clip_rows(2)[0]], embs[2][[0, 0, 0]])
+    assert len(table.clip_rows(0, 3)) == 12
+
+
+def test_training_rows_pick_the_windows_training_arrays_copy():
+    rng = np.random.default_rng(1)
+    clips = D.EmbeddedClips(rng.normal(size=(3, 60, 96)).astype(np.float32), [[2.0], [], [1.0, 4.0]])
+    X, y, w = D.training_arrays(clips, history=4)
+    table = D.WindowTable(list(clips.emb), 4)
+    rows, y2, w2 = D.training_rows(table, clips)
+    np.testing.assert_array_equal(table[rows], X)
+    np.testing.assert_array_equal(y2, y)
+    np.testing.assert_array_equal(w2, w)
+
+
 # --- the head --------------------------------------------------------------------------------------
 
 
@@ -180,6 +202,23 @@ def test_a_tiny_head_learns_a_separable_signal():
     D.train_head(head, X, y, epochs=15, batch_size=64, seed=0)
     acc = np.mean((D.predict_windows(head, X) > 0.5) == (y > 0.5))
     assert acc > 0.95
+
+
+@pytest.mark.slow
+def test_train_head_on_rows_of_a_table_learns_only_from_those_rows():
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(900, 96)).astype(np.float32)
+    emb[::3, :16] += 3.0  # every third step carries the signal
+    table = D.WindowTable([emb], history=2)
+    rows = np.arange(0, 900, 2)  # half the windows train; the others are left for the check
+    y = (rows % 3 == 0).astype(np.float32)
+    head = D.build_head(2, dropout=0.0)
+    D.train_head(head, table, y, rows=rows, epochs=15, batch_size=64, seed=0)
+    held = np.arange(1, 900, 2)
+    acc = np.mean((D.predict_windows(head, table[held]) > 0.5) == (held % 3 == 0))
+    assert acc > 0.95
+    with pytest.raises(ValueError, match="rows and y must have the same length"):
+        D.train_head(head, table, y[:-1], rows=rows)
 
 
 @pytest.mark.slow

@@ -50,6 +50,7 @@ from twd_lab.detectors.embedding import (  # noqa: F401
     EmbeddingDetector,
     default_head_path,
     history_windows,
+    pad_history,
     predict_windows,
     step_triggers,
 )
@@ -274,6 +275,63 @@ def embedded_talk(
     return _embed_each(n, make_clip, desc="talk clips", progress=progress)
 
 
+class WindowTable:
+    """The ``history``-step windows of some clips' embeddings, picked out by row without copying them.
+
+    ``table[rows]`` gives windows ``(len(rows), history, 96)`` (a copy of just those); ``clip_rows(i)``
+    the rows of clip ``i``, one per step, padded at its start as :func:`history_windows` pads. The table
+    holds the embeddings once (each window would hold 16 of them), so hours of clips train in the memory
+    of their embeddings.
+    """
+
+    def __init__(self, embs: Sequence[np.ndarray], history: int = HISTORY):
+        self.history = int(history)
+        padded = [pad_history(e, history) for e in embs if len(e)]
+        frames = np.concatenate(padded) if padded else np.zeros((history, EMBEDDING_DIM), np.float32)
+        self._windows = np.lib.stride_tricks.sliding_window_view(
+            np.ascontiguousarray(frames, dtype=np.float32), (history, EMBEDDING_DIM)
+        )[:, 0]
+        starts, row = [], 0
+        for e in embs:
+            starts.append(row)
+            row += len(e) + history - 1 if len(e) else 0
+        self._starts = np.array(starts, np.int64)
+        self._lengths = np.array([len(e) for e in embs], np.int64)
+
+    def clip_rows(self, start: int, stop: int | None = None) -> np.ndarray:
+        """Rows of the windows of clip ``start`` (``(n_steps,)``, one per step), or of clips ``start``
+        to ``stop - 1`` one after another."""
+        stop = start + 1 if stop is None else stop
+        parts = [self._starts[i] + np.arange(self._lengths[i]) for i in range(start, stop)]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self._windows)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return np.ascontiguousarray(self._windows[rows])
+
+
+def training_rows(
+    table: WindowTable,
+    clips: EmbeddedClips,
+    *,
+    first_clip: int = 0,
+    positive_s: tuple[float, float] = POSITIVE_S,
+    ignore_s: tuple[float, float] = IGNORE_S,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of ``table`` (``clips`` are its clips ``first_clip, first_clip + 1, ...``), labels ``y (N,)``
+    and weights ``w (N,)`` of every step with weight > 0."""
+    rows, ys, ws = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)], [np.zeros(0, np.float32)]
+    for i, (emb, ends) in enumerate(zip(clips.emb, clips.word_ends_s)):
+        labels, weights = step_labels(step_times(len(emb)), ends, positive_s=positive_s, ignore_s=ignore_s)
+        keep = weights > 0
+        rows.append(table.clip_rows(first_clip + i)[keep])
+        ys.append(labels[keep])
+        ws.append(weights[keep])
+    return np.concatenate(rows), np.concatenate(ys), np.concatenate(ws)
+
+
 def training_arrays(
     clips: EmbeddedClips,
     *,
@@ -281,15 +339,11 @@ def training_arrays(
     positive_s: tuple[float, float] = POSITIVE_S,
     ignore_s: tuple[float, float] = IGNORE_S,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Windows ``X (N, history, 96)``, labels ``y (N,)`` and weights ``w (N,)`` of every step with weight > 0."""
-    xs, ys, ws = [], [], []
-    for emb, ends in zip(clips.emb, clips.word_ends_s):
-        labels, weights = step_labels(step_times(len(emb)), ends, positive_s=positive_s, ignore_s=ignore_s)
-        keep = weights > 0
-        xs.append(history_windows(emb, history)[keep])
-        ys.append(labels[keep])
-        ws.append(weights[keep])
-    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
+    """Windows ``X (N, history, 96)``, labels ``y (N,)`` and weights ``w (N,)`` of every step with weight
+    > 0, as arrays (16x the clips' memory: :func:`fit_heads` keeps rows of a :class:`WindowTable` instead)."""
+    table = WindowTable(clips.emb, history)
+    rows, y, w = training_rows(table, clips, positive_s=positive_s, ignore_s=ignore_s)
+    return table[rows], y, w
 
 
 # --- the head --------------------------------------------------------------------------------------
@@ -343,12 +397,37 @@ def average_heads(heads: Sequence):
     return keras.Model(inputs, outputs, name="embedding_heads")
 
 
+def _window_batches(X, rows: np.ndarray, y: np.ndarray, w: np.ndarray, batch_size: int, seed: int):
+    """A ``keras.utils.PyDataset`` of shuffled batches ``(X[rows[b]], y[b], w[b])``: the windows are
+    gathered per batch, never all at once. Reshuffled each epoch from ``seed``."""
+    import keras
+
+    class WindowBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self._rng = np.random.default_rng(seed)
+            self._order = self._rng.permutation(len(rows))
+
+        def __len__(self):
+            return -(-len(rows) // batch_size)
+
+        def __getitem__(self, i):
+            b = self._order[i * batch_size : (i + 1) * batch_size]
+            return X[rows[b]], y[b], w[b]
+
+        def on_epoch_end(self):
+            self._order = self._rng.permutation(len(rows))
+
+    return WindowBatches()
+
+
 def train_head(
     model,
-    X: np.ndarray,
+    X,
     y: np.ndarray,
     w: np.ndarray | None = None,
     *,
+    rows: np.ndarray | None = None,
     epochs: int = 10,
     batch_size: int = 256,
     learning_rate: float = 1e-3,
@@ -358,11 +437,17 @@ def train_head(
 ):
     """Fit ``model`` (from :func:`build_head`) with Adam and binary cross-entropy; returns the History.
 
+    ``X`` holds the windows: an array ``(N, history, 96)``, or with ``rows`` (N,) a :class:`WindowTable`
+    they are picked from. Batches are gathered as they are needed, so the windows are never copied whole.
     ``balance`` scales the weights so positives and negatives carry the same total weight (positives are
     a few percent of the steps).
     """
     import keras
 
+    y = np.asarray(y, np.float32)
+    rows = np.arange(len(y)) if rows is None else np.asarray(rows, np.int64)
+    if len(rows) != len(y):
+        raise ValueError(f"rows and y must have the same length, got {len(rows)} and {len(y)}")
     keras.utils.set_random_seed(int(seed))
     w = np.ones(len(y), np.float32) if w is None else np.asarray(w, np.float32).copy()
     if balance:
@@ -374,28 +459,31 @@ def train_head(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss="binary_crossentropy",
     )
-    return model.fit(
-        X,
-        y.astype(np.float32),
-        sample_weight=w,
-        epochs=epochs,
-        batch_size=batch_size,
-        shuffle=True,
-        verbose=verbose,
-    )
+    batches = _window_batches(X, rows, y, w, int(batch_size), int(seed))
+    return model.fit(batches, epochs=epochs, verbose=verbose)
+
+
+def hard_negative_rows(
+    model, table: WindowTable, rows: np.ndarray, *, threshold: float = 0.2, chunk: int = 4096
+) -> np.ndarray:
+    """The ``rows`` of ``table`` (windows of audio without the word) on which ``model`` says more than
+    ``threshold``: the false accepts to feed back into training. Scored ``chunk`` windows at a time."""
+    rows = np.asarray(rows, np.int64)
+    hard = [rows[:0]]
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        hard.append(part[predict_windows(model, table[part]) > threshold])
+    return np.concatenate(hard)
 
 
 def hard_negative_windows(
-    model, clips: EmbeddedClips, *, history: int = HISTORY, threshold: float = 0.2, chunk: int = 200
+    model, clips: EmbeddedClips, *, history: int = HISTORY, threshold: float = 0.2
 ) -> np.ndarray:
-    """Windows of negative-only ``clips`` (no words in them) on which ``model`` says more than
-    ``threshold``: the false accepts to feed back into training. The clips are windowed ``chunk`` at a
-    time, so hours of mined talk never sit in memory as windows (16x their embeddings)."""
-    hard = [np.zeros((0, history, EMBEDDING_DIM), np.float32)]
-    for start in range(0, len(clips.emb), chunk):
-        X = np.concatenate([history_windows(e, history) for e in clips.emb[start : start + chunk]])
-        hard.append(X[predict_windows(model, X) > threshold])
-    return np.concatenate(hard)
+    """Windows ``(n, history, 96)`` of negative-only ``clips`` (no words in them) on which ``model`` says
+    more than ``threshold``: :func:`hard_negative_rows` over the clips, as an array."""
+    table = WindowTable(clips.emb, history)
+    every = table.clip_rows(0, len(clips.emb))
+    return table[hard_negative_rows(model, table, every, threshold=threshold)]
 
 
 def fit_heads(
@@ -423,35 +511,40 @@ def fit_heads(
     follow: the windows where the averaged heads say more than ``hard_negative_threshold`` are added as
     negatives with weight ``hard_negative_weight``, and each head is fine-tuned for half the epochs at a
     lower learning rate. Returns ``(model, info)``; ``info`` counts the windows used.
+
+    The windows are rows of one :class:`WindowTable`, gathered a batch at a time: memory grows with the
+    clips' embeddings, not with the 16x larger windows, and mining adds rows, not copies.
     """
-    X, y, w = training_arrays(clips, history=history, positive_s=positive_s, ignore_s=ignore_s)
+    negatives = negative_clips if negative_clips is not None else EmbeddedClips(clips.emb[:0], [])
+    # one table holds both sets' embeddings; training windows are rows of it, gathered batch by batch
+    table = WindowTable(list(clips.emb) + list(negatives.emb), history)
+    rows, y, w = training_rows(table, clips, positive_s=positive_s, ignore_s=ignore_s)
+    negative_rows = table.clip_rows(len(clips.emb), len(clips.emb) + len(negatives.emb))
     heads = []
     for k in range(int(members)):
         head = build_head(history, units=units, layers=layers, dropout=dropout, input_dropout=input_dropout)
-        train_head(head, X, y, w, epochs=epochs, seed=seed + k, verbose=verbose)
+        train_head(head, table, y, w, rows=rows, epochs=epochs, seed=seed + k, verbose=verbose)
         heads.append(head)
     info = {"windows": len(y), "positive_windows": int(y.sum()), "hard_negative_windows": 0}
-    if negative_clips is not None and len(negative_clips.emb):
-        # Mycroft Precise's incremental training: feed the firings back, retrain, and look again
-        for _ in range(int(mining_rounds)):
-            hard = hard_negative_windows(
-                average_heads(heads), negative_clips, history=history, threshold=hard_negative_threshold
+    # Mycroft Precise's incremental training: feed the firings back, retrain, and look again
+    for _ in range(int(mining_rounds) if len(negative_rows) else 0):
+        hard = hard_negative_rows(average_heads(heads), table, negative_rows, threshold=hard_negative_threshold)
+        info["hard_negative_windows"] += len(hard)
+        if not len(hard):
+            break
+        rows = np.concatenate([rows, hard])
+        y = np.concatenate([y, np.zeros(len(hard), np.float32)])
+        w = np.concatenate([w, np.full(len(hard), hard_negative_weight, np.float32)])
+        for k, head in enumerate(heads):
+            train_head(
+                head,
+                table,
+                y,
+                w,
+                rows=rows,
+                epochs=max(2, epochs // 2),
+                learning_rate=3e-4,
+                seed=seed + k,
+                verbose=verbose,
             )
-            info["hard_negative_windows"] += len(hard)
-            if not len(hard):
-                break
-            X = np.concatenate([X, hard])
-            y = np.concatenate([y, np.zeros(len(hard), np.float32)])
-            w = np.concatenate([w, np.full(len(hard), hard_negative_weight, np.float32)])
-            for k, head in enumerate(heads):
-                train_head(
-                    head,
-                    X,
-                    y,
-                    w,
-                    epochs=max(2, epochs // 2),
-                    learning_rate=3e-4,
-                    seed=seed + k,
-                    verbose=verbose,
-                )
     return average_heads(heads), info

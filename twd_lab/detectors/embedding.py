@@ -57,8 +57,13 @@ def history_windows(emb: np.ndarray, history: int = HISTORY) -> np.ndarray:
         raise ValueError(f"emb must have shape (n_steps, {EMBEDDING_DIM}), got {emb.shape}")
     if len(emb) == 0:
         return np.zeros((0, history, EMBEDDING_DIM), np.float32)
-    padded = np.concatenate([np.repeat(emb[:1], history - 1, axis=0), emb])
-    return np.lib.stride_tricks.sliding_window_view(padded, (history, EMBEDDING_DIM))[:, 0]
+    return np.lib.stride_tricks.sliding_window_view(pad_history(emb, history), (history, EMBEDDING_DIM))[:, 0]
+
+
+def pad_history(emb: np.ndarray, history: int = HISTORY) -> np.ndarray:
+    """``emb (n_steps, 96)`` with ``history - 1`` copies of its first embedding in front, so that its
+    first step has a full window of past; ``(n_steps + history - 1, 96)``."""
+    return np.concatenate([np.repeat(emb[:1], history - 1, axis=0), emb])
 
 
 def predict_windows(model, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
