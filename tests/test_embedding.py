@@ -251,6 +251,26 @@ def test_fit_heads_mines_hard_negatives_from_audio_without_the_word():
 
 
 @pytest.mark.slow
+def test_fit_heads_gathers_windows_a_batch_at_a_time(monkeypatch):
+    asked = []
+    getitem = D.WindowTable.__getitem__
+
+    def counting(self, rows):
+        asked.append(len(np.atleast_1d(np.arange(len(self))[rows])))
+        return getitem(self, rows)
+
+    monkeypatch.setattr(D.WindowTable, "__getitem__", counting)
+    rng = np.random.default_rng(0)
+    clips = D.EmbeddedClips(rng.normal(size=(8, 120, 96)).astype(np.float32), [[1.5], []] * 4)
+    negatives = D.EmbeddedClips(rng.normal(size=(4, 120, 96)).astype(np.float32), [[]] * 4)
+    D.fit_heads(clips, negatives, members=1, history=4, units=8, epochs=2, hard_negative_threshold=0.0)
+    # training asks for a batch (256) at a time, and mining for the negatives' 480 windows; never all
+    # 1,440 windows at once: memory follows the embeddings, not the 16x larger windows
+    assert set(asked) - set(range(1, 257)) == {4 * 120}
+    assert sum(1 for n in asked if n <= 256) > 10
+
+
+@pytest.mark.slow
 def test_detector_saves_and_loads_with_its_settings(tmp_path):
     head = D.build_head(4, units=8, layers=1)
     det = D.EmbeddingDetector(head, D.DetectorConfig(history=4, threshold=0.7, refractory_s=0.5))
