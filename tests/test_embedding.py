@@ -176,6 +176,8 @@ def test_window_table_gives_each_clips_windows_without_leaking_across_clips():
     # clip 2's first window is its first embedding repeated, not clip 0's last ones
     np.testing.assert_array_equal(table[table.clip_rows(2)[0]], embs[2][[0, 0, 0]])
     assert len(table.clip_rows(0, 3)) == 12
+    with pytest.raises(ValueError, match=r"embs\[1\] must have shape \(n_steps, 96\)"):
+        D.WindowTable([embs[0], np.zeros((4, 5))], history=3)
 
 
 def test_training_rows_pick_the_windows_training_arrays_copy():

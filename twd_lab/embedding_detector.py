@@ -30,6 +30,7 @@ Keras is imported only when a head is built, trained or loaded.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,6 +287,9 @@ class WindowTable:
 
     def __init__(self, embs: Sequence[np.ndarray], history: int = HISTORY):
         self.history = int(history)
+        for i, e in enumerate(embs):
+            if np.ndim(e) != 2 or np.shape(e)[1] != EMBEDDING_DIM:
+                raise ValueError(f"embs[{i}] must have shape (n_steps, {EMBEDDING_DIM}), got {np.shape(e)}")
         padded = [pad_history(e, history) for e in embs if len(e)]
         frames = np.concatenate(padded) if padded else np.zeros((history, EMBEDDING_DIM), np.float32)
         self._windows = np.lib.stride_tricks.sliding_window_view(
@@ -316,17 +320,16 @@ def training_rows(
     table: WindowTable,
     clips: EmbeddedClips,
     *,
-    first_clip: int = 0,
     positive_s: tuple[float, float] = POSITIVE_S,
     ignore_s: tuple[float, float] = IGNORE_S,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows of ``table`` (``clips`` are its clips ``first_clip, first_clip + 1, ...``), labels ``y (N,)``
-    and weights ``w (N,)`` of every step with weight > 0."""
+    """Rows of ``table`` (whose first clips are ``clips``), labels ``y (N,)`` and weights ``w (N,)`` of
+    every step with weight > 0."""
     rows, ys, ws = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)], [np.zeros(0, np.float32)]
     for i, (emb, ends) in enumerate(zip(clips.emb, clips.word_ends_s)):
         labels, weights = step_labels(step_times(len(emb)), ends, positive_s=positive_s, ignore_s=ignore_s)
         keep = weights > 0
-        rows.append(table.clip_rows(first_clip + i)[keep])
+        rows.append(table.clip_rows(i)[keep])
         ys.append(labels[keep])
         ws.append(weights[keep])
     return np.concatenate(rows), np.concatenate(ys), np.concatenate(ws)
@@ -409,7 +412,7 @@ def _window_batches(X, rows: np.ndarray, y: np.ndarray, w: np.ndarray, batch_siz
             self._order = self._rng.permutation(len(rows))
 
         def __len__(self):
-            return -(-len(rows) // batch_size)
+            return math.ceil(len(rows) / batch_size)
 
         def __getitem__(self, i):
             b = self._order[i * batch_size : (i + 1) * batch_size]
@@ -528,7 +531,9 @@ def fit_heads(
     info = {"windows": len(y), "positive_windows": int(y.sum()), "hard_negative_windows": 0}
     # Mycroft Precise's incremental training: feed the firings back, retrain, and look again
     for _ in range(int(mining_rounds) if len(negative_rows) else 0):
-        hard = hard_negative_rows(average_heads(heads), table, negative_rows, threshold=hard_negative_threshold)
+        hard = hard_negative_rows(
+            average_heads(heads), table, negative_rows, threshold=hard_negative_threshold
+        )
         info["hard_negative_windows"] += len(hard)
         if not len(hard):
             break
