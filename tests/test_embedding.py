@@ -305,3 +305,16 @@ def test_detector_gives_one_probability_per_embedding_step():
     assert np.all((probs >= 0) & (probs <= 1))
     fired = det.triggers(_noise(3.0), 44_100, threshold=0.0)
     assert fired and all(0 <= t.score <= 1 and t.time_s in set(times.round(4)) for t in fired)
+
+
+@pytest.mark.slow
+def test_bench_head_memory_trains_the_same_windows_both_ways():
+    from conftest import ROOT
+
+    path = ROOT / "benchmarks" / "bench_head_memory.py"
+    spec = importlib.util.spec_from_file_location("bench_head_memory", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    table, array = (bench._child(way, clips=6, seed=0) for way in ("table", "array"))
+    assert table["windows"] == array["windows"] > 0
+    assert table["embeddings_mb"] == array["embeddings_mb"] > 0 and table["peak_rss_mb"] > 0
