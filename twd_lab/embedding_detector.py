@@ -13,8 +13,9 @@ Training, as a lesson:
    ``POSITIVE_S`` for why not at once), 0 far from any "activate", and *ignored* (weight 0) around it,
    where either answer is acceptable to the event metric.
 3. Fit small heads on windows of ``history`` steps with different seeds and average them
-   (:func:`fit_heads`), with one round of hard negatives: windows of negative-only audio where they
-   fired, fed back with extra weight (:func:`hard_negative_windows`).
+   (:func:`fit_heads`), with rounds of hard negatives: windows of negative-only audio where they
+   fired, fed back with extra weight (:func:`hard_negative_rows`). The windows are rows of one
+   :class:`WindowTable` over the embeddings, gathered a batch at a time, never copied whole.
    ``tools/train_embedding_detector.py`` runs all of it and writes ``assets/embedding_head.keras``.
 
 Use it::
