@@ -3,6 +3,7 @@
     python benchmarks/bench_talk.py                       # the table (shipped detectors; ~15 min on 2 cores)
     python benchmarks/bench_talk.py --hours 5 --heads runs/heads/a.keras runs/heads/b.keras
     python benchmarks/bench_talk.py --json talk.json
+    python benchmarks/bench_talk.py --only generated held-out --thresholds 0.5 0.8 0.9 0.95 0.99 --plot trade.png
 
 Rows (each test is one continuous stream, see :mod:`twd_lab.talk_eval`):
 
@@ -20,6 +21,10 @@ Rows (each test is one continuous stream, see :mod:`twd_lab.talk_eval`):
   are compared on, since the real rows are measured, never chosen on;
 * ``held-out TTS other words at N dB SNR``: the same with 1-3 other words a clip and no "activate"
   (false accepts per hour): hearing the word through noise must not make every word in noise fire.
+
+``--plot`` draws the trade the thresholds walk: for each detector, recall on the held-out TTS words at
+``--plot-snr`` dB against false accepts per hour on generated talk and on the other words in noise, one
+point per threshold, with the goal's corner marked.
 
 The speech-embedding heads are scored from cached embeddings (``--cache``, default ``runs/talk_eval``),
 so comparing heads after the first run takes seconds; the lab network hears the audio itself.
@@ -144,6 +149,85 @@ def format_rows(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def trade_points(rows: list[dict], snr: float = 10.0) -> dict[str, list[dict]]:
+    """Each detector's points of the noise trade, one per threshold (sorted): ``recall`` on the held-out
+    TTS words at ``snr`` dB, and false accepts per hour on generated talk (``talk_fa_h``) and on the
+    held-out other words in noise, every SNR pooled (``words_fa_h``). A detector or threshold missing
+    one of the three tests is left out."""
+    said = f"held-out TTS words at {snr:g} dB SNR"
+    by_point: dict[tuple[str, float], dict] = {}
+    for r in rows:
+        key = (r["detector"], r["threshold"])
+        if r["test"] == said:
+            by_point.setdefault(key, {})["recall"] = r["recall"]
+        for part, prefix in (("talk", "generated talk"), ("words", "held-out TTS other words")):
+            if r["test"].startswith(prefix):
+                fa, hours = by_point.setdefault(key, {}).get(part, (0, 0.0))
+                by_point[key][part] = (fa + r["false_accepts"], hours + r["hours_without_word"])
+    out: dict[str, list[dict]] = {}
+    for (detector, threshold), got in sorted(by_point.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        if {"recall", "talk", "words"} <= set(got) and got["talk"][1] > 0 and got["words"][1] > 0:
+            out.setdefault(detector, []).append(
+                {
+                    "threshold": threshold,
+                    "recall": got["recall"],
+                    "talk_fa_h": got["talk"][0] / got["talk"][1],
+                    "words_fa_h": got["words"][0] / got["words"][1],
+                    "talk_hours": got["talk"][1],
+                    "words_hours": got["words"][1],
+                }
+            )
+    return out
+
+
+def plot_trade(points: dict[str, list[dict]], path: Path, snr: float = 10.0, goal=(0.5, 0.95)) -> Path:
+    """Draw :func:`trade_points` as two panels (talk, other words in noise) to ``path`` (.png)."""
+    from matplotlib.figure import Figure
+
+    if not points:
+        raise ValueError(
+            "nothing to plot: --plot needs the generated talk, the held-out TTS words at --plot-snr and the "
+            "held-out TTS other words in the same run"
+        )
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, key, what in (
+        (axes[0], "talk_fa_h", "generated talk (held-out voices and texts)"),
+        (axes[1], "words_fa_h", "other words in noise (0-20 dB SNR)"),
+    ):
+        # zero false accepts is drawn at a floor: below one firing in all the hours heard
+        floor = 0.5 / max(p[key.replace("fa_h", "hours")] for pts in points.values() for p in pts)
+        for k, (name, pts) in enumerate(points.items()):
+            x = [max(p[key], floor) for p in pts]
+            y = [p["recall"] for p in pts]
+            label = name.removeprefix("embedding head ").strip("()").replace("_", " ")
+            (line,) = ax.plot(x, y, "o-", label=label)
+            # every threshold of the first detector, the two ends of the others: labels that stay readable
+            for i, (xi, yi, p) in enumerate(zip(x, y, pts)):
+                if k == 0 or i in (0, len(pts) - 1):
+                    ax.annotate(
+                        f"{p['threshold']:g}",
+                        (xi, yi),
+                        textcoords="offset points",
+                        xytext=(4, -10),
+                        fontsize=7,
+                        color=line.get_color(),
+                    )
+        # the goal's corner: at most goal[0] false accepts an hour, recall at least goal[1]
+        ax.fill_between([floor / 2, goal[0]], goal[1], 1.02, color="0.88", zorder=0, label="goal")
+        ax.set_xscale("log")
+        ax.set_xlim(floor / 2, None)
+        ax.set_xlabel(f"false accepts per hour: {what}")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel(f'recall: held-out "activate" at {snr:g} dB SNR')
+    lowest = min(p["recall"] for pts in points.values() for p in pts)
+    axes[0].set_ylim(max(0.0, lowest - 0.1), 1.02)
+    axes[1].legend(fontsize=8, loc="lower right")
+    fig.suptitle("Hearing the word in noise against staying quiet: each point a threshold", fontsize=10)
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hours", type=float, default=5.0, help="hours of generated held-out talk")
@@ -160,7 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=Path("runs/talk_eval"))
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--plot", type=Path, default=None, help="draw the noise trade to this .png")
+    ap.add_argument("--plot-snr", type=float, default=10.0, help="SNR of the recall the plot draws (10)")
     args = ap.parse_args(argv)
+    if args.plot is not None and args.plot_snr not in args.snr:
+        ap.error(f"--plot-snr must be one of the --snr values {args.snr}, got {args.plot_snr:g}")
 
     from twd_lab.embedding_detector import EmbeddingDetector
 
@@ -199,6 +287,13 @@ def main(argv: list[str] | None = None) -> int:
     print(format_rows(rows))
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    if args.plot is not None:
+        try:
+            drawn = plot_trade(trade_points(rows, args.plot_snr), args.plot, args.plot_snr)
+        except ValueError as err:
+            print(f"bench_talk.py: error: {err}", file=sys.stderr)
+            return 2
+        print(f"drew {drawn}", file=sys.stderr)
     return 0
 
 

@@ -331,10 +331,8 @@ def test_talk_report_scores_any_detector_by_its_rule_with_overrides():
     assert once["n_triggers"] <= 1 < report["n_triggers"] and once["refractory"] == 10_000
 
 
-def test_bench_talk_scores_noise_on_held_out_voices_without_shared(monkeypatch):
-    """The SNR rows heads are chosen on are made from the project's own held-out audio, with or without
-    ../shared: words in held-out TTS voices, and a crowd of held-out talkers."""
-    import argparse
+def _bench_talk():
+    """``benchmarks/bench_talk.py`` as a module."""
     import importlib.util
 
     from conftest import ROOT
@@ -342,6 +340,15 @@ def test_bench_talk_scores_noise_on_held_out_voices_without_shared(monkeypatch):
     spec = importlib.util.spec_from_file_location("bench_talk", ROOT / "benchmarks" / "bench_talk.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_bench_talk_scores_noise_on_held_out_voices_without_shared(monkeypatch):
+    """The SNR rows heads are chosen on are made from the project's own held-out audio, with or without
+    ../shared: words in held-out TTS voices, and a crowd of held-out talkers."""
+    import argparse
+
+    bench = _bench_talk()
     crowd = [np.random.default_rng(i).standard_normal(SAMPLE_RATE).astype(np.float32) for i in range(2)]
     monkeypatch.setattr(talk_eval, "clean_talk_clips", lambda n, seed=0: crowd)  # no TTS needed here
     args = argparse.Namespace(hours=1.0, seed=0, snr=[10.0], noise_clips=1)
@@ -360,3 +367,68 @@ def test_clean_talk_clips_are_one_held_out_talker_without_background(pool):
     np.testing.assert_array_equal(clips[0], talk_eval.clean_talk_clips(1, seed=3)[0])
     frames = 10 * np.log10((clips[0].reshape(-1, 441) ** 2).mean(1) + 1e-12)
     assert (frames < -80).mean() > 0.02  # true silence between sentences: nothing is mixed under the talk
+
+
+def _trade_row(test, detector, threshold, *, recall=None, fa=0, hours=0.0):
+    return {
+        "test": test,
+        "detector": detector,
+        "threshold": threshold,
+        "recall": recall,
+        "false_accepts": fa,
+        "hours_without_word": hours,
+    }
+
+
+def test_trade_points_pool_other_words_over_snrs_and_pair_them_with_recall_at_one_snr():
+    bench = _bench_talk()
+    rows = []
+    for th, recall in ((0.9, 0.8), (0.5, 0.95)):
+        rows += [
+            _trade_row("generated talk, 5 h", "a", th, fa=2 if th == 0.9 else 10, hours=5.0),
+            _trade_row("held-out TTS words at 10 dB SNR", "a", th, recall=recall, fa=1, hours=0.1),
+            _trade_row("held-out TTS words at 0 dB SNR", "a", th, recall=0.1, hours=0.1),
+        ]
+        rows += [
+            _trade_row(f"held-out TTS other words at {snr} dB SNR", "a", th, fa=fa, hours=0.5)
+            for snr, fa in ((0, 1), (10, 2), (20, 3))
+        ]
+    # b lacks the talk row: no point of it can be drawn
+    rows.append(_trade_row("held-out TTS words at 10 dB SNR", "b", 0.9, recall=0.7, hours=0.1))
+    points = bench.trade_points(rows, snr=10.0)
+    assert list(points) == ["a"] and [p["threshold"] for p in points["a"]] == [0.5, 0.9]
+    low, high = points["a"]
+    assert high["recall"] == 0.8 and low["recall"] == 0.95  # the 10 dB row, not the 0 dB one
+    assert high["talk_fa_h"] == pytest.approx(2 / 5) and low["talk_fa_h"] == pytest.approx(10 / 5)
+    assert high["words_fa_h"] == pytest.approx(6 / 1.5)  # 1 + 2 + 3 firings in three half hours
+    assert bench.trade_points(rows, snr=20.0) == {}
+
+
+def test_plot_trade_draws_a_png_and_refuses_nothing_to_draw(tmp_path):
+    import matplotlib.image
+
+    bench = _bench_talk()
+    point = {
+        "threshold": 0.9,
+        "recall": 0.8,
+        "talk_fa_h": 0.0,
+        "words_fa_h": 4.0,
+        "talk_hours": 5.0,
+        "words_hours": 1.5,
+    }
+    out = bench.plot_trade(
+        {"embedding head (shipped)": [point, {**point, "threshold": 0.5, "recall": 0.9, "talk_fa_h": 3.0}]},
+        tmp_path / "t.png",
+    )
+    image = matplotlib.image.imread(out)
+    assert image.ndim == 3 and image.shape[1] > image.shape[0] > 200
+    with pytest.raises(ValueError, match="--plot needs the generated talk"):
+        bench.plot_trade({}, tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
+
+
+def test_bench_talk_refuses_a_plot_snr_it_does_not_measure(capsys):
+    bench = _bench_talk()
+    with pytest.raises(SystemExit) as stop:
+        bench.main(["--plot", "x.png", "--plot-snr", "5", "--snr", "0", "10"])
+    assert stop.value.code == 2 and "--plot-snr must be one of" in capsys.readouterr().err
