@@ -380,7 +380,7 @@ def _trade_row(test, detector, threshold, *, recall=None, fa=0, hours=0.0):
     }
 
 
-def test_trade_points_pool_other_words_over_snrs_and_pair_them_with_recall_at_one_snr():
+def test_trade_points_pool_each_false_accept_test_over_snrs_and_pair_it_with_recall_at_one_snr():
     bench = _bench_talk()
     rows = []
     for th, recall in ((0.9, 0.8), (0.5, 0.95)):
@@ -393,38 +393,66 @@ def test_trade_points_pool_other_words_over_snrs_and_pair_them_with_recall_at_on
             _trade_row(f"held-out TTS other words at {snr} dB SNR", "a", th, fa=fa, hours=0.5)
             for snr, fa in ((0, 1), (10, 2), (20, 3))
         ]
-    # b lacks the talk row: no point of it can be drawn
+    rows.append(_trade_row("held-out talk in noise at 10 dB SNR", "a", 0.9, fa=1, hours=0.25))
+    # b has a recall and no false-accept test: no point of it can be drawn
     rows.append(_trade_row("held-out TTS words at 10 dB SNR", "b", 0.9, recall=0.7, hours=0.1))
     points = bench.trade_points(rows, snr=10.0)
     assert list(points) == ["a"] and [p["threshold"] for p in points["a"]] == [0.5, 0.9]
     low, high = points["a"]
     assert high["recall"] == 0.8 and low["recall"] == 0.95  # the 10 dB row, not the 0 dB one
-    assert high["talk_fa_h"] == pytest.approx(2 / 5) and low["talk_fa_h"] == pytest.approx(10 / 5)
-    assert high["words_fa_h"] == pytest.approx(6 / 1.5)  # 1 + 2 + 3 firings in three half hours
+    assert high["fa_h"]["talk"] == pytest.approx(2 / 5) and low["fa_h"]["talk"] == pytest.approx(10 / 5)
+    assert high["fa_h"]["words"] == pytest.approx(6 / 1.5)  # 1 + 2 + 3 firings in three half hours
+    assert high["hours"]["words"] == pytest.approx(1.5)
+    assert high["fa_h"]["noisy_talk"] == pytest.approx(4.0) and "noisy_talk" not in low["fa_h"]
     assert bench.trade_points(rows, snr=20.0) == {}
 
 
-def test_plot_trade_draws_a_png_and_refuses_nothing_to_draw(tmp_path):
+def test_plot_trade_draws_a_panel_per_false_accept_test_and_refuses_nothing_to_draw(tmp_path):
     import matplotlib.image
 
     bench = _bench_talk()
     point = {
         "threshold": 0.9,
         "recall": 0.8,
-        "talk_fa_h": 0.0,
-        "words_fa_h": 4.0,
-        "talk_hours": 5.0,
-        "words_hours": 1.5,
+        "fa_h": {"talk": 0.0, "words": 4.0},
+        "hours": {"talk": 5.0, "words": 1.5},
     }
-    out = bench.plot_trade(
-        {"embedding head (shipped)": [point, {**point, "threshold": 0.5, "recall": 0.9, "talk_fa_h": 3.0}]},
-        tmp_path / "t.png",
+    other = {**point, "threshold": 0.5, "recall": 0.9, "fa_h": {"talk": 3.0, "words": 9.0}}
+    two = matplotlib.image.imread(
+        bench.plot_trade({"embedding head (shipped)": [point, other]}, tmp_path / "2.png")
     )
-    image = matplotlib.image.imread(out)
-    assert image.ndim == 3 and image.shape[1] > image.shape[0] > 200
-    with pytest.raises(ValueError, match="--plot needs the generated talk"):
+    three_points = [
+        {**q, "fa_h": {**q["fa_h"], "noisy_talk": 1.0}, "hours": {**q["hours"], "noisy_talk": 1.3}}
+        for q in (point, other)
+    ]
+    three = matplotlib.image.imread(bench.plot_trade({"x": three_points}, tmp_path / "3.png"))
+    assert two.shape[0] == three.shape[0] > 200 and three.shape[1] > 1.3 * two.shape[1]  # one panel more
+    with pytest.raises(ValueError, match="--plot needs the held-out TTS words"):
         bench.plot_trade({}, tmp_path / "none.png")
     assert not (tmp_path / "none.png").exists()
+
+
+def test_noisy_talk_segments_put_each_clip_under_one_kind_at_the_snr_and_say_no_word():
+    rng = np.random.default_rng(0)
+    voice = [
+        np.concatenate(
+            [np.zeros(SAMPLE_RATE, np.float32), 0.1 * rng.standard_normal(SAMPLE_RATE).astype(np.float32)]
+        )
+        for _ in range(4)
+    ]
+    crowd = [rng.standard_normal(3 * SAMPLE_RATE).astype(np.float32) for _ in range(3)]
+    segs = talk_eval.noisy_talk_segments(voice, 10.0, kinds=("babble", "music"), babble_talk=crowd, rng=1)
+    assert len(segs) == 4 and not any(ends for _, ends in segs)
+    for audio, _ in segs:
+        assert audio.shape == voice[0].shape and rms_db(audio) == pytest.approx(-20.0, abs=0.1)
+        # the talker's second over its first (noise alone): 10 dB SNR, the noise steady across both
+        assert rms_db(audio[SAMPLE_RATE:]) - rms_db(audio[:SAMPLE_RATE]) > 8.0
+    np.testing.assert_array_equal(
+        segs[0][0],
+        talk_eval.noisy_talk_segments(voice, 10.0, kinds=("babble", "music"), babble_talk=crowd, rng=1)[0][0],
+    )
+    with pytest.raises(ValueError, match="at least one clip per kind"):
+        talk_eval.noisy_talk_segments(voice[:1], 10.0, kinds=("babble", "music"), babble_talk=crowd)
 
 
 def test_bench_talk_refuses_a_plot_snr_it_does_not_measure(capsys):

@@ -200,8 +200,6 @@ def noisy_word_segments(
             "n_activates and n_negatives must be (low, high) counts that say at least one word a clip, "
             f"got {tuple(n_activates)} and {tuple(n_negatives)}"
         )
-    from twd_lab import noise
-    from twd_lab.augment import rms_db
     from twd_lab.constants import CLIP_SAMPLES
     from twd_lab.synthesis import synthesize_example
 
@@ -217,22 +215,53 @@ def noisy_word_segments(
                 n_activates=int(rng.integers(n_activates[0], n_activates[1] + 1)),
                 n_negatives=int(rng.integers(n_negatives[0], n_negatives[1] + 1)),
             )
-            words = ex.audio
-            voiced = words[np.abs(words) > 1e-6]
-            if kind == "babble" and len(babble_talk):
-                bg = _talk_babble(babble_talk, CLIP_SAMPLES, rng)
-            else:
-                bg = noise.make_background(
-                    kind,
-                    rng=rng,
-                    duration_s=CLIP_SAMPLES / SAMPLE_RATE,
-                    sample_rate=SAMPLE_RATE,
-                    words=negatives,
-                )
-            bg = bg * np.float32(10 ** ((rms_db(voiced) - snr_db - rms_db(bg)) / 20))
             ends = sorted(end / 1000.0 for _, end in ex.activate_segments)
-            out.append((_level(words + bg), ends))
+            out.append((_under_noise(ex.audio, kind, snr_db, babble_talk, negatives, rng), ends))
     return out
+
+
+def noisy_talk_segments(
+    talk_clips: Sequence[np.ndarray],
+    snr_db: float,
+    *,
+    kinds: Sequence[str] = NOISE_KINDS,
+    babble_talk: Sequence[np.ndarray] = (),
+    negatives: Sequence[np.ndarray] = (),
+    rng: RngLike = 0,
+) -> list[Segment]:
+    """Talk in a noisy room: each of ``talk_clips`` (one talker, 44.1 kHz) over noise of one of ``kinds``
+    ``snr_db`` below the talk's own level, ``len(talk_clips) // len(kinds)`` clips a kind, level-matched as
+    ``twd-lab detect`` hears a file. The noises are :func:`noisy_word_segments`'s (babble: 4-8 talkers
+    cut from ``babble_talk``, else made from ``negatives``). No word is said: a false-accept test."""
+    kinds = tuple(kinds)
+    per_kind = len(talk_clips) // max(1, len(kinds))
+    if per_kind < 1:
+        raise ValueError(
+            f"talk_clips must hold at least one clip per kind ({len(kinds)}), got {len(talk_clips)}"
+        )
+    rng = as_generator(rng)
+    clips = iter(talk_clips)
+    return [
+        (_under_noise(np.asarray(next(clips), np.float32), kind, snr_db, babble_talk, negatives, rng), [])
+        for kind in kinds
+        for _ in range(per_kind)
+    ]
+
+
+def _under_noise(voice: np.ndarray, kind: str, snr_db: float, babble_talk, negatives, rng) -> np.ndarray:
+    """``voice`` with noise of ``kind`` ``snr_db`` below its voiced samples' level, level-matched."""
+    from twd_lab import noise
+    from twd_lab.augment import rms_db
+
+    voiced = voice[np.abs(voice) > 1e-6]
+    if kind == "babble" and len(babble_talk):
+        bg = _talk_babble(babble_talk, voice.size, rng)
+    else:
+        bg = noise.make_background(
+            kind, rng=rng, duration_s=voice.size / SAMPLE_RATE, sample_rate=SAMPLE_RATE, words=negatives
+        )
+    bg = bg * np.float32(10 ** ((rms_db(voiced) - snr_db - rms_db(bg)) / 20))
+    return _level(voice + bg)
 
 
 def _talk_babble(talk: Sequence[np.ndarray], n: int, rng) -> np.ndarray:
