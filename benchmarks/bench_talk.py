@@ -204,8 +204,17 @@ def trade_points(rows: list[dict], snr: float = 10.0) -> dict[str, list[dict]]:
     return out
 
 
+def _legend_label(detector: str) -> str:
+    """'embedding head (shipped)' -> 'shipped', 'embedding head v16_x' -> 'v16 x'; others as they are."""
+    label = detector.removeprefix("embedding head ")
+    if label.startswith("(") and label.endswith(")"):
+        label = label[1:-1]
+    return label.replace("_", " ")
+
+
 def plot_trade(points: dict[str, list[dict]], path: Path, snr: float = 10.0, goal=(0.5, 0.95)) -> Path:
-    """Draw :func:`trade_points` to ``path`` (.png): a panel per false-accept test, recall up the side."""
+    """Draw :func:`trade_points` to ``path`` (.png): a panel per false-accept test, recall up the side,
+    and the ``goal``'s corner (at most ``goal[0]`` false accepts an hour, recall at least ``goal[1]``)."""
     from matplotlib.figure import Figure
 
     tests = [t for t in TRADE_TESTS if any(t[0] in p["fa_h"] for pts in points.values() for p in pts)]
@@ -223,7 +232,7 @@ def plot_trade(points: dict[str, list[dict]], path: Path, snr: float = 10.0, goa
             pts = [p for p in pts if key in p["fa_h"]]
             x = [max(p["fa_h"][key], floor) for p in pts]
             y = [p["recall"] for p in pts]
-            label = name.removeprefix("embedding head ").strip("()").replace("_", " ")
+            label = _legend_label(name)
             (line,) = ax.plot(x, y, "o-", color=f"C{k}", label=label)
             for p, yi in zip(pts, y):
                 if p["fa_h"][key] == 0:  # none heard: hollow, with a bar to the 95% upper bound

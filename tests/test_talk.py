@@ -451,8 +451,17 @@ def test_noisy_talk_segments_put_each_clip_under_one_kind_at_the_snr_and_say_no_
         segs[0][0],
         talk_eval.noisy_talk_segments(voice, 10.0, kinds=("babble", "music"), babble_talk=crowd, rng=1)[0][0],
     )
+    with pytest.raises(ValueError, match="kinds must name at least one"):
+        talk_eval.noisy_talk_segments(voice, 10.0, kinds=())
     with pytest.raises(ValueError, match="at least one clip per kind"):
         talk_eval.noisy_talk_segments(voice[:1], 10.0, kinds=("babble", "music"), babble_talk=crowd)
+
+
+def test_trade_plot_legend_names_heads_without_the_common_prefix():
+    bench = _bench_talk()
+    assert bench._legend_label("embedding head (shipped)") == "shipped"
+    assert bench._legend_label("embedding head v16_more_din") == "v16 more din"
+    assert bench._legend_label("lab network (shipped)") == "lab network (shipped)"
 
 
 def test_bench_talk_refuses_a_plot_snr_it_does_not_measure(capsys):

@@ -234,7 +234,9 @@ def noisy_talk_segments(
     ``twd-lab detect`` hears a file. The noises are :func:`noisy_word_segments`'s (babble: 4-8 talkers
     cut from ``babble_talk``, else made from ``negatives``). No word is said: a false-accept test."""
     kinds = tuple(kinds)
-    per_kind = len(talk_clips) // max(1, len(kinds))
+    if not kinds:
+        raise ValueError("kinds must name at least one noise kind, got none")
+    per_kind = len(talk_clips) // len(kinds)
     if per_kind < 1:
         raise ValueError(
             f"talk_clips must hold at least one clip per kind ({len(kinds)}), got {len(talk_clips)}"
