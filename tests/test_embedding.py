@@ -253,6 +253,19 @@ def test_fit_heads_mines_hard_negatives_from_audio_without_the_word():
 
 
 @pytest.mark.slow
+def test_hard_negative_windows_are_the_windows_above_threshold_however_they_are_chunked():
+    rng = np.random.default_rng(1)
+    clips = D.EmbeddedClips(rng.normal(size=(5, 30, 96)).astype(np.float32), [[]] * 5)
+    head = D.build_head(4, units=8)
+    probs = np.concatenate([D.predict_windows(head, D.history_windows(e, 4)) for e in clips.emb])
+    threshold = float(np.median(probs))
+    expected = np.concatenate([D.history_windows(e, 4) for e in clips.emb])[probs > threshold]
+    for chunk in (1, 2, 200):
+        got = D.hard_negative_windows(head, clips, history=4, threshold=threshold, chunk=chunk)
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.slow
 def test_fit_heads_gathers_windows_a_batch_at_a_time(monkeypatch):
     asked = []
     getitem = D.WindowTable.__getitem__

@@ -481,13 +481,15 @@ def hard_negative_rows(
 
 
 def hard_negative_windows(
-    model, clips: EmbeddedClips, *, history: int = HISTORY, threshold: float = 0.2
+    model, clips: EmbeddedClips, *, history: int = HISTORY, threshold: float = 0.2, chunk: int = 200
 ) -> np.ndarray:
     """Windows ``(n, history, 96)`` of negative-only ``clips`` (no words in them) on which ``model`` says
-    more than ``threshold``: :func:`hard_negative_rows` over the clips, as an array."""
+    more than ``threshold``: :func:`hard_negative_rows` over the clips, as an array, scoring about
+    ``chunk`` clips' windows at a time."""
     table = WindowTable(clips.emb, history)
     every = table.clip_rows(0, len(clips.emb))
-    return table[hard_negative_rows(model, table, every, threshold=threshold)]
+    steps = max((len(e) for e in clips.emb), default=1)
+    return table[hard_negative_rows(model, table, every, threshold=threshold, chunk=max(1, chunk * steps))]
 
 
 def fit_heads(
