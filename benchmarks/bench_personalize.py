@@ -87,8 +87,8 @@ def user_rows(name, base, activates, other_words, backgrounds, args) -> list[dic
     quiet = list(
         iter_test_clips((rest, rest_words, backgrounds), args.n_negative, args.seed + 1, n_activates=0)
     )
-    emb_mixed = [embeddings(a, SAMPLE_RATE)[0] for a, _ in mixed]
-    emb_quiet = [embeddings(a, SAMPLE_RATE)[0] for a, _ in quiet]
+    emb_mixed = [embeddings(a, SAMPLE_RATE, front_end=base.front_end)[0] for a, _ in mixed]
+    emb_quiet = [embeddings(a, SAMPLE_RATE, front_end=base.front_end)[0] for a, _ in quiet]
     common = {"clips": args.clips, "epochs": args.epochs, "seed": args.seed}
     detectors = [("shipped", base, None)]
     mine, info = personalize(base, own, **common)

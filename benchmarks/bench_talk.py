@@ -310,13 +310,17 @@ def main(argv: list[str] | None = None) -> int:
     for name, (make, cache_name) in scenes(args).items():
         if args.only and not any(word in name for word in args.only):
             continue
-        if heads:
+        # heads on one front end share its embeddings; a tuned front end has its own cache
+        for tag in dict.fromkeys(T.front_end_tag(det.front_end) for _, det in heads):
+            group = [(label, det) for label, det in heads if T.front_end_tag(det.front_end) == tag]
             t = time.time()
-            cache = T.cached_embeddings(args.cache / f"{cache_name}.npz", make)
+            path = args.cache / f"{cache_name}{tag}.npz"
+            cache = T.cached_embeddings(path, make, group[0][1].front_end)
             print(
-                f"{name}: {cache.duration_s / 3600:.2f} h embedded ({time.time() - t:.0f} s)", file=sys.stderr
+                f"{name}{tag}: {cache.duration_s / 3600:.2f} h embedded ({time.time() - t:.0f} s)",
+                file=sys.stderr,
             )
-            for label, det in heads:
+            for label, det in group:
                 for th in args.thresholds or [det.config.threshold]:
                     rows.append(row(name, label, th, T.score_embeddings(det, cache, th)))
         if lab is not None:

@@ -60,9 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     raw = load_raw_arrays("train")[:3]
     rng = as_generator(args.seed)
     n_quiet = max(1, round(args.hours * 3600 / CLIP_S))
-    # augmented as in training; embeddings once, the head's probabilities once
-    quiet = embedded_examples(raw, n_quiet, rng=rng, augment=True, n_activates=0)
-    mixed = embedded_examples(raw, args.mixed, rng=rng, augment=True)
+    # augmented as in training; embeddings once (through the head's own front end), probabilities once
+    from twd_lab.constants import SAMPLE_RATE
+    from twd_lab.detectors.speech_embedding import embeddings
+
+    def features(audio):
+        return embeddings(audio, SAMPLE_RATE, front_end=det.front_end)[0]
+
+    quiet = embedded_examples(raw, n_quiet, rng=rng, augment=True, n_activates=0, features=features)
+    mixed = embedded_examples(raw, args.mixed, rng=rng, augment=True, features=features)
     quiet_probs = [det.probabilities_from_embeddings(e)[0] for e in quiet.emb]
     mixed_probs = [det.probabilities_from_embeddings(e) for e in mixed.emb]
     hours = n_quiet * CLIP_S / 3600
@@ -70,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.talk_hours > 0:
         from twd_lab.talk_eval import EmbeddingCache, generated_talk_segments
 
-        talk = EmbeddingCache.build(generated_talk_segments(args.talk_hours, seed=args.seed, split="train"))
+        talk = EmbeddingCache.build(
+            generated_talk_segments(args.talk_hours, seed=args.seed, split="train"), det.front_end
+        )
         quiet_probs.append(det.probabilities_from_embeddings(talk.emb)[0])
         hours += talk.duration_s / 3600
         source += f" + {talk.duration_s / 3600:.2f} h of talk in the training voices and texts"

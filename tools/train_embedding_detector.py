@@ -68,9 +68,11 @@ def cached_clips(
 TALK_CHUNK = 100
 
 
-def cached_talk(raw, n: int, seed: int, *, max_activates: int, cache: Path | None, tag: str, key: str):
+def cached_talk(
+    raw, n: int, seed: int, *, max_activates: int, cache: Path | None, tag: str, key: str, features=None
+):
     """:func:`D.embedded_talk` in the TRAIN voices and texts (:mod:`twd_lab.talk`), cached in chunks of
-    :data:`TALK_CHUNK` clips (chunk ``i`` drawn from the seed ``[seed, i]``)."""
+    :data:`TALK_CHUNK` clips (chunk ``i`` drawn from the seed ``[seed, i]``); ``features`` as there."""
     if n <= 0:
         return None
     from twd_lab import talk
@@ -94,10 +96,30 @@ def cached_talk(raw, n: int, seed: int, *, max_activates: int, cache: Path | Non
                 backgrounds=bgs,
                 activates=acts,
                 max_activates=max_activates,
+                features=features,
             ),
         )
         total = part if total is None else total + part
     return total
+
+
+def with_confusables(raw, n: int, seed: int):
+    """``raw`` with ``n`` clips of words and word pairs that sound like "activate" added to its negatives
+    (:mod:`twd_lab.confusables`, said by the TRAIN voices)."""
+    from twd_lab import confusables, talk
+
+    phrases = [
+        p
+        for p, _ in confusables.confusable_phrases(
+            confusables.vocabulary(talk.talk_sentences("train")), max_distance=3
+        )
+    ]
+    acts, negs, bgs = raw
+    extra = confusables.render_phrases(phrases, talk.talk_voices("train"), n, rng=seed + 7)
+    print(
+        f"confusables: {len(extra)} clips of {len(phrases)} phrases added to the negatives", file=sys.stderr
+    )
+    return (acts, list(negs) + extra, bgs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,24 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         raw = (acts, list(negs) + partial_words(acts, args.partial_words, rng=args.seed + 3), bgs)
         key += f"_pw{args.partial_words}"
     if args.confusables:
-        from twd_lab import confusables, talk
-
-        phrases = [
-            p
-            for p, _ in confusables.confusable_phrases(
-                confusables.vocabulary(talk.talk_sentences("train")), max_distance=3
-            )
-        ]
-        acts, negs, bgs = raw
-        extra = confusables.render_phrases(
-            phrases, talk.talk_voices("train"), args.confusables, rng=args.seed + 7
-        )
-        raw = (acts, list(negs) + extra, bgs)
+        raw = with_confusables(raw, args.confusables, args.seed)
         key += f"_cf{args.confusables}"
-        print(
-            f"confusables: {len(extra)} clips of {len(phrases)} phrases added to the negatives",
-            file=sys.stderr,
-        )
     common = {"cache": args.cache, "key": key}
     talk_common = {"cache": args.cache, "key": talk_key}
     parts = [

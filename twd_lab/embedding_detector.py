@@ -43,6 +43,7 @@ from twd_lab.constants import SAMPLE_RATE
 # the runtime detector lives in twd_lab.detectors.embedding; this module trains its head (the names stay here)
 from twd_lab.detectors.embedding import (  # noqa: F401
     CONFIG_NAME,
+    FRONT_END_SUFFIX,
     HEAD_NAME,
     HISTORY,
     PATIENCE,
@@ -123,8 +124,9 @@ class EmbeddedClips:
         return EmbeddedClips(np.concatenate([self.emb, other.emb]), self.word_ends_s + other.word_ends_s)
 
 
-def _embed_each(n: int, make_clip, *, desc: str, progress: bool) -> EmbeddedClips:
-    """``n`` clips from ``make_clip()`` -> ``(audio at 44.1 kHz, word ends in s)``, kept as embeddings."""
+def _embed_each(n: int, make_clip, *, desc: str, progress: bool, features=None) -> EmbeddedClips:
+    """``n`` clips from ``make_clip()`` -> ``(audio at 44.1 kHz, word ends in s)``, kept as embeddings, or
+    as ``features(audio)`` when given (e.g. mel frames, :func:`clip_mel_frames`)."""
     items = range(int(n))
     if progress:
         from tqdm.auto import tqdm
@@ -133,7 +135,7 @@ def _embed_each(n: int, make_clip, *, desc: str, progress: bool) -> EmbeddedClip
     embs, ends = [], []
     for _ in items:
         audio, word_ends = make_clip()
-        embs.append(embeddings(audio, SAMPLE_RATE)[0])
+        embs.append(embeddings(audio, SAMPLE_RATE)[0] if features is None else features(audio))
         ends.append(list(word_ends))
     return EmbeddedClips(np.stack(embs) if embs else np.zeros((0, 0, EMBEDDING_DIM), np.float32), ends)
 
@@ -146,6 +148,7 @@ def embedded_examples(
     augment: bool = True,
     n_activates: int | None = None,
     progress: bool = False,
+    features=None,
 ) -> EmbeddedClips:
     """Synthesize ``n`` lab-style 10 s clips and keep their embeddings.
 
@@ -153,6 +156,8 @@ def embedded_examples(
     ``twd_lab.audio.load_raw_audio(path, as_arrays=True)`` returns them. With ``augment``, words go
     through :class:`twd_lab.augment.WordAugmenter` and backgrounds through
     :class:`twd_lab.augment.BackgroundAugmenter`. ``n_activates=0`` gives negative-only audio.
+    ``features``: keep ``features(audio)`` of each clip instead of its embeddings (as in every generator
+    here; :func:`clip_mel_frames` for tuning the front end).
     """
     from twd_lab.synthesis import synthesize_example
 
@@ -171,7 +176,7 @@ def embedded_examples(
         ex = synthesize_example(bg, activates, negatives, rng=rng, augment=word_aug, n_activates=n_activates)
         return ex.audio, [seg[1] / 1000.0 for seg in ex.activate_segments]
 
-    return _embed_each(n, make_clip, desc="clips", progress=progress)
+    return _embed_each(n, make_clip, desc="clips", progress=progress, features=features)
 
 
 def embedded_noisy_examples(
@@ -186,6 +191,7 @@ def embedded_noisy_examples(
     p_diffuse: float = 0.0,
     n_activates: int | None = None,
     progress: bool = False,
+    features=None,
 ) -> EmbeddedClips:
     """``n`` lab-style 10 s clips whose words are said over loud generated noise, kept as embeddings.
 
@@ -235,7 +241,7 @@ def embedded_noisy_examples(
         )
         return ex.audio, [seg[1] / 1000.0 for seg in ex.activate_segments]
 
-    return _embed_each(n, make_clip, desc="noisy clips", progress=progress)
+    return _embed_each(n, make_clip, desc="noisy clips", progress=progress, features=features)
 
 
 def embedded_talk(
@@ -249,6 +255,7 @@ def embedded_talk(
     max_activates: int = 0,
     augment_p: float = 0.5,
     progress: bool = False,
+    features=None,
 ) -> EmbeddedClips:
     """``n`` 10 s clips of synthetic talk (:func:`twd_lab.talk.talk_clip`), kept as embeddings.
 
@@ -274,7 +281,15 @@ def embedded_talk(
         )
         return clip.audio, clip.word_ends_s
 
-    return _embed_each(n, make_clip, desc="talk clips", progress=progress)
+    return _embed_each(n, make_clip, desc="talk clips", progress=progress, features=features)
+
+
+def clip_mel_frames(audio: np.ndarray) -> np.ndarray:
+    """Scaled mel frames ``(frames, 32)`` float16 of a 44.1 kHz clip: what :mod:`twd_lab.front_end_tuning`
+    keeps of a clip (a ``features`` for the generators above)."""
+    from twd_lab.detectors.speech_embedding import mel_frames, to_16k
+
+    return mel_frames(to_16k(np.asarray(audio, np.float32), SAMPLE_RATE)).astype(np.float16)
 
 
 class WindowTable:

@@ -137,10 +137,24 @@ def personalize(
     # the same person's other words, when given, are the negatives beside their "activate", and join the
     # bundled ones in the clips without the word
     own_negatives = other_words or negatives
+    # the embeddings the head hears: through the detector's own front end (tuned or as shipped)
+    from twd_lab.detectors.speech_embedding import embeddings
+
+    def features(audio):
+        return embeddings(audio, SAMPLE_RATE, front_end=detector.front_end)[0]
+
     parts = [
-        embedded_examples((recordings, own_negatives, backgrounds), clips, rng=rng, progress=progress),
-        embedded_examples((activates, negatives, backgrounds), clips // 2, rng=rng),
-        embedded_examples((activates, negatives + other_words, backgrounds), n_quiet, rng=rng, n_activates=0),
+        embedded_examples(
+            (recordings, own_negatives, backgrounds), clips, rng=rng, progress=progress, features=features
+        ),
+        embedded_examples((activates, negatives, backgrounds), clips // 2, rng=rng, features=features),
+        embedded_examples(
+            (activates, negatives + other_words, backgrounds),
+            n_quiet,
+            rng=rng,
+            n_activates=0,
+            features=features,
+        ),
     ]
     X, y, w = training_arrays(parts[0] + parts[1] + parts[2], history=cfg.history)
     # where the detector already comes close to firing on audio without the word: weigh it more
@@ -156,11 +170,16 @@ def personalize(
     train_head(head, X, y, w, epochs=epochs, learning_rate=learning_rate, seed=train_seed)
     # a check the user can read: how often each head fires on fresh audio without the word
     check = embedded_examples(
-        (activates, negatives + other_words, backgrounds), check_clips, rng=rng, n_activates=0
+        (activates, negatives + other_words, backgrounds),
+        check_clips,
+        rng=rng,
+        n_activates=0,
+        features=features,
     )
     hours = check_clips * CLIP_S / 3600
     before, after = (
-        _false_accepts(EmbeddingDetector(h, cfg), check.emb) / hours for h in (detector.head, head)
+        _false_accepts(EmbeddingDetector(h, cfg, front_end=detector.front_end), check.emb) / hours
+        for h in (detector.head, head)
     )
     info = {
         "recordings": len(recordings),
@@ -176,7 +195,7 @@ def personalize(
     }
     notes = dict(cfg.notes or {})
     notes["personalized"] = info
-    return EmbeddingDetector(head, dataclasses.replace(cfg, notes=notes)), info
+    return EmbeddingDetector(head, dataclasses.replace(cfg, notes=notes), front_end=detector.front_end), info
 
 
 def _false_accepts(detector, clip_embeddings) -> int:

@@ -297,12 +297,13 @@ class EmbeddingCache:
         self.ends = [list(e) for e in ends]
 
     @classmethod
-    def build(cls, segments) -> EmbeddingCache:
+    def build(cls, segments, front_end=None) -> EmbeddingCache:
+        """Embed ``segments`` (``(audio, word ends)`` pairs) through ``front_end`` (None: as shipped)."""
         from twd_lab.detectors.speech_embedding import embeddings
 
         embs, steps, secs, ends = [], [], [], []
         for audio, e in segments:
-            emb = embeddings(audio, SAMPLE_RATE)[0]
+            emb = embeddings(audio, SAMPLE_RATE, front_end=front_end)[0]
             embs.append(emb)
             steps.append(len(emb))
             secs.append(len(audio) / SAMPLE_RATE)
@@ -334,12 +335,23 @@ class EmbeddingCache:
         return np.array(sorted(o + e for o, ends in zip(offsets, self.ends) for e in ends), np.float64)
 
 
-def cached_embeddings(path: str | Path | None, make_segments) -> EmbeddingCache:
-    """:class:`EmbeddingCache` of ``make_segments()``, read from ``path`` when it is there, else built
-    and written to it (``path=None``: never cached)."""
+def front_end_tag(front_end) -> str:
+    """What a cache's name gains for a tuned front end: ``""`` for the embedding as shipped, else
+    ``"_fe"`` and 8 hex digits of its weights' file, so embeddings of two front ends never mix."""
+    if front_end is None:
+        return ""
+    import hashlib
+
+    return "_fe" + hashlib.sha1(Path(front_end).read_bytes()).hexdigest()[:8]
+
+
+def cached_embeddings(path: str | Path | None, make_segments, front_end=None) -> EmbeddingCache:
+    """:class:`EmbeddingCache` of ``make_segments()`` through ``front_end``, read from ``path`` when it is
+    there, else built and written to it (``path=None``: never cached). Name the path with
+    :func:`front_end_tag` when a front end is given."""
     if path is not None and Path(path).is_file():
         return EmbeddingCache.load(path)
-    cache = EmbeddingCache.build(make_segments())
+    cache = EmbeddingCache.build(make_segments(), front_end)
     if path is not None:
         cache.save(path)
     return cache

@@ -18,7 +18,7 @@ Keras is imported only when a head without a NumPy copy is loaded.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +86,14 @@ class DetectorConfig:
     patience: int = PATIENCE
     refractory_s: float = REFRACTORY_S
     step_s: float = EMBEDDING_STEP_S
+    #: File beside the head with fine-tuned weights for the speech embedding's top layers (the head was
+    #: trained on that front end's embeddings, :mod:`twd_lab.front_end_tuning`); None: the model as shipped.
+    front_end: str | None = None
     notes: dict | None = None
+
+
+#: How a head's front-end file is named beside it: ``embedding_head.keras`` -> ``embedding_head.front.npz``.
+FRONT_END_SUFFIX = ".front.npz"
 
 
 #: What a file given as a head may be instead (the lab network's .keras goes with --model).
@@ -126,13 +133,20 @@ class EmbeddingDetector(Detector):
     kind = "embedding"
     title = "the speech-embedding detector"
 
-    def __init__(self, head, config: DetectorConfig | None = None, *, fast_head=None, head_path=None):
+    def __init__(
+        self, head, config: DetectorConfig | None = None, *, fast_head=None, head_path=None, front_end=None
+    ):
         """``head``: the Keras head (None: loaded from ``head_path`` when first needed). ``fast_head``: the
-        same head in NumPy (:class:`twd_lab.detectors.numpy_head.NumpyHead`), used for probabilities when given."""
+        same head in NumPy (:class:`twd_lab.detectors.numpy_head.NumpyHead`), used for probabilities when given.
+        ``front_end``: the ``.npz`` of fine-tuned embedding weights the head was trained on (None: the
+        embedding as shipped); :meth:`load` finds it from the settings' ``front_end``."""
         self._head = head
         self._head_path = None if head_path is None else Path(head_path)
         self.fast_head = fast_head
         self.config = config or DetectorConfig()
+        self.front_end = None if front_end is None else Path(front_end)
+        if self.front_end is not None and not self.front_end.is_file():
+            raise FileNotFoundError(f"front_end: {self.front_end} is missing")
 
     @property
     def head(self):
@@ -167,25 +181,39 @@ class EmbeddingDetector(Detector):
             )
         cfg_path = path.with_suffix(".json")
         config = _read_config(cfg_path) if cfg_path.is_file() else DetectorConfig()
+        front_end = None
+        if config.front_end is not None:
+            front_end = path.parent / config.front_end
+            if not front_end.is_file():
+                raise FileNotFoundError(
+                    f"head: {cfg_path} names the front end {config.front_end!r}, which is not beside it "
+                    f"({front_end}); the head hears only the embeddings it was trained on"
+                )
         fast = NumpyHead.load(path)
         if fast is not None:
-            return cls(None, config, fast_head=fast, head_path=path)
-        detector = cls(None, config, head_path=path)
+            return cls(None, config, fast_head=fast, head_path=path, front_end=front_end)
+        detector = cls(None, config, head_path=path, front_end=front_end)
         detector.head  # noqa: B018  (no NumPy copy: load the Keras head now, so a bad file fails here)
         return detector
 
     def save(self, path: str | Path) -> None:
         """Write the head (``.keras``), its settings (the same name with ``.json``) and, when the head is
         one ``build_head`` makes, its NumPy copy (``.npz``)."""
+        import shutil
+
         from twd_lab.detectors.numpy_head import numpy_path, write_numpy_head
 
         path = Path(path)
         if path.suffix != ".keras":
             raise ValueError(f"path must end in .keras, got {path.name!r}")
         self.head.save(path)
-        path.with_suffix(".json").write_text(
-            json.dumps(asdict(self.config), indent=2) + "\n", encoding="utf-8"
-        )
+        config = self.config
+        if self.front_end is not None:  # the weights travel with the head, named after it
+            front = path.with_name(path.stem + FRONT_END_SUFFIX)
+            if front.resolve() != self.front_end.resolve():
+                shutil.copyfile(self.front_end, front)
+            config = replace(config, front_end=front.name)
+        path.with_suffix(".json").write_text(json.dumps(asdict(config), indent=2) + "\n", encoding="utf-8")
         try:
             write_numpy_head(self.head, path)
         except ValueError:  # a head of other layers runs in Keras only
@@ -209,7 +237,9 @@ class EmbeddingDetector(Detector):
         The head was trained on clips level-matched to -20 dBFS, as the lab network was: give it audio
         from :func:`twd_lab.detection.preprocess_audio`, as ``twd-lab detect`` does.
         """
-        return self.probabilities_from_embeddings(embeddings(samples, sample_rate)[0])
+        return self.probabilities_from_embeddings(
+            embeddings(samples, sample_rate, front_end=self.front_end)[0]
+        )
 
     def trigger_steps(self, probs: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """Steps where the detector fires (:func:`twd_lab.metrics.find_triggers`, refractory in steps)."""
@@ -258,7 +288,7 @@ class EmbeddingDetector(Detector):
         )
 
         mel_frames(np.zeros(MEL_WINDOW, np.float32))
-        embed_frames(np.zeros((WINDOW_FRAMES, N_MELS), np.float32))
+        embed_frames(np.zeros((WINDOW_FRAMES, N_MELS), np.float32), self.front_end)
         if self.fast_head is None:
             for n in (1, 2, 3):  # Keras traces its compiled predict per batch shape, then generalises
                 self.predict_few(np.zeros((n, self.config.history, EMBEDDING_DIM), np.float32))

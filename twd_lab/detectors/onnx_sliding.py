@@ -23,6 +23,8 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 #: Shapes of the two Reshapes the export wrote: NHWC input (76 frames, 32 + 2 padded mels) and output.
 _INPUT_SHAPE = [-1, 1, 76, 34]
 _OUTPUT_SHAPE = [-1, 1, 1, 96]
@@ -50,14 +52,54 @@ def _onnx():
         return None
 
 
-def _open_time_axis(model_path: Path):
+def _load(model: str | Path | bytes):
+    """The ONNX proto of a file or of serialized bytes."""
+    onnx = _onnx()
+    return onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(str(model))
+
+
+def with_weights(model_path: str | Path | bytes, weights_path: str | Path) -> bytes:
+    """ONNX bytes of the model with some of its weights replaced: ``weights_path`` is a ``.npz`` of arrays
+    named as the model's initializers (a fine-tuned front end, :mod:`twd_lab.front_end_tuning`).
+
+    Raises ``ValueError`` naming the file when a name is not one of the model's weights or a shape differs.
+    """
+    if _onnx() is None:
+        raise ImportError('a fine-tuned front end needs the onnx package: pip install "twd-lab[embedding]"')
+    from onnx import numpy_helper
+
+    model = _load(model_path)
+    inits = {i.name: i for i in model.graph.initializer}
+    weights_path = Path(weights_path)
+    if not weights_path.is_file():
+        raise FileNotFoundError(f"front end: {weights_path} is missing")
+    try:
+        with np.load(weights_path) as f:
+            weights = {name: f[name] for name in f.files}
+    except (OSError, ValueError) as err:
+        raise ValueError(f"front end: {weights_path} is not a .npz of weights ({err})") from None
+    for name, value in weights.items():
+        if name not in inits:
+            raise ValueError(
+                f"front end: {weights_path} holds {name!r}, which is not a weight of the embedding model"
+            )
+        shape = tuple(inits[name].dims)
+        if value.shape != shape:
+            raise ValueError(
+                f"front end: {weights_path} gives {name!r} the shape {value.shape}, expected {shape}"
+            )
+        inits[name].CopyFrom(numpy_helper.from_array(value.astype(np.float32), name))
+    return model.SerializeToString()
+
+
+def _open_time_axis(model_path: str | Path | bytes):
     """The model proto with time axes free, or None (no onnx, or not the graph described above)."""
     onnx = _onnx()
     if onnx is None:
         return None
     from onnx import helper, numpy_helper
 
-    model = onnx.load(str(model_path))
+    model = _load(model_path)
     graph = model.graph
     nodes = list(graph.node)
     first, last = nodes[1], nodes[-1]
@@ -83,10 +125,10 @@ def _open_time_axis(model_path: Path):
     return model
 
 
-def sliding_model(model_path: str | Path) -> bytes | None:
+def sliding_model(model_path: str | Path | bytes) -> bytes | None:
     """ONNX bytes of the embedding model taking any number of frames ``(1, frames, 32, 1)`` and giving
     ``(1, steps, 1, 96)``; None if ``onnx`` is missing or the graph is not the expected one."""
-    model = _open_time_axis(Path(model_path))
+    model = _open_time_axis(model_path)
     return None if model is None else model.SerializeToString()
 
 
@@ -96,10 +138,10 @@ def _attr(node, name):
     return next((helper.get_attribute_value(a) for a in node.attribute if a.name == name), None)
 
 
-def stages(model_path: str | Path) -> list[Stage] | None:
+def stages(model_path: str | Path | bytes) -> list[Stage] | None:
     """The sliding model cut after each pooling that halves time (NCHW: ``strides[0] == 2``); None as
     :func:`sliding_model`."""
-    model = _open_time_axis(Path(model_path))
+    model = _open_time_axis(model_path)
     if model is None:
         return None
     import onnx.shape_inference

@@ -110,14 +110,31 @@ def _session(model, ort):
     return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
 
 
-@functools.lru_cache(maxsize=1)
-def _sessions():
-    """(mel session, embedding session, sliding embedding session or None).
+#: A front end: None for the embedding model as shipped, or the path of a ``.npz`` of fine-tuned weights
+#: for some of its layers (:func:`twd_lab.detectors.onnx_sliding.with_weights`; see
+#: :mod:`twd_lab.front_end_tuning`), swapped in when the model is loaded.
+FrontEnd = str | Path | None
+
+
+def _front_end_key(front_end: FrontEnd) -> str | None:
+    return None if front_end is None else str(Path(front_end).resolve())
+
+
+def _embedding_model(front_end: str | None):
+    """The embedding model to run: the shipped file's path, or its bytes with ``front_end``'s weights."""
+    path = model_files()["embedding"]
+    return path if front_end is None else onnx_sliding.with_weights(path, front_end)
+
+
+@functools.lru_cache(maxsize=4)
+def _sessions(front_end: str | None = None):
+    """(mel session, embedding session, sliding embedding session or None) of one front end (a key of
+    :func:`_front_end_key`).
 
     The sliding model is built on first use of this function only; a stream, which needs just the mel
     model and :func:`_stage_sessions`, calls :func:`_shipped_sessions` and never pays for it."""
-    mel, emb = _shipped_sessions()
-    sliding = onnx_sliding.sliding_model(model_files()["embedding"])
+    mel, emb = _shipped_sessions(front_end)
+    sliding = onnx_sliding.sliding_model(_embedding_model(front_end))
     if sliding is not None:
         sliding = _session(sliding, _import_onnxruntime())
         if not _same_as_windows(sliding, emb):
@@ -126,11 +143,16 @@ def _sessions():
 
 
 @functools.lru_cache(maxsize=1)
-def _shipped_sessions():
-    """(mel session, embedding session) of the two ONNX files as shipped."""
-    ort = _import_onnxruntime()
-    paths = model_files()
-    return _session(str(paths["mel"]), ort), _session(str(paths["embedding"]), ort)
+def _mel_session():
+    return _session(str(model_files()["mel"]), _import_onnxruntime())
+
+
+@functools.lru_cache(maxsize=4)
+def _shipped_sessions(front_end: str | None = None):
+    """(mel session, embedding session) of the two ONNX files as shipped (the embedding with
+    ``front_end``'s weights when one is given)."""
+    emb = _embedding_model(front_end)
+    return _mel_session(), _session(emb if isinstance(emb, bytes) else str(emb), _import_onnxruntime())
 
 
 def _check_frames(extra_windows: int = 40) -> np.ndarray:
@@ -144,19 +166,19 @@ def _same_as_windows(sliding, windowed) -> bool:
     return np.allclose(_embed_sliding(sliding, frames), _embed_windows(windowed, frames), atol=1e-5)
 
 
-@functools.lru_cache(maxsize=1)
-def _stage_sessions():
+@functools.lru_cache(maxsize=4)
+def _stage_sessions(front_end: str | None = None):
     """[(session, Stage)] of the embedding network cut at its time poolings, or None (no ``onnx``, or the
     stages do not give the windows' numbers on random frames fed in uneven pieces)."""
     ort = _import_onnxruntime()
-    stages = onnx_sliding.stages(model_files()["embedding"])
+    stages = onnx_sliding.stages(_embedding_model(front_end))
     if stages is None:
         return None
     sessions = [(_session(stage.model, ort), stage) for stage in stages]
     frames, embedder = _check_frames(), FrameEmbedder(sessions)
     pieces = np.split(frames, [5, 80, 83, 200, 300])
     streamed = np.concatenate([embedder.feed(p) for p in pieces])
-    ok = np.allclose(streamed, _embed_windows(_shipped_sessions()[1], frames), atol=1e-5)
+    ok = np.allclose(streamed, _embed_windows(_shipped_sessions(front_end)[1], frames), atol=1e-5)
     return sessions if ok else None
 
 
@@ -204,16 +226,16 @@ def _check_samples(samples, sample_rate) -> np.ndarray:
 
 def mel_frames(samples_16k: np.ndarray) -> np.ndarray:
     """Scaled mel frames ``(frames, 32)`` float32 of float audio at 16 kHz (the embedding's input)."""
-    mel = _shipped_sessions()[0]
+    mel = _mel_session()
     x = (np.asarray(samples_16k, dtype=np.float32) * _PCM_SCALE)[None, :]
     out = mel.run(None, {"input": x})[0]  # (1, 1, frames, 32)
     return out[0, 0] / 10.0 + 2.0
 
 
-def embed_frames(frames: np.ndarray) -> np.ndarray:
+def embed_frames(frames: np.ndarray, front_end: FrontEnd = None) -> np.ndarray:
     """Embeddings ``(steps, 96)`` of scaled mel frames ``(n_frames, 32)``: one per 76-frame window, every
-    8 frames from the first (none if fewer than 76 frames)."""
-    _, windowed, sliding = _sessions()
+    8 frames from the first (none if fewer than 76 frames). ``front_end``: see :data:`FrontEnd`."""
+    _, windowed, sliding = _sessions(_front_end_key(front_end))
     frames = np.asarray(frames, dtype=np.float32)
     return _embed_windows(windowed, frames) if sliding is None else _embed_sliding(sliding, frames)
 
@@ -257,8 +279,9 @@ class FrameEmbedder:
     :func:`embed_frames`.
     """
 
-    def __init__(self, sessions=None):
-        self._stages = _stage_sessions() if sessions is None else sessions
+    def __init__(self, sessions=None, *, front_end: FrontEnd = None):
+        self._front_end = _front_end_key(front_end)
+        self._stages = _stage_sessions(self._front_end) if sessions is None else sessions
         self._inputs = [None] * len(self._stages or [])
         self._frames = np.zeros((0, N_MELS), np.float32)  # without stages
 
@@ -276,7 +299,8 @@ class FrameEmbedder:
         if self._stages is None:
             self._frames = np.concatenate([self._frames, frames])
             steps = _n_windows(len(self._frames))
-            emb = embed_frames(self._frames[: (steps - 1) * WINDOW_STRIDE + WINDOW_FRAMES]) if steps else None
+            used = self._frames[: (steps - 1) * WINDOW_STRIDE + WINDOW_FRAMES]
+            emb = embed_frames(used, self._front_end) if steps else None
             self._frames = self._frames[steps * WINDOW_STRIDE :].copy()
             return np.zeros((0, EMBEDDING_DIM), np.float32) if emb is None else emb
         x = frames[None, :, :, None]
@@ -296,7 +320,9 @@ class FrameEmbedder:
         return x[0, :, 0, :]
 
 
-def embeddings(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+def embeddings(
+    samples: np.ndarray, sample_rate: int, *, front_end: FrontEnd = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Speech embeddings of mono audio.
 
     Parameters
@@ -305,6 +331,8 @@ def embeddings(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.nd
         Mono audio, float in [-1, 1] (int16/int32 are scaled to it), any length.
     sample_rate : int
         Its sample rate in Hz (44,100 for the lab's clips; 16,000 is used as it is).
+    front_end : str, Path or None
+        Fine-tuned weights for the embedding's top layers (:data:`FrontEnd`); None: the model as shipped.
 
     Returns
     -------
@@ -323,12 +351,12 @@ def embeddings(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.nd
     steps = n_steps(len(x))
     if steps == 0:
         return np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0)
-    emb = embed_frames(mel_frames(x))
+    emb = embed_frames(mel_frames(x), front_end)
     return emb, step_times(steps)
 
 
 def embeddings_batch(
-    clips: Sequence[np.ndarray], sample_rate: int, *, progress: bool = False
+    clips: Sequence[np.ndarray], sample_rate: int, *, progress: bool = False, front_end: FrontEnd = None
 ) -> list[np.ndarray]:
     """:func:`embeddings` of many clips at one sample rate: a list of ``(n_steps_i, 96)`` arrays.
 
@@ -339,4 +367,4 @@ def embeddings_batch(
         from tqdm.auto import tqdm
 
         items = tqdm(clips, desc="embeddings", unit="clip")
-    return [embeddings(c, sample_rate)[0] for c in items]
+    return [embeddings(c, sample_rate, front_end=front_end)[0] for c in items]

@@ -1,0 +1,179 @@
+"""A tuned front end: the embedding's top in Keras (twd_lab.front_end_tuning), its weights swapped into the
+ONNX model (onnx_sliding.with_weights), and a detector whose head names one (detectors.embedding)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+from twd_lab import embedding_detector as D
+from twd_lab.detectors import onnx_sliding
+from twd_lab.detectors import speech_embedding as E
+
+HAVE_ONNX = all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "openwakeword", "onnx"))
+pytestmark = pytest.mark.skipif(
+    not HAVE_ONNX, reason='needs onnxruntime, onnx and openwakeword: pip install "twd-lab[embedding]"'
+)
+
+
+def _frames(windows: int = 20, seed: int = 0) -> np.ndarray:
+    """Scaled mel frames in the model's range, for ``windows`` embedding steps."""
+    n = E.WINDOW_FRAMES + (windows - 1) * E.WINDOW_STRIDE
+    return np.random.default_rng(seed).uniform(-1, 3, (n, E.N_MELS)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def F():
+    pytest.importorskip("keras")
+    from twd_lab import front_end_tuning
+
+    return front_end_tuning
+
+
+@pytest.fixture(scope="module")
+def shifted_front_end(F, tmp_path_factory):
+    """A front end whose top differs from the shipped one (every kernel scaled, biases moved)."""
+    top = F.build_top()
+    for layer, _, bias in top.convs:
+        w = layer.get_weights()
+        layer.set_weights([w[0] * 1.1] + ([w[1] + 0.05] if bias else []))
+    return top, top.save(tmp_path_factory.mktemp("front") / "front.npz")
+
+
+def test_the_keras_top_over_the_frozen_stages_gives_the_shipped_embeddings(F):
+    frames = _frames(20)
+    below = F.FrozenStages()(frames)
+    assert below.shape[1:] == (F.BELOW_BANDS, F.BELOW_CHANNELS)
+    top = F.build_top()
+    emb = np.asarray(top.model(below[None]))[0]
+    expected = E.embed_frames(frames)
+    assert emb.shape == expected.shape == (20, 96)
+    np.testing.assert_allclose(emb, expected, atol=2e-3 * np.abs(expected).max())
+
+
+def test_the_top_holds_the_models_weights_named_as_the_model_names_them(F):
+    weights = F.build_top().weights()
+    assert sum(w.size for w in weights.values()) == 242_688
+    assert all(name.startswith("model/conv2d_") for name in weights)
+
+
+def test_swapped_weights_change_the_embeddings_as_the_keras_top_says(F, shifted_front_end):
+    top, path = shifted_front_end
+    frames = _frames(12, seed=1)
+    tuned = E.embed_frames(frames, path)
+    keras_says = np.asarray(top.model(F.FrozenStages()(frames)[None]))[0]
+    np.testing.assert_allclose(tuned, keras_says, atol=2e-3 * np.abs(tuned).max())
+    assert not np.allclose(tuned, E.embed_frames(frames), atol=1e-2)
+
+
+def test_a_stream_of_a_tuned_front_end_gives_its_clip_embeddings(shifted_front_end):
+    _, path = shifted_front_end
+    frames = _frames(30, seed=2)
+    embedder = E.FrameEmbedder(front_end=path)
+    streamed = np.concatenate([embedder.feed(p) for p in np.split(frames, [7, 90, 91, 200])])
+    np.testing.assert_allclose(streamed, E.embed_frames(frames, path), atol=1e-4)
+
+
+def test_bad_front_end_files_are_refused_by_name(tmp_path):
+    model = E.model_files()["embedding"]
+    with pytest.raises(FileNotFoundError, match="nope.npz"):
+        onnx_sliding.with_weights(model, tmp_path / "nope.npz")
+    np.savez(tmp_path / "stranger.npz", **{"not/a/weight": np.zeros(3, np.float32)})
+    with pytest.raises(ValueError, match="not a weight of the embedding model"):
+        onnx_sliding.with_weights(model, tmp_path / "stranger.npz")
+    np.savez(tmp_path / "shape.npz", **{"model/conv2d_12/Conv2D_bias_fused_bn": np.zeros(5, np.float32)})
+    with pytest.raises(ValueError, match=r"shape \(5,\), expected \(96,\)"):
+        onnx_sliding.with_weights(model, tmp_path / "shape.npz")
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(ValueError, match="not a .npz of weights"):
+        onnx_sliding.with_weights(model, tmp_path / "text.npz")
+
+
+def _two_member_head(history=16, seed=0):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    heads = [D.build_head(history, units=8, input_dropout=0.3) for _ in range(2)]
+    return D.average_heads(heads)
+
+
+def test_the_head_over_time_scores_every_full_window_as_the_head_does(F):
+    head = _two_member_head()
+    emb = np.random.default_rng(3).normal(0, 10, (40, 96)).astype(np.float32)
+    over_time = np.asarray(F.head_over_time(head, 16)(emb[None], training=False))[0, :, 0]
+    windows = D.history_windows(emb, 16)[15:]
+    np.testing.assert_allclose(over_time, D.predict_windows(head, windows), atol=1e-5)
+    back = F.head_from_time(F.head_over_time(head, 16), 16)
+    np.testing.assert_allclose(D.predict_windows(back, windows), D.predict_windows(head, windows), atol=1e-6)
+
+
+def test_targets_are_the_step_labels_of_full_windows(F):
+    y, w = F.targets([[3.0], []], 116, 16)
+    assert y.shape == w.shape == (2, 101)
+    times = E.step_times(116)[15:]
+    assert set(np.round(times[y[0] > 0.5] - 3.0, 2)) <= set(np.round(np.arange(0.3, 0.81, 0.01), 2))
+    assert y[1].sum() == 0 and w[1].min() == 1
+
+
+def test_tuning_on_a_few_clips_moves_the_top_and_keeps_shapes(F):
+    frames = [_frames(116, seed=s) for s in range(4)]
+    below = np.stack([F.FrozenStages()(f) for f in frames]).astype(np.float16)
+    y, w = F.targets([[4.0], [], [6.5], []], 116, 16)
+    top, head, info = F.tune(
+        below, y, w, _two_member_head(), history=16, epochs=2, rounds=2, batch_size=2, verbose=0
+    )
+    assert info["clips"] == 4 and len(info["loss"]) == 2 and np.isfinite(info["loss"]).all()
+    assert len(info["hard_negative_windows"]) == 2
+    moved = [not np.allclose(v, F.build_top().weights()[k]) for k, v in top.weights().items()]
+    assert any(moved)
+    assert tuple(head.input_shape[1:]) == (16, 96)
+    with pytest.raises(ValueError, match="below must have shape"):
+        F.tune(below[:, :, :2], y, w, head, history=16, epochs=1)
+    with pytest.raises(ValueError, match="y and w must be"):
+        F.tune(below, y[:2], w[:2], head, history=16, epochs=1)
+    with pytest.raises(ValueError, match=r"rounds must be between 1 and epochs \(2\), got 3"):
+        F.tune(below, y, w, head, history=16, epochs=2, rounds=3)
+
+
+def test_a_detector_saves_loads_and_hears_through_its_front_end(F, shifted_front_end, tmp_path):
+    _, front = shifted_front_end
+    config = D.DetectorConfig(threshold=0.5)
+    det = D.EmbeddingDetector(_two_member_head(), config, front_end=front)
+    det.save(tmp_path / "head.keras")
+    saved = json.loads((tmp_path / "head.json").read_text())
+    assert saved["front_end"] == "head.front.npz" and (tmp_path / "head.front.npz").is_file()
+
+    loaded = D.EmbeddingDetector.load(tmp_path / "head.keras")
+    assert loaded.front_end == tmp_path / "head.front.npz"
+    audio = np.random.default_rng(5).normal(0, 0.05, 44_100 * 4).astype(np.float32)
+    probs, _ = loaded.probabilities(audio, 44_100)
+    expected = D.predict_windows(det.head, D.history_windows(E.embeddings(audio, 44_100, front_end=front)[0]))
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    plain = D.EmbeddingDetector(det.head, config)
+    assert not np.allclose(probs, plain.probabilities(audio, 44_100)[0], atol=1e-4)
+    # a stream hears the same as the clip pass
+    stream = loaded.stream()
+    streamed = np.concatenate([stream.feed(c)[0] for c in np.array_split(audio, 7)])
+    np.testing.assert_allclose(streamed, probs[: len(streamed)], atol=1e-4)
+
+
+def test_a_head_whose_front_end_is_missing_is_refused(shifted_front_end, tmp_path):
+    _, front = shifted_front_end
+    D.EmbeddingDetector(_two_member_head(), D.DetectorConfig(), front_end=front).save(tmp_path / "h.keras")
+    (tmp_path / "h.front.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="names the front end 'h.front.npz'"):
+        D.EmbeddingDetector.load(tmp_path / "h.keras")
+    with pytest.raises(FileNotFoundError, match="front_end"):
+        D.EmbeddingDetector(None, D.DetectorConfig(), front_end=tmp_path / "gone.npz")
+
+
+def test_clip_mel_frames_are_what_the_embeddings_are_made_of():
+    audio = np.random.default_rng(6).normal(0, 0.05, 44_100 * 2).astype(np.float32)
+    frames = D.clip_mel_frames(audio)
+    assert frames.dtype == np.float16 and frames.shape[1] == 32
+    np.testing.assert_allclose(
+        E.embed_frames(frames.astype(np.float32)), E.embeddings(audio, 44_100)[0], atol=0.05 * 50
+    )
