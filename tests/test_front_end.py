@@ -177,3 +177,37 @@ def test_clip_mel_frames_are_what_the_embeddings_are_made_of():
     np.testing.assert_allclose(
         E.embed_frames(frames.astype(np.float32)), E.embeddings(audio, 44_100)[0], atol=0.05 * 50
     )
+
+
+def test_caches_of_two_front_ends_are_named_apart(shifted_front_end, tmp_path):
+    from twd_lab.talk_eval import front_end_tag
+
+    _, front = shifted_front_end
+    other = tmp_path / "other.npz"
+    with np.load(front) as f:
+        np.savez(other, **{k: f[k] * 0.5 for k in f.files})
+    assert front_end_tag(None) == ""
+    assert front_end_tag(front).startswith("_fe") and len(front_end_tag(front)) == 11
+    assert front_end_tag(front) == front_end_tag(front)
+    assert front_end_tag(front) != front_end_tag(other)
+
+
+def test_the_tool_tunes_a_head_and_writes_its_front_end_beside_it(F, shifted_front_end, tmp_path):
+    from conftest import load_tool
+
+    tool = load_tool("tune_front_end")
+    start = tmp_path / "start.keras"
+    D.EmbeddingDetector(_two_member_head(), D.DetectorConfig(threshold=0.9)).save(start)
+    none = ["--plain", "0", "--hard-negatives", "0", "--confusables", "0", "--noisy", "0"]
+    none += ["--noisy-mining", "0", "--talk", "0", "--talk-words", "0", "--talk-mining", "0"]
+    out = tmp_path / "tuned" / "head.keras"
+    argv = ["--head", str(start), "--augmented", "3", *none, "--epochs", "1", "--cache", str(tmp_path / "c")]
+    assert tool.main([*argv, "--out", str(out)]) == 0
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved["front_end"] == "head.front.npz" and saved["threshold"] == 0.9
+    assert saved["notes"]["clips"] == 3 and saved["notes"]["started_from"] == str(start)
+    tuned = D.EmbeddingDetector.load(out)
+    assert tuned.front_end == out.parent / "head.front.npz"
+    assert len(list((tmp_path / "c").glob("*.npz"))) == 1  # the clips' mel frames, cached for the next run
+    with pytest.raises(SystemExit):
+        tool.main([*argv, "--out", str(tmp_path / "head.h5")])

@@ -122,53 +122,84 @@ def with_confusables(raw, n: int, seed: int):
     return (acts, list(negs) + extra, bgs)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_clip_arguments(ap: argparse.ArgumentParser, **defaults) -> None:
+    """The options that say which training clips to make and how many (shared with
+    ``tools/tune_front_end.py``); ``defaults`` overrides this tool's defaults by option name."""
+    d = {
+        "augmented": 800,
+        "plain": 400,
+        "hard_negatives": 200,
+        "confusables": 0,
+        "noisy": 0,
+        "noisy_crowd": 0.5,
+        "noisy_diffuse": 0.0,
+        "noisy_mining": 0,
+        "talk": 0,
+        "talk_words": 0,
+        "talk_mining": 0,
+        **defaults,
+    }
     ap.add_argument(
         "--raw", type=Path, default=None, help="lab-style training folder (default: bundled train)"
     )
-    ap.add_argument("--augmented", type=int, default=800, help="10 s clips with augmentation")
-    ap.add_argument("--plain", type=int, default=400, help="10 s clips without augmentation")
-    ap.add_argument("--hard-negatives", type=int, default=200, help="negative-only clips to mine (0: off)")
+    ap.add_argument("--augmented", type=int, default=d["augmented"], help="10 s clips with augmentation")
+    ap.add_argument("--plain", type=int, default=d["plain"], help="10 s clips without augmentation")
+    ap.add_argument(
+        "--hard-negatives", type=int, default=d["hard_negatives"], help="negative-only clips to mine (0: off)"
+    )
+    ap.add_argument(
+        "--confusables",
+        type=int,
+        default=d["confusables"],
+        help="clips of words and word pairs that sound like 'activate' (twd_lab.confusables), as negatives",
+    )
+    ap.add_argument(
+        "--noisy",
+        type=int,
+        default=d["noisy"],
+        help="10 s clips with words over loud generated noise (0-20 dB SNR)",
+    )
+    ap.add_argument(
+        "--noisy-crowd",
+        type=float,
+        default=d["noisy_crowd"],
+        help="share of --noisy clips over a crowd of talkers (%(default)s)",
+    )
+    ap.add_argument(
+        "--noisy-diffuse",
+        type=float,
+        default=d["noisy_diffuse"],
+        help="share of those crowds that are a din of 4-8 equal talkers, not one talker over others (%(default)s)",
+    )
+    ap.add_argument(
+        "--noisy-mining",
+        type=int,
+        default=d["noisy_mining"],
+        help="10 s clips of other words over loud noise or a crowd, without the word, mined for hard negatives",
+    )
+    ap.add_argument("--talk", type=int, default=d["talk"], help="10 s clips of synthetic talk, as negatives")
+    ap.add_argument(
+        "--talk-words",
+        type=int,
+        default=d["talk_words"],
+        help="10 s clips of talk with 0-2 activates said inside it",
+    )
+    ap.add_argument(
+        "--talk-mining",
+        type=int,
+        default=d["talk_mining"],
+        help="talk clips mined for hard negatives (with --hard-negatives)",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_clip_arguments(ap)
     ap.add_argument(
         "--partial-words",
         type=int,
         default=0,
         help="starts of activates ('activ-') added to the negatives, so the head waits for the whole word",
-    )
-    ap.add_argument(
-        "--confusables",
-        type=int,
-        default=0,
-        help="clips of words and word pairs that sound like 'activate' (twd_lab.confusables), as negatives",
-    )
-    ap.add_argument(
-        "--noisy", type=int, default=0, help="10 s clips with words over loud generated noise (0-20 dB SNR)"
-    )
-    ap.add_argument(
-        "--noisy-crowd", type=float, default=0.5, help="share of --noisy clips over a crowd of talkers (0.5)"
-    )
-    ap.add_argument(
-        "--noisy-diffuse",
-        type=float,
-        default=0.0,
-        help="share of those crowds that are a din of 4-8 equal talkers, not one talker over others (0)",
-    )
-    ap.add_argument(
-        "--noisy-mining",
-        type=int,
-        default=0,
-        help="10 s clips of other words over loud noise or a crowd, without the word, mined for hard negatives",
-    )
-    ap.add_argument("--talk", type=int, default=0, help="10 s clips of synthetic talk, as negatives")
-    ap.add_argument(
-        "--talk-words", type=int, default=0, help="10 s clips of talk with 0-2 activates said inside it"
-    )
-    ap.add_argument(
-        "--talk-mining",
-        type=int,
-        default=0,
-        help="talk clips mined for hard negatives (with --hard-negatives)",
     )
     ap.add_argument("--mining-rounds", type=int, default=1, help="rounds of hard-negative mining")
     ap.add_argument("--members", type=int, default=3, help="heads trained with different seeds, averaged")

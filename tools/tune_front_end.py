@@ -28,7 +28,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_embedding_detector import cached, cached_talk, raw_key, with_confusables
+from train_embedding_detector import (
+    add_clip_arguments,
+    cached,
+    cached_talk,
+    raw_key,
+    with_confusables,
+)
 
 from twd_lab import embedding_detector as D
 from twd_lab.audio import load_raw_audio
@@ -38,7 +44,8 @@ NOISY_CHUNK = 1200
 
 
 def clip_sets(args, raw, key: str, talk_key: str) -> list:
-    """Every training set as :class:`D.EmbeddedClips` of mel frames, cached under ``args.cache``."""
+    """Every training set as ``(D.EmbeddedClips of mel frames, whether it is loud noise)``, cached under
+    ``args.cache``."""
     from twd_lab import talk
 
     mels = D.clip_mel_frames
@@ -86,38 +93,44 @@ def clip_sets(args, raw, key: str, talk_key: str) -> list:
         return cached_talk(raw, n, s, max_activates=max_activates, tag=tag, **common)
 
     sets = [
-        plain(args.augmented, seed, "aug", True, None),
-        plain(args.plain, seed + 1, "plain", False, None),
-        plain(args.hard_negatives, seed + 2, "neg", True, 0),
-        *noisy(args.noisy, seed + 8, "noisy", None),
-        *noisy(args.noisy_mining, seed + 9, "noisymine", 0),
-        talk_clips(args.talk, seed + 4, "talk", 0),
-        talk_clips(args.talk_words, seed + 5, "talkw", 2),
-        talk_clips(args.talk_mining, seed + 6, "talkmine", 0),
+        (plain(args.augmented, seed, "aug", True, None), False),
+        (plain(args.plain, seed + 1, "plain", False, None), False),
+        (plain(args.hard_negatives, seed + 2, "neg", True, 0), False),
+        *((part, True) for part in noisy(args.noisy, seed + 8, "noisy", None)),
+        *((part, True) for part in noisy(args.noisy_mining, seed + 9, "noisymine", 0)),
+        (talk_clips(args.talk, seed + 4, "talk", 0), False),
+        (talk_clips(args.talk_words, seed + 5, "talkw", 2), False),
+        (talk_clips(args.talk_mining, seed + 6, "talkmine", 0), False),
     ]
-    return [s for s in sets if s is not None and len(s.word_ends_s)]
+    return [(s, loud) for s, loud in sets if s is not None and len(s.word_ends_s)]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--head", type=Path, required=True, help="the head to start from (.keras)")
-    ap.add_argument(
-        "--raw", type=Path, default=None, help="lab-style training folder (default: bundled train)"
+    # the clips: the shipped head's recipe, with four times its words in noise (help strings say "mined":
+    # here every clip is trained on, its hard negatives weighed more)
+    add_clip_arguments(
+        ap,
+        confusables=300,
+        noisy=2400,
+        noisy_mining=2400,
+        noisy_crowd=0.6,
+        noisy_diffuse=0.5,
+        talk=1000,
+        talk_words=400,
+        talk_mining=1500,
     )
-    ap.add_argument("--augmented", type=int, default=800, help="10 s clips with augmentation")
-    ap.add_argument("--plain", type=int, default=400, help="10 s clips without augmentation")
-    ap.add_argument("--hard-negatives", type=int, default=200, help="clips of other words only")
-    ap.add_argument("--confusables", type=int, default=300, help="near-homophone clips among the negatives")
-    ap.add_argument("--noisy", type=int, default=2400, help="clips with words over loud noise or a crowd")
-    ap.add_argument("--noisy-mining", type=int, default=2400, help="clips of other words over loud noise")
-    ap.add_argument("--noisy-crowd", type=float, default=0.6, help="share of noisy clips over a crowd")
-    ap.add_argument("--noisy-diffuse", type=float, default=0.5, help="share of those crowds that are a din")
-    ap.add_argument("--talk", type=int, default=1000, help="10 s clips of synthetic talk")
-    ap.add_argument("--talk-words", type=int, default=400, help="talk clips with 0-2 activates inside")
-    ap.add_argument("--talk-mining", type=int, default=1500, help="more talk clips (other draws)")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=1, help="rounds of hard negatives found again (<= epochs)")
     ap.add_argument("--learning-rate", type=float, default=1e-4)
+    ap.add_argument("--freeze-head", action="store_true", help="tune the top only; the head stays as it came")
+    ap.add_argument(
+        "--keep-quiet",
+        type=float,
+        default=0.0,
+        help="weight of keeping the embeddings of the clips that are not in loud noise as they were (0: off)",
+    )
     ap.add_argument("--batch-size", type=int, default=16, help="clips a batch")
     ap.add_argument(
         "--threshold", type=float, default=None, help="threshold saved (default: the start head's)"
@@ -144,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         key += f"_cf{args.confusables}"
     t = time.time()
     sets = clip_sets(args, raw, key, talk_key)
-    frames = np.concatenate([s.emb for s in sets])
-    ends = [e for s in sets for e in s.word_ends_s]
+    frames = np.concatenate([s.emb for s, _ in sets])
+    ends = [e for s, _ in sets for e in s.word_ends_s]
+    quiet = np.concatenate([np.full(len(s.word_ends_s), not loud) for s, loud in sets])
     print(f"{len(frames)} clips of mel frames ready in {time.time() - t:.0f} s", file=sys.stderr)
 
     t = time.time()
@@ -167,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         learning_rate=args.learning_rate,
         seed=args.seed,
         start_front_end=start.front_end,
+        freeze_head=args.freeze_head,
+        keep=quiet if args.keep_quiet > 0 else None,
+        keep_weight=args.keep_quiet,
     )
     with tempfile.TemporaryDirectory() as tmp:
         front = top.save(Path(tmp) / "front.npz")
@@ -182,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                 **info,
                 "epochs": args.epochs,
                 "rounds": args.rounds,
+                "freeze_head": args.freeze_head,
+                "keep_quiet": args.keep_quiet,
                 "learning_rate": args.learning_rate,
                 "seed": args.seed,
                 "train_seconds": round(time.time() - t, 1),

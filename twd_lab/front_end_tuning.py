@@ -30,6 +30,9 @@ from twd_lab.detectors.speech_embedding import EMBEDDING_DIM, model_files
 
 #: The top stage starts after this many of the model's poolings.
 TOP_AFTER_POOLINGS = 3
+#: Embedding units the tuned top may drift from the starting one on a kept clip before it costs as much as
+#: a unit of loss (the embeddings' values spread over about -40 ... 40).
+KEEP_SCALE = 10.0
 #: Channels and mel groups of the frozen stages' output.
 BELOW_CHANNELS, BELOW_BANDS = 72, 4
 
@@ -134,7 +137,7 @@ class Top:
         return path
 
 
-def build_top(time_steps: int | None = None, model_path=None) -> Top:
+def build_top(time_steps: int | None = None, model_path=None, name: str = "embedding_top") -> Top:
     """The embedding's top stage in Keras with the shipped weights (or ``model_path``'s)."""
     import keras
 
@@ -166,7 +169,7 @@ def build_top(time_steps: int | None = None, model_path=None) -> Top:
                 f"the embedding's top holds a {node.op_type} node, which this module cannot rebuild"
             )
     x = keras.layers.Reshape((-1, EMBEDDING_DIM))(x)
-    return Top(keras.Model(inputs, x, name="embedding_top"), convs)
+    return Top(keras.Model(inputs, x, name=name), convs)
 
 
 def _members(head) -> list:
@@ -227,6 +230,10 @@ def head_from_time(over_time, history: int):
     return average_heads(heads)
 
 
+def _first(outputs):
+    return outputs[0] if isinstance(outputs, list | tuple) else outputs
+
+
 def targets(word_ends_s: Sequence[Sequence[float]], n_steps: int, history: int):
     """Labels and weights ``(clips, n_steps - history + 1)`` of the full windows of each clip
     (:func:`~twd_lab.embedding_detector.step_labels`)."""
@@ -256,6 +263,9 @@ def tune(
     seed: int = 0,
     verbose: int = 2,
     start_front_end: str | Path | None = None,
+    freeze_head: bool = False,
+    keep: np.ndarray | None = None,
+    keep_weight: float = 1.0,
 ):
     """Train the top and the head together on clips; returns ``(Top, windows head, info)``.
 
@@ -265,6 +275,10 @@ def tune(
     With ``rounds`` > 1 the epochs are split into rounds and the hard negatives are found again, by the
     detector as it stands, before each (Mycroft Precise's incremental training, on every step at once).
     ``start_front_end``: the ``.npz`` of a tuned front end to start the top from (default: as shipped).
+    ``freeze_head``: train the top only, the head as it came. ``keep`` (bool per clip): clips on which
+    the tuned embeddings are pulled toward the starting ones, with loss ``keep_weight`` x the mean squared
+    difference (in units of :data:`KEEP_SCALE`): what the head already hears well (clean words, talk) stays
+    as it was, and the top changes where the clips are noisy.
     """
     import keras
 
@@ -283,12 +297,28 @@ def tune(
     if start_front_end is not None:
         top.load(start_front_end)
     over_time = head_over_time(head, history)
+    if freeze_head:
+        over_time.trainable = False
     inputs = keras.Input(below.shape[1:])
-    model = keras.Model(inputs, over_time(top.model(inputs)))
-    if model.output_shape[1] != y.shape[1]:
+    emb = top.model(inputs)
+    probs = over_time(emb)
+    if probs.shape[1] != y.shape[1]:
         raise ValueError(
-            f"clips of {below.shape[1]} steps give {model.output_shape[1]} windows, targets {y.shape[1]}"
+            f"clips of {below.shape[1]} steps give {probs.shape[1]} windows, targets {y.shape[1]}"
         )
+    if keep is not None:
+        keep = np.asarray(keep, bool)
+        if keep.shape != (len(below),):
+            raise ValueError(f"keep must be one bool per clip ({len(below)}), got shape {keep.shape}")
+        start_top = build_top(below.shape[1], name="starting_top")
+        if start_front_end is not None:
+            start_top.load(start_front_end)
+        start_top.model.trainable = False
+        drift = keras.layers.Subtract()([emb, start_top.model(inputs)])
+        drift = keras.layers.Rescaling(1.0 / KEEP_SCALE, name="drift")(drift)
+        model = keras.Model(inputs, [probs, drift])
+    else:
+        model = keras.Model(inputs, probs)
 
     rng = np.random.default_rng(seed)
 
@@ -303,19 +333,26 @@ def tune(
 
         def __getitem__(self, i):
             b = np.sort(self.order[i * batch_size : (i + 1) * batch_size])
-            return below[b].astype(np.float32), y[b][..., None], self.weights[b]
+            x = below[b].astype(np.float32)
+            if keep is None:
+                return x, y[b][..., None], self.weights[b]
+            zeros = np.zeros((len(b), n_steps, EMBEDDING_DIM), np.float32)
+            kept = np.repeat(keep[b, None].astype(np.float32) * keep_weight, n_steps, axis=1)
+            return x, (y[b][..., None], zeros), (self.weights[b], kept)
 
         def on_epoch_end(self):
             self.order = rng.permutation(len(below))
 
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
+    n_steps = emb.shape[1]
+    loss = "binary_crossentropy" if keep is None else ["binary_crossentropy", "mse"]
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
     losses, hard_counts = [], []
     per_round = [epochs // rounds + (r < epochs % rounds) for r in range(rounds)]
     for n_epochs in per_round:
         # hard negatives of the detector as it stands (the starting one first): weighed more this round
         scores = np.concatenate(
             [
-                model.predict(below[i : i + 64].astype(np.float32), verbose=0)[..., 0]
+                _first(model.predict(below[i : i + 64].astype(np.float32), verbose=0))[..., 0]
                 for i in range(0, len(below), 64)
             ]
         )
