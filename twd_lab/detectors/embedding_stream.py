@@ -97,7 +97,8 @@ class EmbeddingStream(DetectorStream):
         # 44.1 -> 16 kHz block by block, as resample_poly on the whole (zeros before time 0)
         self._resampler = BlockResampler(SAMPLE_RATE, EMBEDDING_SAMPLE_RATE)
         self._x16 = np.zeros(0, np.float32)  # 16 kHz samples from the next mel frame on
-        self._embedder = FrameEmbedder(front_end=detector.front_end)  # scaled mel frames -> embeddings, holding what it still needs
+        # scaled mel frames -> embeddings (through the head's own front end), holding what it still needs
+        self._embedder = FrameEmbedder(front_end=detector.front_end)
         self._frames_seen = 0
         # (frames seen after the block, its loudest value): decreasing, so the first is the loudest
         self._loudest: deque[tuple[int, np.float32]] = deque()
