@@ -64,6 +64,30 @@ def cached_clips(
     )
 
 
+def cached_noisy(args, raw, crowd, n: int, seed: int, *, tag: str, n_activates, key: str, features=None):
+    """:func:`D.embedded_noisy_examples` as ``args`` set it up (``--noisy-crowd``, ``--noisy-diffuse``; ``crowd``:
+    the TRAIN talk), cached under a name that records its settings; None when ``n`` is 0."""
+    if n <= 0:
+        return None
+    diffuse = f"_diffuse{args.noisy_diffuse:g}" if args.noisy_diffuse else ""
+    return cached(
+        args.cache,
+        f"{key}_{tag}_n{n}_seed{seed}_crowd{args.noisy_crowd:g}{diffuse}",
+        tag,
+        lambda: D.embedded_noisy_examples(
+            raw,
+            n,
+            rng=seed,
+            talk=crowd,
+            p_talk=args.noisy_crowd,
+            p_diffuse=args.noisy_diffuse,
+            n_activates=n_activates,
+            progress=True,
+            features=features,
+        ),
+    )
+
+
 #: Talk clips are embedded and cached this many at a time, so an interrupted run keeps what it made.
 TALK_CHUNK = 100
 
@@ -246,24 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         crowd = (talk.talk_sentences("train"), talk.talk_voices("train"))
 
     def noisy(n: int, seed: int, tag: str, n_activates):
-        if n <= 0:
-            return None
-        diffuse = f"_diffuse{args.noisy_diffuse:g}" if args.noisy_diffuse else ""
-        return cached(
-            args.cache,
-            f"{key}_{tag}_n{n}_seed{seed}_crowd{args.noisy_crowd:g}{diffuse}",
-            tag,
-            lambda: D.embedded_noisy_examples(
-                raw,
-                n,
-                rng=seed,
-                talk=crowd,
-                p_talk=args.noisy_crowd,
-                p_diffuse=args.noisy_diffuse,
-                n_activates=n_activates,
-                progress=True,
-            ),
-        )
+        return cached_noisy(args, raw, crowd, n, seed, tag=tag, n_activates=n_activates, key=key)
 
     parts.append(noisy(args.noisy, args.seed + 8, "noisy", None))
     parts += [

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_embedding_detector import (
     add_clip_arguments,
     cached,
+    cached_noisy,
     cached_talk,
     raw_key,
     with_confusables,
@@ -65,28 +66,12 @@ def clip_sets(args, raw, key: str, talk_key: str) -> list:
         )
 
     def noisy(n, s, tag, n_activates):
-        parts = []
-        for i, start in enumerate(range(0, n, NOISY_CHUNK)):
-            size, s_i = min(NOISY_CHUNK, n - start), s + 10 * i
-            parts.append(
-                cached(
-                    args.cache,
-                    f"{key}_{tag}_n{size}_seed{s_i}_crowd{args.noisy_crowd:g}_diffuse{args.noisy_diffuse:g}",
-                    f"{tag} {start + size}/{n}",
-                    lambda size=size, s_i=s_i: D.embedded_noisy_examples(
-                        raw,
-                        size,
-                        rng=s_i,
-                        talk=crowd,
-                        p_talk=args.noisy_crowd,
-                        p_diffuse=args.noisy_diffuse,
-                        n_activates=n_activates,
-                        progress=True,
-                        features=mels,
-                    ),
-                )
-            )
-        return parts
+        # in chunks, chunk i from the seed s + 10 i, so that more clips add to the cache
+        sizes = [
+            (min(NOISY_CHUNK, n - start), s + 10 * i) for i, start in enumerate(range(0, n, NOISY_CHUNK))
+        ]
+        common = {"tag": tag, "n_activates": n_activates, "key": key, "features": mels}
+        return [cached_noisy(args, raw, crowd, size, s_i, **common) for size, s_i in sizes]
 
     def talk_clips(n, s, tag, max_activates):
         common = {"cache": args.cache, "key": talk_key, "features": mels}
