@@ -19,6 +19,7 @@ Keras is imported only by the functions that build or train layers.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,8 +29,11 @@ import numpy as np
 
 from twd_lab.detectors.speech_embedding import EMBEDDING_DIM, model_files
 
-#: The top stage starts after this many of the model's poolings.
+#: The top stage starts after this many of the model's poolings ...
 TOP_AFTER_POOLINGS = 3
+#: ... which is where the second of the sliding model's stages ends (:func:`~twd_lab.detectors.onnx_sliding.stages`
+#: cuts it after each pooling that halves time; two of those three do).
+FROZEN_STAGES = 2
 #: Embedding units the tuned top may drift from the starting one on a kept clip before it costs as much as
 #: a unit of loss (the embeddings' values spread over about -40 ... 40).
 KEEP_SCALE = 10.0
@@ -69,8 +73,7 @@ class FrozenStages:
         if stages is None:
             raise ImportError('tuning the front end needs the onnx package: pip install "twd-lab[embedding]"')
         self._sessions = [
-            ort.InferenceSession(s.model, providers=["CPUExecutionProvider"])
-            for s in stages[: TOP_AFTER_POOLINGS - 1]
+            ort.InferenceSession(s.model, providers=["CPUExecutionProvider"]) for s in stages[:FROZEN_STAGES]
         ]
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
@@ -80,6 +83,7 @@ class FrozenStages:
         return x[0].transpose(1, 2, 0)  # (72, T, 4) -> (T, 4, 72)
 
 
+@functools.cache
 def _max_const_layer():
     import keras
 
