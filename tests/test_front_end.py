@@ -209,5 +209,7 @@ def test_the_tool_tunes_a_head_and_writes_its_front_end_beside_it(F, shifted_fro
     tuned = D.EmbeddingDetector.load(out)
     assert tuned.front_end == out.parent / "head.front.npz"
     assert len(list((tmp_path / "c").glob("*.npz"))) == 1  # the clips' mel frames, cached for the next run
-    with pytest.raises(SystemExit):
-        tool.main([*argv, "--out", str(tmp_path / "head.h5")])
+    for bad in (tmp_path / "head.h5", start):  # not a .keras; the head it starts from
+        with pytest.raises(SystemExit):
+            tool.main([*argv, "--out", str(bad)])
+    assert D.EmbeddingDetector.load(start).front_end is None

@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.out.suffix != ".keras":
         ap.error(f"--out must end in .keras, got {args.out.name!r}")
+    if args.out.resolve() == args.head.resolve():
+        ap.error(f"--out {args.out} is the head it starts from; write the tuned one elsewhere")
 
     from twd_lab import front_end_tuning as F
 
