@@ -36,7 +36,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
-from twd_lab.constants import SAMPLE_RATE
 from twd_lab.evaluation import iter_test_clips, load_raw_arrays, pooled_scores, real_speech_dir
 
 
@@ -77,8 +76,6 @@ def user_rows(name, base, activates, other_words, backgrounds, args) -> list[dic
     The even-numbered clips (up to ``--recordings``) of the user's activates and other words are theirs
     to personalise with; the odd-numbered ones make the test clips, so no test clip was trained on.
     """
-    from twd_lab.embedding import embeddings
-
     from twd_lab.personalize import personalize
 
     own, rest = activates[0::2][: args.recordings], activates[1::2]
@@ -87,8 +84,8 @@ def user_rows(name, base, activates, other_words, backgrounds, args) -> list[dic
     quiet = list(
         iter_test_clips((rest, rest_words, backgrounds), args.n_negative, args.seed + 1, n_activates=0)
     )
-    emb_mixed = [embeddings(a, SAMPLE_RATE, front_end=base.front_end)[0] for a, _ in mixed]
-    emb_quiet = [embeddings(a, SAMPLE_RATE, front_end=base.front_end)[0] for a, _ in quiet]
+    emb_mixed = [base.embed(a) for a, _ in mixed]
+    emb_quiet = [base.embed(a) for a, _ in quiet]
     common = {"clips": args.clips, "epochs": args.epochs, "seed": args.seed}
     detectors = [("shipped", base, None)]
     mine, info = personalize(base, own, **common)

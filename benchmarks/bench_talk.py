@@ -306,13 +306,14 @@ def main(argv: list[str] | None = None) -> int:
         from twd_lab.models import load_model
 
         lab = load_model(args.lab_model)
+    tags = [T.front_end_tag(det.front_end) for _, det in heads]
     rows = []
     for name, (make, cache_name) in scenes(args).items():
         if args.only and not any(word in name for word in args.only):
             continue
         # heads on one front end share its embeddings; a tuned front end has its own cache
-        for tag in dict.fromkeys(T.front_end_tag(det.front_end) for _, det in heads):
-            group = [(label, det) for label, det in heads if T.front_end_tag(det.front_end) == tag]
+        for tag in dict.fromkeys(tags):
+            group = [(label, det) for (label, det), t in zip(heads, tags) if t == tag]
             t = time.time()
             path = args.cache / f"{cache_name}{tag}.npz"
             cache = T.cached_embeddings(path, make, group[0][1].front_end)

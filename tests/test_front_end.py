@@ -150,7 +150,9 @@ def test_a_detector_saves_loads_and_hears_through_its_front_end(F, shifted_front
     assert loaded.front_end == tmp_path / "head.front.npz"
     audio = np.random.default_rng(5).normal(0, 0.05, 44_100 * 4).astype(np.float32)
     probs, _ = loaded.probabilities(audio, 44_100)
-    expected = D.predict_windows(det.head, D.history_windows(E.embeddings(audio, 44_100, front_end=front)[0]))
+    heard = E.embeddings(audio, 44_100, front_end=front)[0]
+    np.testing.assert_array_equal(loaded.embed(audio, 44_100), heard)
+    expected = D.predict_windows(det.head, D.history_windows(heard))
     np.testing.assert_allclose(probs, expected, atol=1e-5)
     plain = D.EmbeddingDetector(det.head, config)
     assert not np.allclose(probs, plain.probabilities(audio, 44_100)[0], atol=1e-4)

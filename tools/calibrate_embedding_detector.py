@@ -61,14 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     rng = as_generator(args.seed)
     n_quiet = max(1, round(args.hours * 3600 / CLIP_S))
     # augmented as in training; embeddings once (through the head's own front end), probabilities once
-    from twd_lab.constants import SAMPLE_RATE
-    from twd_lab.detectors.speech_embedding import embeddings
-
-    def features(audio):
-        return embeddings(audio, SAMPLE_RATE, front_end=det.front_end)[0]
-
-    quiet = embedded_examples(raw, n_quiet, rng=rng, augment=True, n_activates=0, features=features)
-    mixed = embedded_examples(raw, args.mixed, rng=rng, augment=True, features=features)
+    quiet = embedded_examples(raw, n_quiet, rng=rng, augment=True, n_activates=0, features=det.embed)
+    mixed = embedded_examples(raw, args.mixed, rng=rng, augment=True, features=det.embed)
     quiet_probs = [det.probabilities_from_embeddings(e)[0] for e in quiet.emb]
     mixed_probs = [det.probabilities_from_embeddings(e) for e in mixed.emb]
     hours = n_quiet * CLIP_S / 3600

@@ -49,9 +49,19 @@ def cached(cache: Path | None, name: str, tag: str, make):
 
 
 def cached_clips(
-    raw, n: int, seed: int, *, augment: bool, n_activates, cache: Path | None, tag: str, key: str
+    raw,
+    n: int,
+    seed: int,
+    *,
+    augment: bool,
+    n_activates,
+    cache: Path | None,
+    tag: str,
+    key: str,
+    features=None,
 ):
-    """:func:`D.embedded_examples`, kept in ``cache`` under a name that records its settings."""
+    """:func:`D.embedded_examples`, kept in ``cache`` under a name that records its settings;
+    ``features`` as there."""
     if n <= 0:
         return None
     return cached(
@@ -59,7 +69,7 @@ def cached_clips(
         f"{key}_{tag}_n{n}_seed{seed}_aug{int(augment)}",
         tag,
         lambda: D.embedded_examples(
-            raw, n, rng=seed, augment=augment, n_activates=n_activates, progress=True
+            raw, n, rng=seed, augment=augment, n_activates=n_activates, progress=True, features=features
         ),
     )
 

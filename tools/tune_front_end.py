@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_embedding_detector import (
     add_clip_arguments,
-    cached,
+    cached_clips,
     cached_noisy,
     cached_talk,
     raw_key,
@@ -54,16 +54,8 @@ def clip_sets(args, raw, key: str, talk_key: str) -> list:
     seed = args.seed
 
     def plain(n, s, tag, augment, n_activates):
-        if n <= 0:
-            return None
-        return cached(
-            args.cache,
-            f"{key}_{tag}_n{n}_seed{s}_aug{int(augment)}",
-            tag,
-            lambda: D.embedded_examples(
-                raw, n, rng=s, augment=augment, n_activates=n_activates, progress=True, features=mels
-            ),
-        )
+        common = {"cache": args.cache, "tag": tag, "key": key, "features": mels}
+        return cached_clips(raw, n, s, augment=augment, n_activates=n_activates, **common)
 
     def noisy(n, s, tag, n_activates):
         # in chunks, chunk i from the seed s + 10 i, so that more clips add to the cache

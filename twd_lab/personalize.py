@@ -137,12 +137,7 @@ def personalize(
     # the same person's other words, when given, are the negatives beside their "activate", and join the
     # bundled ones in the clips without the word
     own_negatives = other_words or negatives
-    # the embeddings the head hears: through the detector's own front end (tuned or as shipped)
-    from twd_lab.detectors.speech_embedding import embeddings
-
-    def features(audio):
-        return embeddings(audio, SAMPLE_RATE, front_end=detector.front_end)[0]
-
+    features = detector.embed  # the embeddings its head hears (through its own front end)
     parts = [
         embedded_examples(
             (recordings, own_negatives, backgrounds), clips, rng=rng, progress=progress, features=features

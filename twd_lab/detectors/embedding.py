@@ -237,9 +237,12 @@ class EmbeddingDetector(Detector):
         The head was trained on clips level-matched to -20 dBFS, as the lab network was: give it audio
         from :func:`twd_lab.detection.preprocess_audio`, as ``twd-lab detect`` does.
         """
-        return self.probabilities_from_embeddings(
-            embeddings(samples, sample_rate, front_end=self.front_end)[0]
-        )
+        return self.probabilities_from_embeddings(self.embed(samples, sample_rate))
+
+    def embed(self, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+        """The embeddings ``(n_steps, 96)`` this detector's head hears of mono audio: through its own
+        front end (:attr:`front_end`; the embedding as shipped when None)."""
+        return embeddings(samples, sample_rate, front_end=self.front_end)[0]
 
     def trigger_steps(self, probs: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """Steps where the detector fires (:func:`twd_lab.metrics.find_triggers`, refractory in steps)."""

@@ -120,8 +120,10 @@ def _front_end_key(front_end: FrontEnd) -> str | None:
     return None if front_end is None else str(Path(front_end).resolve())
 
 
+@functools.lru_cache(maxsize=4)
 def _embedding_model(front_end: str | None):
-    """The embedding model to run: the shipped file's path, or its bytes with ``front_end``'s weights."""
+    """The embedding model to run: the shipped file's path, or its bytes with ``front_end``'s weights
+    (swapped once per front end, whichever sessions ask first)."""
     path = model_files()["embedding"]
     return path if front_end is None else onnx_sliding.with_weights(path, front_end)
 
