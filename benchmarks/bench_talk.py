@@ -137,9 +137,11 @@ def scenes(args) -> dict:
     return out
 
 
-def row(scene: str, detector: str, threshold: float, s: EventScores) -> dict:
+def row(scene: str, detector: str, threshold: float, s: EventScores, kind: str | None = None) -> dict:
+    """One table row; ``kind``: the noise kind of a noisy scene's part (``--by-kind``), else None."""
     return {
         "test": scene,
+        "kind": kind,
         "detector": detector,
         "threshold": threshold,
         "recall": s.recall if s.n_words else None,
@@ -159,8 +161,9 @@ def format_rows(rows: list[dict]) -> str:
     for r in rows:
         rec = "" if r["recall"] is None else f"{r['recall']:.3f} ({r['words']})"
         prec = "" if r["precision"] is None else f"{r['precision']:.3f}"
+        test = r["test"] if r.get("kind") is None else f"{r['test']}, {r['kind']}"
         lines.append(
-            f"| {r['test']} | {r['detector']} | {r['threshold']:g} | {rec} | {prec} | {r['false_accepts']} "
+            f"| {test} | {r['detector']} | {r['threshold']:g} | {rec} | {prec} | {r['false_accepts']} "
             f"| {r['hours_without_word']:.2f} | {r['false_accepts_per_hour']:.1f} |"
         )
     return "\n".join(lines)
@@ -182,6 +185,8 @@ def trade_points(rows: list[dict], snr: float = 10.0) -> dict[str, list[dict]]:
     said = f"held-out TTS words at {snr:g} dB SNR"
     by_point: dict[tuple[str, float], dict] = {}
     for r in rows:
+        if r.get("kind") is not None:  # a part of a scene whose whole is a row too
+            continue
         got = by_point.setdefault((r["detector"], r["threshold"]), {"counts": {}})
         if r["test"] == said:
             got["recall"] = r["recall"]
@@ -202,6 +207,72 @@ def trade_points(rows: list[dict], snr: float = 10.0) -> dict[str, list[dict]]:
                 }
             )
     return out
+
+
+def kind_parts(split, scene: str) -> dict:
+    """``{kind: part}`` of a noisy scene (its name says "dB SNR"): ``split(n)`` cuts it into ``n``
+    equal parts, which are :data:`~twd_lab.talk_eval.NOISE_KINDS` in the order the scene made them.
+    ``{}`` for any other scene."""
+    if " dB SNR" not in scene:
+        return {}
+    return dict(zip(T.NOISE_KINDS, split(len(T.NOISE_KINDS))))
+
+
+def _equal_slices(items: list, n: int) -> list[list]:
+    per = len(items) // n
+    return [items[i * per : (i + 1) * per] for i in range(n)]
+
+
+#: Word tests whose recall :func:`plot_kinds` draws: (test names' start, line style).
+KIND_TESTS = (("held-out TTS words at", "-"), ("real words at", "--"))
+
+
+def plot_kinds(rows: list[dict], path: Path, goal: float = 0.95) -> Path:
+    """Recall against SNR, one panel per noise kind: a line for each detector, threshold and word test
+    (held-out TTS words solid, real words dashed) of the ``--by-kind`` rows, the goal dotted."""
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines: dict[tuple, dict[str, list]] = {}
+    for r in rows:
+        match = re.search(r"at (-?[\d.]+) dB SNR", r["test"])
+        style = next((st for start, st in KIND_TESTS if r["test"].startswith(start)), None)
+        if r.get("kind") is None or r["recall"] is None or match is None or style is None:
+            continue
+        key = (r["detector"], r["threshold"], style)
+        lines.setdefault(key, {}).setdefault(r["kind"], []).append((float(match.group(1)), r["recall"]))
+    if not lines:
+        raise ValueError(
+            "--plot-kinds needs the words-in-noise tests by kind: run them (the held-out TTS words or "
+            "the real words at some SNR; not left out by --only)"
+        )
+    fig, axes = plt.subplots(1, len(T.NOISE_KINDS), figsize=(3.2 * len(T.NOISE_KINDS), 3.4), sharey=True)
+    colours = {}
+    for (detector, threshold, style), by_kind in lines.items():
+        colour = colours.setdefault((detector, threshold), f"C{len(colours) % 10}")
+        label = f"{_legend_label(detector)} at {threshold:g}" + (", real words" if style == "--" else "")
+        for ax, kind in zip(axes, T.NOISE_KINDS):
+            pts = sorted(by_kind.get(kind, []))
+            if pts:
+                ax.plot(*zip(*pts), style, marker="o", color=colour, label=label if ax is axes[0] else None)
+    for ax, kind in zip(axes, T.NOISE_KINDS):
+        ax.axhline(goal, color="grey", linestyle=":", linewidth=1)
+        ax.set_title(kind)
+        ax.set_xlabel("SNR (dB)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("recall")
+    fig.legend(loc="lower center", ncol=min(4, len(lines)), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08 + 0.04 * ((len(lines) - 1) // 4), 1, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _legend_label(detector: str) -> str:
@@ -293,6 +364,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--plot", type=Path, default=None, help="draw the noise trade to this .png")
     ap.add_argument("--plot-snr", type=float, default=10.0, help="SNR of the recall the plot draws (10)")
+    ap.add_argument(
+        "--by-kind",
+        action="store_true",
+        help="also score each noisy test's noise kinds apart (babble, dishes, traffic, music)",
+    )
+    ap.add_argument(
+        "--plot-kinds", type=Path, default=None, help="draw recall against SNR by noise kind to this .png"
+    )
     args = ap.parse_args(argv)
     if args.plot is not None and args.plot_snr not in args.snr:
         ap.error(f"--plot-snr must be one of the --snr values {args.snr}, got {args.plot_snr:g}")
@@ -321,24 +400,32 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name}{tag}: {cache.duration_s / 3600:.2f} h embedded ({time.time() - t:.0f} s)",
                 file=sys.stderr,
             )
+            parts = kind_parts(cache.parts, name) if args.by_kind or args.plot_kinds else {}
             for label, det in group:
                 for th in args.thresholds or [det.config.threshold]:
                     rows.append(row(name, label, th, T.score_embeddings(det, cache, th)))
+                    for kind, part in parts.items():
+                        rows.append(row(name, label, th, T.score_embeddings(det, part, th), kind))
         if lab is not None:
             t = time.time()
-            for th, scores in T.score_stream_thresholds(lab, make(), args.thresholds or [0.5]).items():
-                rows.append(
-                    row(
-                        name,
-                        f"lab network {args.lab_model.stem if args.lab_model else '(shipped)'}",
-                        th,
-                        scores,
-                    )
-                )
+            segments = make()
+            label = f"lab network {args.lab_model.stem if args.lab_model else '(shipped)'}"
+            parts = {None: segments}
+            if args.by_kind or args.plot_kinds:
+                parts |= kind_parts(functools.partial(_equal_slices, segments), name)
+            for kind, part in parts.items():
+                for th, scores in T.score_stream_thresholds(lab, part, args.thresholds or [0.5]).items():
+                    rows.append(row(name, label, th, scores, kind))
             print(f"{name}: lab network in {time.time() - t:.0f} s", file=sys.stderr)
     print(format_rows(rows))
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    if args.plot_kinds is not None:
+        try:
+            print(f"drew {plot_kinds(rows, args.plot_kinds)}", file=sys.stderr)
+        except ValueError as err:
+            print(f"bench_talk.py: error: {err}", file=sys.stderr)
+            return 2
     if args.plot is not None:
         try:
             drawn = plot_trade(trade_points(rows, args.plot_snr), args.plot, args.plot_snr)

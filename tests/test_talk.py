@@ -469,3 +469,49 @@ def test_bench_talk_refuses_a_plot_snr_it_does_not_measure(capsys):
     with pytest.raises(SystemExit) as stop:
         bench.main(["--plot", "x.png", "--plot-snr", "5", "--snr", "0", "10"])
     assert stop.value.code == 2 and "--plot-snr must be one of" in capsys.readouterr().err
+
+
+def test_embedding_cache_parts_cut_a_scene_into_its_kinds_in_order():
+    steps = [3, 4, 5, 6]
+    emb = np.arange(sum(steps) * 96, dtype=np.float32).reshape(-1, 96)
+    cache = talk_eval.EmbeddingCache(emb, steps, [1.0, 2.0, 3.0, 4.0], [[0.5], [], [1.5], []])
+    first, second = cache.parts(2)
+    np.testing.assert_array_equal(np.concatenate([first.emb, second.emb]), emb)
+    assert list(first.seg_steps) == [3, 4] and list(second.seg_steps) == [5, 6]
+    assert second.duration_s == 7.0 and list(second.word_ends_s()) == [1.5]  # times start at its own 0
+    assert len(cache.parts(4)) == 4 and cache.parts(1)[0].emb.shape == emb.shape
+    for bad in (3, 0, 2.0, True):
+        with pytest.raises(ValueError, match="divides the 4 segments"):
+            cache.parts(bad)
+
+
+def test_bench_talk_scores_noise_kinds_apart_and_keeps_them_out_of_the_trade(tmp_path):
+    import matplotlib.image
+
+    bench = _bench_talk()
+    assert bench.kind_parts(lambda n: list(range(n)), "generated talk, 5 h") == {}
+    parts = bench.kind_parts(lambda n: [f"part {i}" for i in range(n)], "real words at 10 dB SNR")
+    assert list(parts) == list(talk_eval.NOISE_KINDS) and parts["dishes"] == "part 1"
+    rows = [
+        {
+            **_trade_row("held-out TTS words at 10 dB SNR", "a", 0.9, recall=0.8, fa=1, hours=0.1),
+            "kind": None,
+        },
+        {**_trade_row("generated talk, 5 h", "a", 0.9, fa=2, hours=5.0), "kind": None},
+    ]
+    rows += [
+        {**_trade_row(f"held-out TTS words at {snr} dB SNR", "a", 0.9, recall=r, hours=0.1), "kind": kind}
+        for kind, r in zip(talk_eval.NOISE_KINDS, (0.3, 0.9, 0.95, 1.0))
+        for snr in (0, 10)
+    ]
+    rows.append({**_trade_row("real words at 10 dB SNR", "a", 0.9, recall=0.4, hours=0.1), "kind": "babble"})
+    points = bench.trade_points(rows)
+    assert points["a"][0]["recall"] == 0.8  # the whole scene's recall, not a kind's
+    for r in rows:
+        r.update(precision=r["recall"], words=10, false_accepts_per_hour=0.0)
+    assert "| held-out TTS words at 10 dB SNR, babble | a |" in bench.format_rows(rows)
+    drawn = matplotlib.image.imread(bench.plot_kinds(rows, tmp_path / "kinds.png"))
+    assert drawn.shape[1] > 3 * drawn.shape[0] / 2  # four panels side by side
+    with pytest.raises(ValueError, match="--plot-kinds needs the words-in-noise tests by kind"):
+        bench.plot_kinds(rows[:2], tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()

@@ -323,6 +323,24 @@ class EmbeddingCache:
     def duration_s(self) -> float:
         return float(self.seg_s.sum())
 
+    def parts(self, n: int) -> list[EmbeddingCache]:
+        """The scene cut into ``n`` caches of equal numbers of segments, in order: a noisy scene's
+        noise kinds (:func:`noisy_word_segments` makes the same number of segments of each kind, one
+        kind after another)."""
+        segments = len(self.seg_steps)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 or segments % n:
+            raise ValueError(f"n must be a positive int that divides the {segments} segments, got {n!r}")
+        per, bounds = segments // n, np.concatenate([[0], np.cumsum(self.seg_steps)])
+        return [
+            EmbeddingCache(
+                self.emb[bounds[i * per] : bounds[(i + 1) * per]],
+                self.seg_steps[i * per : (i + 1) * per],
+                self.seg_s[i * per : (i + 1) * per],
+                self.ends[i * per : (i + 1) * per],
+            )
+            for i in range(n)
+        ]
+
     def step_times_s(self) -> np.ndarray:
         """When each step ends (s from the scene's start): each segment's own step times, offset."""
         from twd_lab.detectors.speech_embedding import step_times
