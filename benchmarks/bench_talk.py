@@ -252,7 +252,8 @@ def plot_kinds(rows: list[dict], path: Path, goal: float = 0.95) -> Path:
         )
     fig, axes = plt.subplots(1, len(T.NOISE_KINDS), figsize=(3.2 * len(T.NOISE_KINDS), 3.4), sharey=True)
     colours = {}
-    for (detector, threshold, style), by_kind in lines.items():
+    pairs = len({key[:2] for key in lines})
+    for (detector, threshold, style), by_kind in sorted(lines.items(), key=lambda item: item[0]):
         colour = colours.setdefault((detector, threshold), f"C{len(colours) % 10}")
         label = f"{_legend_label(detector)} at {threshold:g}" + (", real words" if style == "--" else "")
         for ax, kind in zip(axes, T.NOISE_KINDS):
@@ -266,8 +267,10 @@ def plot_kinds(rows: list[dict], path: Path, goal: float = 0.95) -> Path:
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("recall")
-    fig.legend(loc="lower center", ncol=min(4, len(lines)), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.08 + 0.04 * ((len(lines) - 1) // 4), 1, 1))
+    # a column per detector and threshold: its held-out line over its real one
+    ncol = min(pairs, 4)
+    fig.legend(loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08 + 0.04 * ((len(lines) - 1) // ncol), 1, 1))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
