@@ -215,3 +215,91 @@ def test_the_tool_tunes_a_head_and_writes_its_front_end_beside_it(F, shifted_fro
         with pytest.raises(SystemExit):
             tool.main([*argv, "--out", str(bad)])
     assert D.EmbeddingDetector.load(start).front_end is None
+
+
+def _raw(seed: int = 0):
+    """A tiny lab raw set (activates, negatives, backgrounds) of noise bursts, 44.1 kHz."""
+    rng = np.random.default_rng(seed)
+    word = [(0.1 * rng.standard_normal(22_050)).astype(np.float32) for _ in range(3)]
+    room = [(0.05 * rng.standard_normal(441_000)).astype(np.float32)]
+    return word[:2], word[2:], room
+
+
+def test_distillation_pairs_are_the_same_speech_with_and_without_loud_noise(F):
+    from twd_lab.augment import rms_db
+    from twd_lab.constants import TARGET_DBFS
+
+    talker = (0.1 * np.random.default_rng(5).standard_normal(441_000)).astype(np.float32)
+    pairs = list(F.distillation_pairs(_raw(), 3, [talker], kinds=("traffic",), snr_range_db=(10, 10), rng=1))
+    assert len(pairs) == 4  # three word clips, then the talker
+    for noisy, clean in pairs:
+        assert noisy.shape == clean.shape == (441_000,)
+        assert rms_db(noisy) == pytest.approx(TARGET_DBFS, abs=0.01)  # as detect level-matches a file
+        assert rms_db(noisy - clean) < rms_db(clean)  # the loud noise is below the speech ...
+        assert rms_db(noisy - clean) > rms_db(clean) - 13  # ... by about the 10 dB asked (and the room)
+    again = next(F.distillation_pairs(_raw(), 3, kinds=("traffic",), rng=1))
+    np.testing.assert_array_equal(
+        again[0], next(F.distillation_pairs(_raw(), 3, kinds=("traffic",), rng=1))[0]
+    )
+    with pytest.raises(ValueError, match="raw must hold backgrounds"):
+        next(F.distillation_pairs(_raw()[:2] + ([],), 1, rng=0))
+
+
+def test_pair_features_are_the_frozen_stages_and_the_clean_embeddings(F):
+    noisy, clean = next(F.distillation_pairs(_raw(), 1, kinds=("music",), rng=2))
+    below_noisy, below_clean, target = F.pair_features(noisy, clean)
+    assert below_noisy.shape == below_clean.shape == (244, F.BELOW_BANDS, F.BELOW_CHANNELS)
+    assert target.shape == (116, 96) and target.dtype == np.float16
+    np.testing.assert_allclose(target, E.embeddings(clean, 44_100)[0], atol=0.05)
+    assert not np.allclose(below_noisy, below_clean)
+
+
+def test_distilling_brings_the_noisy_embeddings_toward_the_clean_ones(F):
+    feats = [F.pair_features(n, c) for n, c in F.distillation_pairs(_raw(), 4, kinds=("babble",), rng=3)]
+    below_noisy, below_clean, target = (np.stack([f[i] for f in feats]) for i in range(3))
+    top, info = F.distill(below_noisy, below_clean, target, epochs=3, learning_rate=1e-4, validation=0.0)
+    assert info["clips"] == 4 and len(info["loss"]) == 3 and np.isfinite(info["loss"]).all()
+    before = np.asarray(F.build_top().model(below_noisy.astype(np.float32)))
+    after = np.asarray(top.model(below_noisy.astype(np.float32)))
+    goal = target.astype(np.float32)
+    assert ((after - goal) ** 2).mean() < ((before - goal) ** 2).mean()
+    with pytest.raises(ValueError, match="below_clean must have below_noisy's shape"):
+        F.distill(below_noisy, below_clean[:2], target)
+    with pytest.raises(ValueError, match=r"target must have shape \(4, 116, 96\)"):
+        F.distill(below_noisy, below_clean, target[:, :10])
+    with pytest.raises(ValueError, match="validation must be in"):
+        F.distill(below_noisy, below_clean, target, validation=1.0)
+
+
+def test_the_distilling_tool_puts_the_head_as_it_was_over_the_new_front_end(F, tmp_path):
+    from conftest import load_tool
+
+    tool = load_tool("distill_front_end")
+    start = tmp_path / "start.keras"
+    D.EmbeddingDetector(_two_member_head(), D.DetectorConfig(threshold=0.9)).save(start)
+    out = tmp_path / "d" / "head.keras"
+    argv = [
+        "--head",
+        str(start),
+        "--words",
+        "2",
+        "--talk",
+        "0",
+        "--epochs",
+        "1",
+        "--cache",
+        str(tmp_path / "c"),
+    ]
+    assert tool.main([*argv, "--out", str(out)]) == 0
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved["front_end"] == "head.front.npz" and saved["threshold"] == 0.9
+    assert saved["notes"]["front_end"]["words"] == 2 and len(saved["notes"]["front_end"]["loss"]) == 1
+    made, kept = D.EmbeddingDetector.load(out), D.EmbeddingDetector.load(start)
+    windows = np.random.default_rng(0).standard_normal((3, 16, 96)).astype(np.float32)
+    np.testing.assert_allclose(made.predict(windows), kept.predict(windows), atol=1e-6)  # the head as it was
+    assert len(list((tmp_path / "c").glob("*.npz"))) == 1  # the pairs, kept for the next run
+    for bad in (start, out, tmp_path / "head.h5"):  # its own head; a result already there; not .keras
+        with pytest.raises(SystemExit):
+            tool.main([*argv, "--out", str(bad)])
+    with pytest.raises(SystemExit):  # a head that already hears through a tuned front end
+        tool.main(["--head", str(out), "--words", "2", "--talk", "0", "--out", str(tmp_path / "e.keras")])

@@ -377,3 +377,179 @@ def tune(
         "loss": [round(float(v), 4) for v in losses],
     }
     return top, head_from_time(over_time, history), info
+
+
+def distill(
+    below_noisy: np.ndarray,
+    below_clean: np.ndarray,
+    target: np.ndarray,
+    *,
+    epochs: int = 8,
+    learning_rate: float = 1e-4,
+    clean_weight: float = 1.0,
+    batch_size: int = 16,
+    validation: float = 0.1,
+    seed: int = 0,
+    verbose: int = 0,
+    progress=None,
+):
+    """Teach the top to hear through noise without labels: returns ``(Top, info)``.
+
+    For each clip, ``below_noisy`` is the frozen stages' output of the clip with loud noise, ``below_clean``
+    of the same clip without it (``(clips, T, 4, 72)``, float16 is fine), and ``target`` the embeddings the
+    shipped model gives the clean clip (``(clips, T // 2 - 6, 96)``). The top is trained so that the noisy
+    clip gives the clean clip's embeddings, and the clean clip its own (weighted ``clean_weight``): a front
+    end under the head as it is, with no word, label or head in the loss. The last ``validation`` share
+    of the clips is held out; ``info`` has the mean squared distance to the targets (in units of
+    :data:`KEEP_SCALE`) before and after each epoch, noisy and clean. ``progress(epoch, info)`` is called
+    after each epoch.
+    """
+    import keras
+
+    below_noisy, below_clean, target = (np.asarray(a) for a in (below_noisy, below_clean, target))
+    if below_noisy.ndim != 4 or below_noisy.shape[2:] != (BELOW_BANDS, BELOW_CHANNELS):
+        raise ValueError(
+            f"below_noisy must have shape (clips, T, {BELOW_BANDS}, {BELOW_CHANNELS}), got {below_noisy.shape}"
+        )
+    if below_clean.shape != below_noisy.shape:
+        raise ValueError(
+            f"below_clean must have below_noisy's shape {below_noisy.shape}, got {below_clean.shape}"
+        )
+    steps = below_noisy.shape[1] // 2 - 6
+    if target.shape != (len(below_noisy), steps, EMBEDDING_DIM):
+        raise ValueError(
+            f"target must have shape {(len(below_noisy), steps, EMBEDDING_DIM)}, got {target.shape}"
+        )
+    if not 0 <= validation < 1 or not clean_weight >= 0:
+        raise ValueError(
+            f"validation must be in [0, 1) and clean_weight >= 0, got {validation} and {clean_weight}"
+        )
+    keras.utils.set_random_seed(int(seed))
+    n_val = round(len(target) * validation)
+    train, held = np.arange(len(target) - n_val), np.arange(len(target) - n_val, len(target))
+    if not len(train):
+        raise ValueError(f"distill needs clips to train on, got {len(target)} with validation {validation}")
+    top = build_top(below_noisy.shape[1])
+    inputs = keras.Input(below_noisy.shape[1:])
+    model = keras.Model(inputs, keras.layers.Rescaling(1.0 / KEEP_SCALE)(top.model(inputs)))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    rng = np.random.default_rng(seed)
+
+    class Pairs(keras.utils.PyDataset):
+        """Each clip twice an epoch, noisy and clean, in a fresh order."""
+
+        def __init__(self):
+            super().__init__()
+            self.on_epoch_end()
+
+        def __len__(self):
+            return math.ceil(2 * len(train) / batch_size)
+
+        def __getitem__(self, i):
+            picks = self.order[i * batch_size : (i + 1) * batch_size]
+            clips, clean = train[picks // 2], picks % 2 == 1
+            x = np.where(clean[:, None, None, None], below_clean[clips], below_noisy[clips])
+            weight = np.where(clean, clean_weight, 1.0).astype(np.float32)
+            y = target[clips].astype(np.float32) / KEEP_SCALE
+            return x.astype(np.float32), y, np.repeat(weight[:, None], steps, axis=1)
+
+        def on_epoch_end(self):
+            self.order = rng.permutation(2 * len(train))
+
+    def distance(below) -> float | None:
+        if not len(held):
+            return None
+        out = np.concatenate(
+            [
+                model.predict(below[held[i : i + 32]].astype(np.float32), verbose=0)
+                for i in range(0, len(held), 32)
+            ]
+        )
+        return round(float(((out - target[held].astype(np.float32) / KEEP_SCALE) ** 2).mean()), 4)
+
+    info = {
+        "clips": len(train),
+        "held_out_clips": len(held),
+        "noisy_distance": [distance(below_noisy)],
+        "clean_distance": [distance(below_clean)],
+        "loss": [],
+    }
+    for epoch in range(int(epochs)):
+        fitted = model.fit(Pairs(), epochs=1, verbose=verbose)
+        info["loss"].append(round(float(fitted.history["loss"][-1]), 4))
+        info["noisy_distance"].append(distance(below_noisy))
+        info["clean_distance"].append(distance(below_clean))
+        if progress is not None:
+            progress(epoch + 1, info)
+    return top, info
+
+
+#: Noise kinds of the distillation pairs, drawn evenly: a crowd twice as often as each other kind.
+DISTILL_KINDS = ("babble", "babble", "dishes", "traffic", "music")
+
+
+def distillation_pairs(
+    raw,
+    n_words: int,
+    talkers: Sequence[np.ndarray] = (),
+    crowd: Sequence[np.ndarray] = (),
+    *,
+    snr_range_db: tuple[float, float] = (0.0, 20.0),
+    kinds: Sequence[str] = DISTILL_KINDS,
+    rng=None,
+):
+    """``(noisy, clean)`` pairs of 10 s clips at 44.1 kHz for :func:`distill`, one at a time.
+
+    The speech is ``n_words`` lab clips of ``raw``'s words (0-2 "activate" and 0-2 other words, at least
+    one word), then each of ``talkers`` (clips of one talker, :func:`twd_lab.talk_eval.clean_talk_clips`).
+    Each is laid over one of ``raw``'s backgrounds at the lab's gain (the quiet room the head was trained
+    in): that is the clean clip. The noisy one adds noise of a kind drawn from ``kinds``, ``snr_range_db``
+    below the speech (babble: 4-8 talkers cut from ``crowd``), and is level-matched as ``twd-lab detect``
+    hears a file; the clean one is scaled by the same gain, so the speech is as loud in both.
+    """
+    from twd_lab.augment import rms_db
+    from twd_lab.constants import BACKGROUND_GAIN_DB, CLIP_SAMPLES, TARGET_DBFS
+    from twd_lab.rng import as_generator
+    from twd_lab.synthesis import synthesize_example
+    from twd_lab.talk_eval import noise_for
+
+    activates, negatives, backgrounds = raw
+    if not len(backgrounds):
+        raise ValueError("raw must hold backgrounds: the clean clips are the words over one of them")
+    rng = as_generator(rng)
+    room_gain = np.float32(10 ** (BACKGROUND_GAIN_DB / 20))
+    for i in range(int(n_words) + len(talkers)):
+        if i < n_words:
+            said = int(rng.integers(0, 3))
+            voice = synthesize_example(
+                np.zeros(CLIP_SAMPLES, np.float32),
+                activates,
+                negatives,
+                rng=rng,
+                n_activates=said,
+                n_negatives=int(rng.integers(0 if said else 1, 3)),
+            ).audio
+        else:
+            voice = np.asarray(talkers[i - int(n_words)], np.float32)
+        kind = kinds[int(rng.integers(len(kinds)))]
+        snr_db = float(rng.uniform(*snr_range_db))
+        loud = noise_for(voice, kind, snr_db, babble_talk=crowd, negatives=negatives, rng=rng)
+        room = np.resize(backgrounds[int(rng.integers(len(backgrounds)))], voice.size) * room_gain
+        clean = voice + room
+        noisy = clean + loud
+        gain = np.float32(10 ** ((TARGET_DBFS - rms_db(noisy)) / 20))
+        yield noisy * gain, clean * gain
+
+
+def pair_features(noisy: np.ndarray, clean: np.ndarray, stages=None):
+    """What :func:`distill` reads of one pair (44.1 kHz): the frozen stages' output of each (float16) and
+    the shipped embeddings of the clean clip (float16). ``stages``: a :class:`FrozenStages` to reuse."""
+    from twd_lab.detectors.speech_embedding import embed_frames, mel_frames, to_16k
+
+    stages = FrozenStages() if stages is None else stages
+    mel_noisy, mel_clean = (mel_frames(to_16k(x, 44_100)) for x in (noisy, clean))
+    return (
+        stages(mel_noisy).astype(np.float16),
+        stages(mel_clean).astype(np.float16),
+        embed_frames(mel_clean).astype(np.float16),
+    )

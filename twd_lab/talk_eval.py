@@ -250,20 +250,39 @@ def noisy_talk_segments(
     ]
 
 
-def _under_noise(voice: np.ndarray, kind: str, snr_db: float, babble_talk, negatives, rng) -> np.ndarray:
-    """``voice`` with noise of ``kind`` ``snr_db`` below its voiced samples' level, level-matched."""
+def noise_for(
+    voice: np.ndarray,
+    kind: str,
+    snr_db: float,
+    *,
+    babble_talk: Sequence[np.ndarray] = (),
+    negatives: Sequence[np.ndarray] = (),
+    rng: RngLike = None,
+) -> np.ndarray:
+    """Noise of ``kind`` as long as ``voice`` (44.1 kHz), ``snr_db`` below the level of its voiced
+    samples: babble is 4-8 talkers cut from ``babble_talk`` when given, every other kind (and babble
+    without talk) :func:`twd_lab.noise.make_background` (babble then made from ``negatives``)."""
     from twd_lab import noise
     from twd_lab.augment import rms_db
 
+    rng = as_generator(rng)
     voiced = voice[np.abs(voice) > 1e-6]
+    if not voiced.size:
+        raise ValueError("voice must hold some sound to set the noise below, got silence")
     if kind == "babble" and len(babble_talk):
         bg = _talk_babble(babble_talk, voice.size, rng)
     else:
         bg = noise.make_background(
             kind, rng=rng, duration_s=voice.size / SAMPLE_RATE, sample_rate=SAMPLE_RATE, words=negatives
         )
-    bg = bg * np.float32(10 ** ((rms_db(voiced) - snr_db - rms_db(bg)) / 20))
-    return _level(voice + bg)
+    return bg * np.float32(10 ** ((rms_db(voiced) - snr_db - rms_db(bg)) / 20))
+
+
+def _under_noise(voice: np.ndarray, kind: str, snr_db: float, babble_talk, negatives, rng) -> np.ndarray:
+    """``voice`` with noise of ``kind`` ``snr_db`` below its voiced samples' level, level-matched."""
+    return _level(
+        voice + noise_for(voice, kind, snr_db, babble_talk=babble_talk, negatives=negatives, rng=rng)
+    )
 
 
 def _talk_babble(talk: Sequence[np.ndarray], n: int, rng) -> np.ndarray:
