@@ -202,6 +202,66 @@ def test_ctrl_c_in_train_says_where_the_checkpoint_is(capsys, tmp_path, monkeypa
     assert f"saved in {ckpt / LAST_NAME}" in line and f"twd-lab train --resume {ckpt}" in line
 
 
+class InterruptFirstBatch(keras.callbacks.Callback):
+    """Ctrl-C before the first batch: no epoch of the run finishes."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        raise KeyboardInterrupt
+
+
+def interrupt_before_the_first_epoch(monkeypatch):
+    """``twd-lab train`` runs the real :func:`train` (its CSVLogger and checkpoints), stopped by Ctrl-C."""
+    import twd_lab.training
+
+    real = twd_lab.training.train
+    monkeypatch.setattr(
+        "twd_lab.training.train", lambda model, **kw: real(model, callbacks=[InterruptFirstBatch()], **kw)
+    )
+
+
+SMALL = ("--steps-per-epoch", "1", "--batch-size", "1", "--dev-clips", "1", "--no-augment", "--quiet")
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_the_first_epoch_leaves_nothing_that_blocks_a_rerun(capsys, tmp_path, monkeypatch):
+    interrupt_before_the_first_epoch(monkeypatch)
+    out = tmp_path / "deeper" / "m.keras"  # train() makes deeper/ and deeper/m_checkpoints/
+    for _ in range(2):  # the same command again: interrupted again, not refused
+        code, _, err = run(capsys, "train", "--out", str(out), *SMALL)
+        assert code == 130, err
+        (line,) = err.splitlines()
+        assert "interrupted before the first epoch finished; nothing was saved" in line
+        assert list(tmp_path.iterdir()) == []  # neither the empty history.csv nor the folders it made
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_the_first_epoch_keeps_the_users_files(capsys, tmp_path, monkeypatch):
+    interrupt_before_the_first_epoch(monkeypatch)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    argv = ("train", "--out", str(tmp_path / "m.keras"), "--checkpoint-dir", str(mine), *SMALL)
+    for _ in range(2):
+        code, _, err = run(capsys, *argv)
+        assert code == 130 and "nothing was saved" in err
+        assert [p.name for p in mine.iterdir()] == ["notes.txt"] and (
+            mine / "notes.txt"
+        ).read_text() == "mine"
+
+
+def test_forget_unfinished_run_keeps_a_history_with_epochs(tmp_path):
+    from twd_lab.cli_train import forget_unfinished_run
+
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "history.csv").write_text("epoch,loss\n0,0.5\n")
+    forget_unfinished_run(ckpt, [ckpt])
+    assert (ckpt / "history.csv").read_text() == "epoch,loss\n0,0.5\n"
+    (ckpt / "history.csv").write_text("")
+    forget_unfinished_run(ckpt, [ckpt])
+    assert not ckpt.exists()
+
+
 @pytest.mark.slow
 def test_train_resumes_an_interrupted_run_from_its_checkpoint(capsys, tmp_path):
     out = tmp_path / "m.keras"

@@ -3,7 +3,8 @@
 Everything a user can get wrong is checked before TensorFlow loads (:func:`train_setup`): the output, an
 earlier run's checkpoints (offered for resuming), a checkpoint folder to resume from. Training itself is
 :func:`twd_lab.training.train`, which writes ``last.keras`` and ``state.json`` after every epoch and stops
-on a non-finite loss; Ctrl-C says where the last finished epoch is and how to go on.
+on a non-finite loss; Ctrl-C says where the last finished epoch is and how to go on (before the first, it
+leaves nothing behind that would stop the same command from running again).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from twd_lab.cli import PROG, _quiet_tensorflow, as_option
 
-__all__ = ["RESUMED", "cmd_train", "train_setup"]
+__all__ = ["RESUMED", "cmd_train", "forget_unfinished_run", "train_setup"]
 
 #: The options a resumed run takes from the interrupted one (state.json), so it goes on with the same data.
 RESUMED = ("data", "raw", "batch_size", "steps_per_epoch", "learning_rate", "seed", "dev_clips", "no_augment")
@@ -53,6 +54,24 @@ def train_setup(args) -> tuple[Path, Path, dict | None]:
     return out, ckpt, None
 
 
+def forget_unfinished_run(ckpt: Path, made: list[Path]) -> None:
+    """After Ctrl-C before any epoch finished: remove what the run left that would block running it again,
+    a ``history.csv`` without a row and the folders it made, once empty; nothing else is touched."""
+    from twd_lab.training import HISTORY_NAME
+
+    history = ckpt / HISTORY_NAME
+    try:
+        if history.is_file() and len(history.read_text().splitlines()) <= 1:  # at most the header
+            history.unlink()
+    except (OSError, UnicodeDecodeError):
+        return
+    for folder in made:  # the deepest first
+        try:
+            folder.rmdir()  # only an empty folder: a file of the user's keeps it
+        except OSError:
+            return
+
+
 def cmd_train(args) -> int:
     out, ckpt, state = train_setup(args)
     _quiet_tensorflow()
@@ -86,6 +105,9 @@ def cmd_train(args) -> int:
         print(f"resuming from epoch {done} of {args.epochs} in {ckpt}", flush=True)
     dev = build_test_set(args.raw or "train", args.dev_clips, seed=10_000 + args.seed)  # picks the best epoch
     options = {key: getattr(args, key) for key in RESUMED}
+    made = [folder for folder in (ckpt, *ckpt.parents) if not folder.exists()]  # train() creates these
+    last = ckpt / LAST_NAME
+    last_before = last.stat().st_mtime_ns if last.is_file() else None
     print(
         f"a checkpoint after every epoch in {ckpt} (after Ctrl-C: {PROG} train --resume {ckpt})", flush=True
     )
@@ -105,14 +127,14 @@ def cmd_train(args) -> int:
             checkpoint_meta={"options": {**options, "out": str(out)}},
         )
     except KeyboardInterrupt:
-        last = ckpt / LAST_NAME
-        if last.is_file():
+        if last.is_file() and last.stat().st_mtime_ns != last_before:  # this run finished an epoch
             print(
                 f"{PROG}: interrupted; the last finished epoch is saved in {last}. Go on with: "
                 f"{PROG} train --resume {ckpt}" + (f" --epochs {args.epochs}" if args.epochs != 10 else ""),
                 file=sys.stderr,
             )
         else:
+            forget_unfinished_run(ckpt, made)
             print(f"{PROG}: interrupted before the first epoch finished; nothing was saved", file=sys.stderr)
         return 130
     check_finite_weights(model, "the trained model")  # never saved with NaN weights
