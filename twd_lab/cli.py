@@ -340,21 +340,39 @@ def cmd_listen(args) -> int:
     return 0
 
 
+#: What `twd-lab classroom` runs on (pyproject.toml's classroom extra): (module, name in messages).
+CLASSROOM_NEEDS = (
+    ("voila", "Voilà"),
+    ("ipykernel", "ipykernel"),
+    ("ipywidgets", "ipywidgets"),
+    ("anywidget", "anywidget"),
+)
+
+
 def cmd_classroom(args) -> int:
     import importlib.util
     import subprocess
 
     from twd_lab.classroom import classroom_notebook, voila_command
 
-    if importlib.util.find_spec("voila") is None:
-        raise RuntimeError("classroom mode needs Voilà: python -m pip install voila")
+    missing = [name for module, name in CLASSROOM_NEEDS if importlib.util.find_spec(module) is None]
+    if missing:
+        raise RuntimeError(
+            f"classroom mode needs {', '.join(missing)} (the classroom extra): "
+            f'python -m pip install "twd-lab[classroom]" (in a clone: python -m pip install -e ".[classroom]")'
+        )
     folder = Path(args.folder)
-    notebook = classroom_notebook(folder, detector=args.detector, takes_dir=args.takes_dir,
-                                  threshold=args.threshold)
-    print(f"serving the live detector at http://127.0.0.1:{args.port}/ (Ctrl-C to stop); "
-          f"takes go to {Path(args.takes_dir) if Path(args.takes_dir).is_absolute() else folder / args.takes_dir}",
-          flush=True)
-    return subprocess.call(voila_command(notebook, port=args.port, open_browser=not args.no_browser), cwd=folder)
+    notebook = classroom_notebook(
+        folder, detector=args.detector, takes_dir=args.takes_dir, threshold=args.threshold
+    )
+    print(
+        f"serving the live detector at http://127.0.0.1:{args.port}/ (Ctrl-C to stop); "
+        f"takes go to {Path(args.takes_dir) if Path(args.takes_dir).is_absolute() else folder / args.takes_dir}",
+        flush=True,
+    )
+    return subprocess.call(
+        voila_command(notebook, port=args.port, open_browser=not args.no_browser), cwd=folder
+    )
 
 
 def cmd_synth(args) -> int:
@@ -583,7 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
         "classroom",
         help="the live detector full-screen in the browser (Voilà on 127.0.0.1)",
         description="Serve a one-widget page on 127.0.0.1 with Voilà: the LiveDetector, listening to the "
-        "browser's microphone as soon as it is allowed, chiming when it hears the word.",
+        "browser's microphone as soon as it is allowed, chiming when it hears the word. Needs the classroom "
+        'extra: python -m pip install "twd-lab[classroom]".',
     )
     p.add_argument("--folder", default="twd-lab-classroom", help="where the page's notebook and takes go")
     p.add_argument("--port", type=_count(1), default=8866, help="port on 127.0.0.1 (8866)")
