@@ -191,6 +191,7 @@ def test_detect_with_several_files_writes_chimes_into_a_folder(
 ):
     other = wav_file(tone(1.0), "i16", name="other.wav")
     folder = tmp_path / "chimes"
+    folder.mkdir()
     code, _, err = run(
         capsys, "detect", str(speech), str(other), "--model", str(model_file), "--chime", str(folder)
     )

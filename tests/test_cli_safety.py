@@ -44,6 +44,7 @@ def test_overwrite_never_replaces_an_input_of_the_same_run(capsys, two_folders):
 
 def test_two_inputs_never_map_to_one_output(capsys, two_folders):
     out_dir = two_folders / "out"
+    out_dir.mkdir()
     code, out, err = run(
         capsys,
         "detect",
@@ -74,6 +75,38 @@ def test_chime_outputs_are_checked_before_any_detection(capsys, two_folders, whe
     (line,) = lines(err)
     assert line.startswith("twd-lab: error: --chime: ")
     assert ("does not exist" in line) if where.startswith("missing") else ("is a file, not a folder" in line)
+
+
+@pytest.mark.parametrize(
+    ("chime", "expected"),
+    [
+        ("tpyo_folder.wav", "looks like a file name"),
+        ("nodir/sub/deeper", "the folder"),
+        ("chimes", "the folder"),
+    ],
+)
+def test_a_chime_folder_for_several_files_must_exist(capsys, two_folders, monkeypatch, chime, expected):
+    monkeypatch.setattr("twd_lab.cli._load_detector", lambda args: pytest.fail("detector loaded"))
+    before = sorted(p.name for p in two_folders.iterdir())
+    a, b = two_folders / "a" / "x.wav", two_folders / "d" / "x_chimed.wav"
+    code, out, err = run(capsys, "detect", str(a), str(b), "--chime", str(two_folders / chime))
+    assert code == 1 and out == ""
+    (line,) = lines(err)
+    assert line.startswith("twd-lab: error: --chime: ") and expected in line
+    assert "does not exist" in line or "existing folder" in line
+    assert sorted(p.name for p in two_folders.iterdir()) == before  # no folder made
+
+
+@pytest.mark.parametrize("name", ["out.mp3", "out.flac", "out_noext", "out.wav.txt"])
+def test_a_chime_file_must_be_named_wav(capsys, two_folders, monkeypatch, name):
+    monkeypatch.setattr("twd_lab.cli._load_detector", lambda args: pytest.fail("detector loaded"))
+    code, out, err = run(
+        capsys, "detect", str(two_folders / "a" / "x.wav"), "--chime", str(two_folders / name)
+    )
+    assert code == 1 and out == ""
+    (line,) = lines(err)
+    assert line.startswith("twd-lab: error: --chime: ") and "WAV" in line and ".wav" in line and name in line
+    assert not (two_folders / name).exists()
 
 
 def test_an_existing_chime_is_refused_before_the_work_with_cli_words(capsys, two_folders, monkeypatch):

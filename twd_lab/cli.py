@@ -478,7 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--chime",
         metavar="OUT.wav",
-        help="also write the audio with a chime where it fires (with several FILEs: a folder)",
+        help="also write the audio, as WAV, with a chime where it fires: a .wav file in an existing folder, "
+        "or (always with several FILEs) an existing folder for NAME_chimed.wav copies",
     )
     p.add_argument("--overwrite", action="store_true", help="let --chime replace an existing file")
     p.add_argument(
