@@ -275,3 +275,46 @@ def test_train_resumes_an_interrupted_run_from_its_checkpoint(capsys, tmp_path):
     assert f"resuming from epoch 1 of 2 in {ckpt}" in stdout and out.is_file()
     assert read_checkpoint_state(ckpt)["epochs_done"] == 2
     assert len((ckpt / "history.csv").read_text().splitlines()) == 1 + 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ("--data", "ex.flac"),
+            "--data: ex.flac is a file, not a dataset folder; make one with `twd-lab synth",
+        ),
+        (
+            ("--data", "missing"),
+            "--data: the folder missing does not exist; make a dataset there with `twd-lab synth --out missing`",
+        ),
+        (
+            ("--data", "empty"),
+            "--data: empty holds no twd-lab dataset (manifest.json); make one with `twd-lab synth",
+        ),
+        (("--resume", "missing"), "--resume: the folder missing does not exist"),
+        (("--resume", "ex.flac"), "--resume: ex.flac is a file, not a folder"),
+        (("--checkpoint-dir", "mine.wav"), "--checkpoint-dir: mine.wav is a file, not a folder"),
+        (("--checkpoint-dir", "mine.wav/sub"), "--checkpoint-dir: mine.wav is a file, not a folder"),
+        (("--out", "mine.wav/m.keras"), "--out: mine.wav is a file, not a folder"),
+        (("--out", "folder.keras"), "--out: folder.keras is a folder; give a .keras file name"),
+        (
+            ("--out", "m.keras"),
+            "--out: its checkpoint folder m_checkpoints is a file; choose another folder with --checkpoint-dir",
+        ),
+    ],
+)
+def test_train_refuses_wrong_paths_in_one_line_before_any_work(capsys, tmp_path, monkeypatch, argv, expected):
+    monkeypatch.chdir(tmp_path)
+    for name in ("ex.flac", "mine.wav", "m_checkpoints"):
+        (tmp_path / name).write_bytes(b"the user's")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "folder.keras").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    monkeypatch.setattr("twd_lab.cli_train._quiet_tensorflow", lambda: pytest.fail("work began"))
+    code, out, err = run(capsys, "train", *argv)
+    assert code == 1 and out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(f"twd-lab: error: {expected}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert (tmp_path / "mine.wav").read_bytes() == b"the user's"

@@ -26,6 +26,9 @@ def train_setup(args) -> tuple[Path, Path, dict | None]:
 
     state = None
     if args.resume is not None:
+        _existing_folder(
+            Path(args.resume), "--resume", "the checkpoint folder of an interrupted `twd-lab train`"
+        )
         state = read_checkpoint_state(args.resume)
         for key in RESUMED:
             setattr(args, key, state["options"][key])
@@ -35,14 +38,27 @@ def train_setup(args) -> tuple[Path, Path, dict | None]:
             raise ValueError(
                 f"{args.resume} already holds {state['epochs_done']} epoch(s); ask for more with --epochs"
             )
+    if args.data is not None:
+        _check_data(Path(args.data))
     out = Path(args.out or "model.keras")
     if out.suffix != ".keras":
         raise ValueError(f"--out must be a .keras file, got {out}")
+    if out.is_dir():
+        raise IsADirectoryError(f"--out: {out} is a folder; give a .keras file name")
+    _no_file_above(out, "--out")
     if out.exists() and not args.overwrite:
         raise FileExistsError(f"{out} already exists; choose another --out or pass --overwrite")
     if args.resume is not None:
         return out, Path(args.resume), state
     ckpt = Path(args.checkpoint_dir) if args.checkpoint_dir else out.with_name(f"{out.stem}_checkpoints")
+    what = "--checkpoint-dir" if args.checkpoint_dir else f"--out: its checkpoint folder {ckpt}"
+    if ckpt.exists() and not ckpt.is_dir():
+        raise NotADirectoryError(
+            f"{what}: {ckpt} is a file, not a folder"
+            if args.checkpoint_dir
+            else f"{what} is a file; choose another folder with --checkpoint-dir"
+        )
+    _no_file_above(ckpt, "--checkpoint-dir" if args.checkpoint_dir else "--out")
     from twd_lab.training import BEST_NAME, HISTORY_NAME, LAST_NAME, STATE_NAME
 
     existing = [n for n in (BEST_NAME, LAST_NAME, HISTORY_NAME, STATE_NAME) if (ckpt / n).exists()]
@@ -52,6 +68,38 @@ def train_setup(args) -> tuple[Path, Path, dict | None]:
             "with it, --overwrite to start again, or choose another --checkpoint-dir"
         )
     return out, ckpt, None
+
+
+def _existing_folder(folder: Path, option: str, what: str) -> None:
+    """``folder`` is an existing folder, or a one-line error naming ``option`` and ``what`` it should be."""
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise NotADirectoryError(f"{option}: {folder} is a file, not a folder ({what})")
+    raise FileNotFoundError(f"{option}: the folder {folder} does not exist ({what})")
+
+
+def _check_data(data: Path) -> None:
+    """``--data`` is a dataset folder from ``twd-lab synth``, or a one-line error saying how to make one."""
+    from twd_lab.dataset_folder import MANIFEST
+
+    make = f"make one with `{PROG} synth --out FOLDER`"
+    if data.is_dir():
+        if not (data / MANIFEST).is_file():
+            raise FileNotFoundError(f"--data: {data} holds no twd-lab dataset ({MANIFEST}); {make}")
+        return
+    if data.exists():
+        raise NotADirectoryError(f"--data: {data} is a file, not a dataset folder; {make}")
+    raise FileNotFoundError(
+        f"--data: the folder {data} does not exist; make a dataset there with `{PROG} synth --out {data}`"
+    )
+
+
+def _no_file_above(path: Path, option: str) -> None:
+    """Refuse ``path`` when a folder it would be made in is a file (found before training, not after)."""
+    above = next((p for p in path.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise NotADirectoryError(f"{option}: {above} is a file, not a folder")
 
 
 def forget_unfinished_run(ckpt: Path, made: list[Path]) -> None:
