@@ -318,3 +318,18 @@ def test_train_refuses_wrong_paths_in_one_line_before_any_work(capsys, tmp_path,
     assert line.startswith(f"twd-lab: error: {expected}")
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert (tmp_path / "mine.wav").read_bytes() == b"the user's"
+
+
+def test_a_rerun_accepts_the_epochless_history_of_a_killed_run(tmp_path):
+    from twd_lab.cli import build_parser
+    from twd_lab.cli_train import train_setup
+
+    ckpt = tmp_path / "m_checkpoints"
+    ckpt.mkdir()
+    args = build_parser().parse_args(["train", "--out", str(tmp_path / "m.keras")])
+    for history in ("", "epoch,accuracy,loss\n"):  # killed before the first epoch ended (no Ctrl-C to tidy)
+        (ckpt / "history.csv").write_text(history)
+        assert train_setup(args) == (tmp_path / "m.keras", ckpt, None)
+    (ckpt / "history.csv").write_text("epoch,accuracy,loss\n0,0.9,0.3\n")
+    with pytest.raises(FileExistsError, match="already holds history.csv of an earlier run"):
+        train_setup(args)

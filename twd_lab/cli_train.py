@@ -61,7 +61,9 @@ def train_setup(args) -> tuple[Path, Path, dict | None]:
     _no_file_above(ckpt, "--checkpoint-dir" if args.checkpoint_dir else "--out")
     from twd_lab.training import BEST_NAME, HISTORY_NAME, LAST_NAME, STATE_NAME
 
-    existing = [n for n in (BEST_NAME, LAST_NAME, HISTORY_NAME, STATE_NAME) if (ckpt / n).exists()]
+    existing = [n for n in (BEST_NAME, LAST_NAME, STATE_NAME) if (ckpt / n).exists()]
+    if (ckpt / HISTORY_NAME).exists() and (existing or _has_epochs(ckpt / HISTORY_NAME)):
+        existing.append(HISTORY_NAME)  # alone and without an epoch: a run killed in its first epoch
     if existing and not args.overwrite:
         raise FileExistsError(
             f"{ckpt} already holds {', '.join(existing)} of an earlier run: pass --resume {ckpt} to go on "
@@ -102,6 +104,14 @@ def _no_file_above(path: Path, option: str) -> None:
         raise NotADirectoryError(f"{option}: {above} is a file, not a folder")
 
 
+def _has_epochs(history: Path) -> bool:
+    """Whether a ``history.csv`` holds a row for a finished epoch (not just its header, or nothing)."""
+    try:
+        return len(history.read_text().splitlines()) > 1
+    except (OSError, UnicodeDecodeError):
+        return True  # unreadable: treat it as a run's, never replace it unasked
+
+
 def forget_unfinished_run(ckpt: Path, made: list[Path]) -> None:
     """After Ctrl-C before any epoch finished: remove what the run left that would block running it again,
     a ``history.csv`` without a row and the folders it made, once empty; nothing else is touched."""
@@ -109,9 +119,9 @@ def forget_unfinished_run(ckpt: Path, made: list[Path]) -> None:
 
     history = ckpt / HISTORY_NAME
     try:
-        if history.is_file() and len(history.read_text().splitlines()) <= 1:  # at most the header
+        if history.is_file() and not _has_epochs(history):
             history.unlink()
-    except (OSError, UnicodeDecodeError):
+    except OSError:
         return
     for folder in made:  # the deepest first
         try:
