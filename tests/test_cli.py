@@ -206,6 +206,34 @@ def test_a_missing_model_is_one_line_and_exit_1(capsys, speech, tmp_path):
     assert line.startswith("twd-lab: error: ") and "none.keras" in line
 
 
+@pytest.mark.parametrize("command", ["detect", "demo"])
+def test_a_model_that_is_a_folder_says_so(capsys, speech, tmp_path, command, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "adir").mkdir()
+    argv = ["detect", str(speech)] if command == "detect" else ["demo", "--out", str(tmp_path / "demo")]
+    code, out, err = run(capsys, *argv, "--model", "adir")
+    assert code == 1 and out == ""
+    (line,) = error_lines(err)
+    assert line == "twd-lab: error: --model: adir is a folder, not a .keras model file"
+    assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["detect", "demo"])
+def test_a_model_that_is_not_the_lab_network_is_one_line(capsys, speech, tmp_path, command):
+    import keras
+
+    inputs = keras.Input((16, 96))  # shaped like the speech-embedding head, not like the lab network
+    other = tmp_path / "head.keras"
+    keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs))).save(other)
+    argv = ["detect", str(speech)] if command == "detect" else ["demo", "--out", str(tmp_path / "demo")]
+    code, out, err = run(capsys, *argv, "--model", str(other))
+    assert code == 1 and out == ""
+    (line,) = error_lines(err)
+    assert line.startswith(f"twd-lab: error: --model: {other} is not the lab network: it has no layer named")
+    assert not (tmp_path / "demo").exists()
+
+
 def test_a_model_file_that_is_not_a_model_is_one_line(capsys, speech, tmp_path):
     junk = tmp_path / "junk.keras"
     junk.write_text("not a model")

@@ -85,6 +85,11 @@ def as_option(err: BaseException, api_name: str, option: str) -> BaseException:
     return err
 
 
+def model_words(err: BaseException) -> BaseException:
+    """``err`` with a leading ``model:`` (the library's argument) as ``--model:``."""
+    return as_option(err, "model:", "--model:") if str(err).startswith("model: ") else err
+
+
 def _one_line(err: BaseException) -> str:
     text = str(err) or type(err).__name__
     return " ".join(text.split())
@@ -174,6 +179,14 @@ def cmd_demo(args) -> int:
     _quiet_tensorflow()
     from twd_lab.demo import run_demo
 
+    if args.model is not None:  # the lab network, or the same one-line error as detect gives
+        from twd_lab.detectors.lab_network import chunked_model
+
+        try:
+            chunked_model(args.model)
+        except EXPECTED_ERRORS as err:
+            raise model_words(err) from None
+
     result = run_demo(
         args.out,
         seed=args.seed,
@@ -196,7 +209,10 @@ def _load_detector(args):
         raise as_option(as_option(err, "model_path", "--model"), "head_path", "--head") from None
     if needs_keras(kind, head_path=args.head):
         _quiet_tensorflow()
-    return load_detector(kind, args.model, head_path=args.head)
+    try:
+        return load_detector(kind, args.model, head_path=args.head)
+    except EXPECTED_ERRORS as err:
+        raise model_words(err) from None
 
 
 def cmd_detect(args) -> int:
