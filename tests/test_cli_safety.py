@@ -259,3 +259,19 @@ def test_a_model_that_is_not_a_model_names_the_cause(capsys, tmp_path, clip):
     assert code == 1
     (line,) = lines(err)
     assert "junk.keras is not a Keras model" in line and "File not found" not in line
+
+
+@pytest.mark.parametrize("command", ["detect", "evaluate", "personalize"])
+def test_a_head_the_user_names_that_is_not_there_is_called_missing_not_to_be_trained(
+    capsys, two_folders, monkeypatch, command
+):
+    monkeypatch.chdir(two_folders)
+    (two_folders / "adir").mkdir()
+    first = {"detect": ["a/x.wav"], "evaluate": [], "personalize": ["a", "--out", "p.keras"]}[command]
+    for head, expected in (
+        ("missing.keras", "--head: missing.keras does not exist"),
+        ("adir", "--head: adir is a folder, not a .keras file"),
+    ):
+        code, out, err = run(capsys, command, *first, "--head", head)
+        assert code == 1 and out == ""
+        assert lines(err) == [f"twd-lab: error: {expected}"]  # no advice to train over the shipped head

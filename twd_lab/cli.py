@@ -90,6 +90,21 @@ def model_words(err: BaseException) -> BaseException:
     return as_option(err, "model:", "--model:") if str(err).startswith("model: ") else err
 
 
+def check_given_file(path: str, option: str) -> None:
+    """A file the user named exists (not a folder), or a one-line error naming ``option``."""
+    from twd_lab.validation import missing_reason
+
+    p = Path(path)
+    if p.is_dir():
+        raise IsADirectoryError(f"{option}: {path} is a folder, not a .keras file")
+    if not p.is_file():
+        reason = missing_reason(p)
+        raise FileNotFoundError(
+            f"{option}: {path} "
+            + ("does not exist" if reason == "no such file" else f"cannot be read: {reason}")
+        )
+
+
 def _one_line(err: BaseException) -> str:
     text = str(err) or type(err).__name__
     return " ".join(text.split())
@@ -207,6 +222,8 @@ def _load_detector(args):
         kind = detector_kind(args.detector, args.model, head_path=args.head)
     except ValueError as err:  # in the command's words: --model, --head
         raise as_option(as_option(err, "model_path", "--model"), "head_path", "--head") from None
+    if args.head is not None:
+        check_given_file(args.head, "--head")
     if needs_keras(kind, head_path=args.head):
         _quiet_tensorflow()
     try:
@@ -277,6 +294,8 @@ def cmd_personalize(args) -> int:
         raise FileExistsError(f"{existing[0]} already exists; choose another --out or pass --overwrite")
     from twd_lab.personalize import load_recordings
 
+    if args.head is not None:
+        check_given_file(args.head, "--head")
     recordings = load_recordings(args.recordings)  # checked before Keras loads
     other_words = load_recordings(args.other_words, what="other words") if args.other_words else None
     _quiet_tensorflow()
