@@ -109,6 +109,20 @@ def test_personalize_fine_tunes_a_copy_and_keeps_the_original(heldout_voice):
         personalize(base, heldout_voice, no_word_share=-1)
 
 
+def test_cli_personalize_names_the_folder_option_that_is_wrong(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "takes").mkdir()
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    out = ["--out", "p.keras"]
+    for argv, expected in (
+        (["takes", "--other-words", "missing"], "--other-words: the folder missing does not exist"),
+        (["takes", "--other-words", "a.wav"], "--other-words: a.wav is a file, not a folder"),
+        (["missing"], "recordings: the folder missing does not exist"),
+    ):
+        assert main(["personalize", *argv, *out]) == 1
+        assert capsys.readouterr().err.splitlines() == [f"twd-lab: error: {expected}"]
+
+
 @needs_onnx
 def test_cli_personalize_then_detect_with_the_new_head(tmp_path, heldout_voice, capsys):
     folder = tmp_path / "mine"

@@ -292,8 +292,12 @@ def cmd_personalize(args) -> int:
     existing = [p for p in (out, out.with_suffix(".json")) if p.exists()]
     if existing and not args.overwrite:
         raise FileExistsError(f"{existing[0]} already exists; choose another --out or pass --overwrite")
+    from twd_lab.cli_files import check_folder
     from twd_lab.personalize import load_recordings
 
+    check_folder(Path(args.recordings), "recordings")
+    if args.other_words is not None:
+        check_folder(Path(args.other_words), "--other-words")
     if args.head is not None:
         check_given_file(args.head, "--head")
     recordings = load_recordings(args.recordings)  # checked before Keras loads
