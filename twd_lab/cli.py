@@ -655,16 +655,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "personalize",
         help="fine-tune the speech-embedding detector on your own recordings",
-        description="Fine-tune a copy of the speech-embedding detector's head on a folder of WAVs of one "
+        description="Fine-tune a copy of the speech-embedding detector's head on a folder of recordings of one "
         "person saying the word (one word per file; 5-10 files), mixed into clips with the bundled "
         "backgrounds, negatives and voices. About a minute on a CPU; the shipped detector is not changed.",
     )
-    p.add_argument("recordings", help="folder of .wav files, one spoken trigger word each")
+    p.add_argument(
+        "recordings",
+        help="folder of audio files (WAV, FLAC, OGG, MP3; M4A with `pip install av`), one spoken trigger word each",
+    )
     p.add_argument("--out", required=True, help="where to save the new head (.keras, plus a .json beside it)")
     p.add_argument(
         "--other-words",
         metavar="FOLDER",
-        help="optional folder of .wav files of the same person saying other words (one per file); "
+        help="optional folder of audio files of the same person saying other words (one per file); "
         "measured, they cut the extra false accepts personalising brings",
     )
     p.add_argument("--head", help="the head to start from (default: the shipped one)")

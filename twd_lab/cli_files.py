@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from twd_lab.decoding import AUDIO_SUFFIXES
 from twd_lab.validation import missing_reason
 
 __all__ = [
@@ -25,22 +26,6 @@ __all__ = [
 ]
 
 STDIN = "-"  # a FILE of "-" is read from standard input, as Unix tools do
-#: Names that look like an audio file, not a folder (a --chime folder for several FILEs).
-AUDIO_SUFFIXES = (
-    ".wav",
-    ".wave",
-    ".mp3",
-    ".flac",
-    ".ogg",
-    ".oga",
-    ".opus",
-    ".m4a",
-    ".aac",
-    ".mp4",
-    ".webm",
-    ".aif",
-    ".aiff",
-)
 
 
 def chime_target(chime: str, file: str, folder: bool) -> Path:

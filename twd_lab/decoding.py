@@ -37,8 +37,14 @@ MIN_RATE, MAX_RATE = 4_000, 384_000
 #: Seconds per block when a file is read block by block.
 BLOCK_S = 10.0
 PYAV_HINT = "pip install av (the optional PyAV decoder; or convert it: ffmpeg -i FILE out.wav)"
+#: File names the decoder reads as audio (M4A/AAC/MP4/WebM with PyAV), for picking audio out of a folder.
+AUDIO_SUFFIXES = (
+    ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
+    ".m4a", ".aac", ".mp4", ".webm",
+)  # fmt: skip
 
 __all__ = [
+    "AUDIO_SUFFIXES",
     "BLOCK_S",
     "MAX_RATE",
     "MIN_RATE",
