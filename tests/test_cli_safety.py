@@ -275,3 +275,29 @@ def test_a_head_the_user_names_that_is_not_there_is_called_missing_not_to_be_tra
         code, out, err = run(capsys, command, *first, "--head", head)
         assert code == 1 and out == ""
         assert lines(err) == [f"twd-lab: error: {expected}"]  # no advice to train over the shipped head
+
+
+def test_each_files_error_starts_with_its_name(capsys, two_folders, monkeypatch):
+    skip_without_embedding_detector()
+    monkeypatch.chdir(two_folders)
+    code, out, err = run(
+        capsys, "detect", "missing.wav", "a", "nodir/x.wav", "a/x.wav", "--detector", "embedding"
+    )
+    assert code == 1 and out.startswith("a/x.wav ")
+    assert lines(err) == [
+        "twd-lab: error: missing.wav: no such file",
+        "twd-lab: error: a: is a folder, not an audio file",
+        "twd-lab: error: nodir/x.wav: the folder nodir does not exist",
+        "twd-lab: error: 3 of 4 file(s) failed",
+    ]
+
+
+@pytest.mark.parametrize("raw", ["missing", "a/x.wav"])
+def test_synth_raw_errors_name_the_option(capsys, two_folders, monkeypatch, raw):
+    monkeypatch.chdir(two_folders)
+    code, out, err = run(capsys, "synth", "--raw", raw, "--out", "ds", "-m", "1", "--quiet")
+    assert code == 1 and out == ""
+    why = "the folder missing does not exist" if raw == "missing" else "a/x.wav is a file"
+    expected = "--raw: expected a folder with activates/, negatives/, backgrounds/ subfolders, but " + why
+    assert lines(err) == [f"twd-lab: error: {expected}"]
+    assert not (two_folders / "ds").exists()

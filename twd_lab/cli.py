@@ -105,6 +105,22 @@ def check_given_file(path: str, option: str) -> None:
         )
 
 
+def file_words(err: BaseException, path) -> BaseException:
+    """A decoder's error about FILE (``path: cannot read FILE: why``, ``path: expected an audio file, got a
+    folder: FILE``) as ``FILE: why``, so the error of each FILE starts with its name."""
+    text = str(err)
+    for before, after in (
+        (f"path: cannot read {path}: ", ""),
+        (f"path: expected an audio file, got a folder: {path}", "is a folder, not an audio file"),
+    ):
+        if text.startswith(before):
+            try:
+                return type(err)(f"{path}: {after or text[len(before) :]}")
+            except TypeError:
+                return err
+    return err
+
+
 def _one_line(err: BaseException) -> str:
     text = str(err) or type(err).__name__
     return " ".join(text.split())
@@ -266,7 +282,7 @@ def _detect_files(args, chimes: list[Path | None], stdin: Path | None) -> int:
             )
         except EXPECTED_ERRORS as err:
             failed += 1
-            message = _one_line(err)
+            message = _one_line(file_words(err, path))
             if file == STDIN:
                 message = message.replace(str(stdin), "- (standard input)")
             print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
@@ -422,7 +438,7 @@ def cmd_synth(args) -> int:
             args.out, args.m, raw=args.raw, seed=args.seed, workers=args.workers, progress=not args.quiet
         )
     except EXPECTED_ERRORS as err:
-        raise as_option(err, "out_dir", "--out") from None
+        raise as_option(as_option(err, "out_dir", "--out"), "path", "--raw") from None
     print(
         f"wrote {info.m} examples ({info.source}, seed {info.seed}) to {info.path} "
         f"in {len(info.shards)} shard(s), {info.seconds:.1f} s"

@@ -147,9 +147,12 @@ def cmd_train(args) -> int:
         except (ValueError, OSError) as err:
             raise as_option(err, "out_dir", "--data") from None
     else:
-        data = OnTheFlyDataset(
-            args.raw, args.steps_per_epoch, args.batch_size, seed=args.seed, augment=not args.no_augment
-        )
+        try:
+            data = OnTheFlyDataset(
+                args.raw, args.steps_per_epoch, args.batch_size, seed=args.seed, augment=not args.no_augment
+            )
+        except (ValueError, OSError) as err:
+            raise as_option(err, "path", "--raw") from None
     if state is None:
         mu0, sigma0 = log_power_prior(data[0][0])  # the input normalisation's prior, from one batch
         model = build_model("functional", norm_config={"mu0": mu0.tolist(), "sigma0": sigma0.tolist()})
