@@ -147,11 +147,17 @@ def _truncated(sf_file) -> str | None:
 
 
 def _check_rate(p: Path, rate: int) -> None:
-    if not MIN_RATE <= rate <= MAX_RATE:
-        raise AudioFileError(
-            f"{p}: declares a sample rate of {rate} Hz; expected {MIN_RATE:,}-{MAX_RATE:,} Hz "
-            "(a broken or hand-made header)"
-        )
+    """Refuse a rate outside ``MIN_RATE``-``MAX_RATE``, saying which side; far outside, the header is broken."""
+    if MIN_RATE <= rate <= MAX_RATE:
+        return
+    if rate < MIN_RATE:
+        why = f"below the {MIN_RATE:,} Hz minimum: too little of speech is left at that rate to hear a word"
+    else:
+        why = f"above the {MAX_RATE:,} Hz maximum"
+    broken = rate < 1_000 or rate > 10 * MAX_RATE  # no recorder writes that: the header is broken
+    raise AudioFileError(
+        f"{p}: declares a sample rate of {rate:,} Hz, {why}" + (" (a broken header?)" if broken else "")
+    )
 
 
 # ----------------------------------------------------------------------------------------- reading
