@@ -307,6 +307,24 @@ def test_synth_builds_a_dataset(capsys, raw_folder, tmp_path):
     assert len(load_dataset(out)) == 3
 
 
+def test_synth_replaces_an_earlier_dataset_only_with_overwrite(capsys, raw_folder, tmp_path):
+    out = tmp_path / "data"
+    argv = ["synth", "--out", str(out), "-m", "1", "--raw", str(raw_folder), "--workers", "1", "--quiet"]
+    assert run(capsys, *argv)[0] == 0
+    (out / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, stdout, err = run(capsys, *argv[:4], "2", *argv[5:])
+    assert code == 1 and stdout == ""
+    (line,) = error_lines(err)
+    assert line.startswith(f"twd-lab: error: --out: {out} already holds a twd-lab dataset; pass --overwrite")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    code, stdout, err = run(capsys, *argv[:4], "2", *argv[5:], "--overwrite")
+    assert code == 0, err
+    from twd_lab.dataset import load_dataset
+
+    assert len(load_dataset(out)) == 2 and (out / "notes.txt").read_text() == "mine"
+
+
 def test_synth_refuses_a_folder_that_is_not_a_dataset(capsys, raw_folder, tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
     code, _, err = run(

@@ -432,6 +432,14 @@ def cmd_classroom(args) -> int:
 
 def cmd_synth(args) -> int:
     from twd_lab.dataset import build_dataset
+    from twd_lab.dataset_folder import read_manifest
+
+    out = Path(args.out)
+    if out.is_dir() and read_manifest(out) is not None and not args.overwrite:
+        raise FileExistsError(
+            f"--out: {out} already holds a twd-lab dataset; pass --overwrite to replace it (only the files "
+            "it recorded are replaced) or choose another --out"
+        )
 
     try:
         info = build_dataset(
@@ -567,13 +575,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="synthesize a training set to disk",
         description="Synthesize M 10 s examples (spectrograms X and labels Y) into .npy shards in OUT.",
     )
-    p.add_argument("--out", required=True, help="dataset folder (new, empty, or an earlier twd-lab dataset)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="dataset folder: new or empty, or an earlier twd-lab dataset to replace with --overwrite",
+    )
     p.add_argument("-m", type=_count(1), default=32, help="number of examples (32)")
     p.add_argument("--seed", type=_count(0), default=0, help="random seed (0)")
     p.add_argument(
         "--raw", help="lab-style folder with activates/ negatives/ backgrounds/ (default: bundled)"
     )
     p.add_argument("--workers", type=_count(1), help="processes (default: one per CPU)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier dataset in --out (its shards and manifest; other files there stay)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_synth)
 
