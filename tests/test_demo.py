@@ -80,3 +80,25 @@ def test_demo_picture_names_the_words_and_tells_correct_from_false_firings():
     assert {t.get_text() for t in probs_ax.texts} == {"p 0.60, peak 0.99", "p 0.55, peak 0.70"}
     legend = [t.get_text() for t in probs_ax.get_legend().get_texts()]
     assert "fires: detects an activate" in legend and "fires: false alarm" in legend
+
+
+@pytest.mark.parametrize("have_jupyter", [True, False])
+def test_the_lessons_hint_installs_the_notebooks_extra_only_when_jupyterlab_is_missing(
+    monkeypatch, have_jupyter
+):
+    import importlib.util
+
+    from twd_lab.demo import lessons_hint
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: find_spec(name, *a) if have_jupyter or name != "jupyterlab" else None,
+    )
+    hint = lessons_hint()
+    assert "jupyter lab " in hint
+    if have_jupyter:
+        assert "pip install" not in hint
+    else:
+        assert hint.startswith("python -m pip install ") and "[notebooks]" in hint

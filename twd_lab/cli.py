@@ -506,7 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Trigger word detection, from the Sequence Models lab: synthesize, train, detect.",
-        epilog="Start with `twd-lab demo`; the lessons are notebooks: `jupyter lab notebooks/`.",
+        epilog="Start with `twd-lab demo`; the lessons are notebooks: `jupyter lab notebooks/` in a clone "
+        '(JupyterLab comes with the notebooks extra: python -m pip install -e ".[notebooks]").',
     )
     from twd_lab import __version__
 

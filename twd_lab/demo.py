@@ -101,11 +101,17 @@ class DemoResult:
 
 
 def lessons_hint() -> str:
-    """How to open the notebooks: from the repository when it is there, else where to get them."""
-    repo_notebooks = Path(__file__).resolve().parents[1] / "notebooks"
-    if repo_notebooks.is_dir():
-        return f"jupyter lab {repo_notebooks}"
-    return "jupyter lab notebooks/   (in a clone of the twd-lab repository)"
+    """How to open the notebooks: from the repository when it is there, else where to get them; with
+    the notebooks extra to install first when JupyterLab is not installed (a plain install has none)."""
+    import importlib.util
+
+    repo = Path(__file__).resolve().parents[1]
+    have_jupyter = importlib.util.find_spec("jupyterlab") is not None
+    if (repo / "notebooks").is_dir():
+        install = "" if have_jupyter else f'python -m pip install -e "{repo}[notebooks]" && '
+        return f"{install}jupyter lab {repo / 'notebooks'}"
+    install = "" if have_jupyter else 'python -m pip install "twd-lab[notebooks]", then '
+    return f"{install}jupyter lab notebooks/   (in a clone of the twd-lab repository)"
 
 
 def new_folder(out: str | os.PathLike | None = None, *, base: str | os.PathLike = ".") -> Path:
