@@ -43,11 +43,40 @@ def test_help_imports_neither_numpy_nor_tensorflow():
 
 
 def test_usage_errors_are_one_line_with_exit_status_2(capsys):
-    for argv in (["frob"], [], ["detect"], ["detect", "x.wav", "--threshold", "2"], ["synth", "-m", "0"]):
+    for argv in (["frob"], ["detect"], ["detect", "x.wav", "--threshold", "2"], ["synth", "-m", "0"]):
         code, _, err = run(capsys, *argv)
         assert code == 2, argv
         (line,) = error_lines(err)
         assert line.startswith("twd-lab: error: ") and "--help" in line
+
+
+def test_no_command_prints_the_help_with_exit_status_2(capsys):
+    code, out, err = run(capsys)
+    assert code == 2 and err == ""
+    assert out.startswith("usage: twd-lab") and "detect" in out and "personalize" in out
+
+
+def test_python_m_twd_lab_is_the_command_and_detect_leaves_tensorflow_unloaded(wav_file):
+    from conftest import skip_without_embedding_detector
+
+    done = subprocess.run(
+        [sys.executable, "-m", "twd_lab", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and done.stdout.startswith("twd-lab ")
+    skip_without_embedding_detector()
+    clip = wav_file(noise(1.0))
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['twd_lab', 'detect', {str(clip)!r}, '--json']\n"
+        "try:\n"
+        "    runpy.run_module('twd_lab', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as stop:\n"
+        "    print('exit', stop.code, 'tensorflow' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    record, last = done.stdout.splitlines()
+    assert json.loads(record)["duration_s"] == 1.0
+    assert last == "exit 0 False", done.stderr
 
 
 def test_the_parser_knows_the_documented_options():
