@@ -333,3 +333,20 @@ def test_a_rerun_accepts_the_epochless_history_of_a_killed_run(tmp_path):
     (ckpt / "history.csv").write_text("epoch,accuracy,loss\n0,0.9,0.3\n")
     with pytest.raises(FileExistsError, match="already holds history.csv of an earlier run"):
         train_setup(args)
+
+
+def test_train_refusals_come_before_tensorflow_loads(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "m_checkpoints").mkdir()
+    (tmp_path / "m_checkpoints" / STATE_NAME).write_text(json.dumps({"epochs_done": 1}))
+    code = (
+        "import sys\nfrom twd_lab.cli import main\n"
+        f"status = main(['train', '--out', {str(tmp_path / 'm.keras')!r}])\n"
+        "print(status, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.stdout.split() == ["1", "False", "False"]
+    (line,) = done.stderr.splitlines()  # no TensorFlow start-up chatter before it
+    assert line.startswith("twd-lab: error: ") and "--resume" in line

@@ -22,7 +22,7 @@ RESUMED = ("data", "raw", "batch_size", "steps_per_epoch", "learning_rate", "see
 
 def train_setup(args) -> tuple[Path, Path, dict | None]:
     """``(out, checkpoint folder, resumed state or None)`` for ``train``, every refusal before any work."""
-    from twd_lab.training import read_checkpoint_state
+    from twd_lab.checkpoint_files import read_checkpoint_state
 
     state = None
     if args.resume is not None:
@@ -59,7 +59,7 @@ def train_setup(args) -> tuple[Path, Path, dict | None]:
             else f"{what} is a file; choose another folder with --checkpoint-dir"
         )
     _no_file_above(ckpt, "--checkpoint-dir" if args.checkpoint_dir else "--out")
-    from twd_lab.training import BEST_NAME, HISTORY_NAME, LAST_NAME, STATE_NAME
+    from twd_lab.checkpoint_files import BEST_NAME, HISTORY_NAME, LAST_NAME, STATE_NAME
 
     existing = [n for n in (BEST_NAME, LAST_NAME, STATE_NAME) if (ckpt / n).exists()]
     if (ckpt / HISTORY_NAME).exists() and (existing or _has_epochs(ckpt / HISTORY_NAME)):
@@ -115,7 +115,7 @@ def _has_epochs(history: Path) -> bool:
 def forget_unfinished_run(ckpt: Path, made: list[Path]) -> None:
     """After Ctrl-C before any epoch finished: remove what the run left that would block running it again,
     a ``history.csv`` without a row and the folders it made, once empty; nothing else is touched."""
-    from twd_lab.training import HISTORY_NAME
+    from twd_lab.checkpoint_files import HISTORY_NAME
 
     history = ckpt / HISTORY_NAME
     try:
