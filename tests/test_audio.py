@@ -201,7 +201,7 @@ def test_load_raw_audio_is_sorted_by_name(raw_folder):
 
 
 def test_load_raw_audio_bad_folders(tmp_path, raw_folder):
-    with pytest.raises(FileNotFoundError, match="missing"):
+    with pytest.raises(FileNotFoundError, match="but the folder .*nowhere does not exist"):
         load_raw_audio(tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="subfolder"):
         load_raw_audio(tmp_path / "raw" / "activates")

@@ -33,3 +33,23 @@ def test_the_classroom_is_served_on_localhost_only(tmp_path):
         voila_command(tmp_path / NOTEBOOK_NAME, port=70000)
     with pytest.raises(ValueError, match="detector must be one of"):
         classroom_notebook(tmp_path, detector="whisper")
+
+
+@pytest.mark.parametrize("absent", ["voila", "ipykernel", "anywidget"])
+def test_classroom_without_its_packages_names_them_and_the_extra(capsys, tmp_path, monkeypatch, absent):
+    import importlib.util
+    import subprocess
+
+    from conftest import run_cli
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == absent else find_spec(name, *a)
+    )
+    monkeypatch.setattr(subprocess, "call", lambda *a, **k: pytest.fail("Voilà was started"))
+    code, out, err = run_cli(capsys, "classroom", "--folder", str(tmp_path / "c"), "--no-browser")
+    assert code == 1 and out == ""
+    (line,) = err.splitlines()
+    assert {"voila": "Voilà"}.get(absent, absent) in line
+    assert 'pip install "twd-lab[classroom]"' in line and 'pip install -e ".[classroom]"' in line
+    assert not (tmp_path / "c").exists()

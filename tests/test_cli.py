@@ -43,11 +43,40 @@ def test_help_imports_neither_numpy_nor_tensorflow():
 
 
 def test_usage_errors_are_one_line_with_exit_status_2(capsys):
-    for argv in (["frob"], [], ["detect"], ["detect", "x.wav", "--threshold", "2"], ["synth", "-m", "0"]):
+    for argv in (["frob"], ["detect"], ["detect", "x.wav", "--threshold", "2"], ["synth", "-m", "0"]):
         code, _, err = run(capsys, *argv)
         assert code == 2, argv
         (line,) = error_lines(err)
         assert line.startswith("twd-lab: error: ") and "--help" in line
+
+
+def test_no_command_prints_the_help_with_exit_status_2(capsys):
+    code, out, err = run(capsys)
+    assert code == 2 and err == ""
+    assert out.startswith("usage: twd-lab") and "detect" in out and "personalize" in out
+
+
+def test_python_m_twd_lab_is_the_command_and_detect_leaves_tensorflow_unloaded(wav_file):
+    from conftest import skip_without_embedding_detector
+
+    done = subprocess.run(
+        [sys.executable, "-m", "twd_lab", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and done.stdout.startswith("twd-lab ")
+    skip_without_embedding_detector()
+    clip = wav_file(noise(1.0))
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['twd_lab', 'detect', {str(clip)!r}, '--json']\n"
+        "try:\n"
+        "    runpy.run_module('twd_lab', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as stop:\n"
+        "    print('exit', stop.code, 'tensorflow' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    record, last = done.stdout.splitlines()
+    assert json.loads(record)["duration_s"] == 1.0
+    assert last == "exit 0 False", done.stderr
 
 
 def test_the_parser_knows_the_documented_options():
@@ -191,6 +220,7 @@ def test_detect_with_several_files_writes_chimes_into_a_folder(
 ):
     other = wav_file(tone(1.0), "i16", name="other.wav")
     folder = tmp_path / "chimes"
+    folder.mkdir()
     code, _, err = run(
         capsys, "detect", str(speech), str(other), "--model", str(model_file), "--chime", str(folder)
     )
@@ -203,6 +233,34 @@ def test_a_missing_model_is_one_line_and_exit_1(capsys, speech, tmp_path):
     assert code == 1 and out == ""
     (line,) = error_lines(err)
     assert line.startswith("twd-lab: error: ") and "none.keras" in line
+
+
+@pytest.mark.parametrize("command", ["detect", "demo"])
+def test_a_model_that_is_a_folder_says_so(capsys, speech, tmp_path, command, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "adir").mkdir()
+    argv = ["detect", str(speech)] if command == "detect" else ["demo", "--out", str(tmp_path / "demo")]
+    code, out, err = run(capsys, *argv, "--model", "adir")
+    assert code == 1 and out == ""
+    (line,) = error_lines(err)
+    assert line == "twd-lab: error: --model: adir is a folder, not a .keras model file"
+    assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["detect", "demo"])
+def test_a_model_that_is_not_the_lab_network_is_one_line(capsys, speech, tmp_path, command):
+    import keras
+
+    inputs = keras.Input((16, 96))  # shaped like the speech-embedding head, not like the lab network
+    other = tmp_path / "head.keras"
+    keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs))).save(other)
+    argv = ["detect", str(speech)] if command == "detect" else ["demo", "--out", str(tmp_path / "demo")]
+    code, out, err = run(capsys, *argv, "--model", str(other))
+    assert code == 1 and out == ""
+    (line,) = error_lines(err)
+    assert line.startswith(f"twd-lab: error: --model: {other} is not the lab network: it has no layer named")
+    assert not (tmp_path / "demo").exists()
 
 
 def test_a_model_file_that_is_not_a_model_is_one_line(capsys, speech, tmp_path):
@@ -276,6 +334,24 @@ def test_synth_builds_a_dataset(capsys, raw_folder, tmp_path):
     from twd_lab.dataset import load_dataset
 
     assert len(load_dataset(out)) == 3
+
+
+def test_synth_replaces_an_earlier_dataset_only_with_overwrite(capsys, raw_folder, tmp_path):
+    out = tmp_path / "data"
+    argv = ["synth", "--out", str(out), "-m", "1", "--raw", str(raw_folder), "--workers", "1", "--quiet"]
+    assert run(capsys, *argv)[0] == 0
+    (out / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, stdout, err = run(capsys, *argv[:4], "2", *argv[5:])
+    assert code == 1 and stdout == ""
+    (line,) = error_lines(err)
+    assert line.startswith(f"twd-lab: error: --out: {out} already holds a twd-lab dataset; pass --overwrite")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    code, stdout, err = run(capsys, *argv[:4], "2", *argv[5:], "--overwrite")
+    assert code == 0, err
+    from twd_lab.dataset import load_dataset
+
+    assert len(load_dataset(out)) == 2 and (out / "notes.txt").read_text() == "mine"
 
 
 def test_synth_refuses_a_folder_that_is_not_a_dataset(capsys, raw_folder, tmp_path):

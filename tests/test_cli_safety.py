@@ -44,6 +44,7 @@ def test_overwrite_never_replaces_an_input_of_the_same_run(capsys, two_folders):
 
 def test_two_inputs_never_map_to_one_output(capsys, two_folders):
     out_dir = two_folders / "out"
+    out_dir.mkdir()
     code, out, err = run(
         capsys,
         "detect",
@@ -74,6 +75,38 @@ def test_chime_outputs_are_checked_before_any_detection(capsys, two_folders, whe
     (line,) = lines(err)
     assert line.startswith("twd-lab: error: --chime: ")
     assert ("does not exist" in line) if where.startswith("missing") else ("is a file, not a folder" in line)
+
+
+@pytest.mark.parametrize(
+    ("chime", "expected"),
+    [
+        ("tpyo_folder.wav", "looks like a file name"),
+        ("nodir/sub/deeper", "the folder"),
+        ("chimes", "the folder"),
+    ],
+)
+def test_a_chime_folder_for_several_files_must_exist(capsys, two_folders, monkeypatch, chime, expected):
+    monkeypatch.setattr("twd_lab.cli._load_detector", lambda args: pytest.fail("detector loaded"))
+    before = sorted(p.name for p in two_folders.iterdir())
+    a, b = two_folders / "a" / "x.wav", two_folders / "d" / "x_chimed.wav"
+    code, out, err = run(capsys, "detect", str(a), str(b), "--chime", str(two_folders / chime))
+    assert code == 1 and out == ""
+    (line,) = lines(err)
+    assert line.startswith("twd-lab: error: --chime: ") and expected in line
+    assert "does not exist" in line or "existing folder" in line
+    assert sorted(p.name for p in two_folders.iterdir()) == before  # no folder made
+
+
+@pytest.mark.parametrize("name", ["out.mp3", "out.flac", "out_noext", "out.wav.txt"])
+def test_a_chime_file_must_be_named_wav(capsys, two_folders, monkeypatch, name):
+    monkeypatch.setattr("twd_lab.cli._load_detector", lambda args: pytest.fail("detector loaded"))
+    code, out, err = run(
+        capsys, "detect", str(two_folders / "a" / "x.wav"), "--chime", str(two_folders / name)
+    )
+    assert code == 1 and out == ""
+    (line,) = lines(err)
+    assert line.startswith("twd-lab: error: --chime: ") and "WAV" in line and ".wav" in line and name in line
+    assert not (two_folders / name).exists()
 
 
 def test_an_existing_chime_is_refused_before_the_work_with_cli_words(capsys, two_folders, monkeypatch):
@@ -226,3 +259,45 @@ def test_a_model_that_is_not_a_model_names_the_cause(capsys, tmp_path, clip):
     assert code == 1
     (line,) = lines(err)
     assert "junk.keras is not a Keras model" in line and "File not found" not in line
+
+
+@pytest.mark.parametrize("command", ["detect", "evaluate", "personalize"])
+def test_a_head_the_user_names_that_is_not_there_is_called_missing_not_to_be_trained(
+    capsys, two_folders, monkeypatch, command
+):
+    monkeypatch.chdir(two_folders)
+    (two_folders / "adir").mkdir()
+    first = {"detect": ["a/x.wav"], "evaluate": [], "personalize": ["a", "--out", "p.keras"]}[command]
+    for head, expected in (
+        ("missing.keras", "--head: missing.keras does not exist"),
+        ("adir", "--head: adir is a folder, not a .keras file"),
+    ):
+        code, out, err = run(capsys, command, *first, "--head", head)
+        assert code == 1 and out == ""
+        assert lines(err) == [f"twd-lab: error: {expected}"]  # no advice to train over the shipped head
+
+
+def test_each_files_error_starts_with_its_name(capsys, two_folders, monkeypatch):
+    skip_without_embedding_detector()
+    monkeypatch.chdir(two_folders)
+    code, out, err = run(
+        capsys, "detect", "missing.wav", "a", "nodir/x.wav", "a/x.wav", "--detector", "embedding"
+    )
+    assert code == 1 and out.startswith("a/x.wav ")
+    assert lines(err) == [
+        "twd-lab: error: missing.wav: no such file",
+        "twd-lab: error: a: is a folder, not an audio file",
+        "twd-lab: error: nodir/x.wav: the folder nodir does not exist",
+        "twd-lab: error: 3 of 4 file(s) failed",
+    ]
+
+
+@pytest.mark.parametrize("raw", ["missing", "a/x.wav"])
+def test_synth_raw_errors_name_the_option(capsys, two_folders, monkeypatch, raw):
+    monkeypatch.chdir(two_folders)
+    code, out, err = run(capsys, "synth", "--raw", raw, "--out", "ds", "-m", "1", "--quiet")
+    assert code == 1 and out == ""
+    why = "the folder missing does not exist" if raw == "missing" else "a/x.wav is a file"
+    expected = "--raw: expected a folder with activates/, negatives/, backgrounds/ subfolders, but " + why
+    assert lines(err) == [f"twd-lab: error: {expected}"]
+    assert not (two_folders / "ds").exists()

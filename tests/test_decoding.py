@@ -61,8 +61,29 @@ def test_a_header_that_declares_one_hertz_is_refused_before_any_work(wav_file):
     raw[fmt + 4 : fmt + 8] = struct.pack("<I", 1)
     path.write_bytes(bytes(raw))
     for reader in (read_wav, read_wav_raw, audio_info, lambda p: list(read_blocks(p))):
-        with pytest.raises(AudioFileError, match=r"declares a sample rate of 1 Hz; expected 4,000-384,000"):
+        with pytest.raises(
+            AudioFileError, match=r"declares a sample rate of 1 Hz, below the 4,000 Hz minimum"
+        ):
             reader(path)
+
+
+@pytest.mark.parametrize(
+    ("rate", "says"),
+    [
+        (
+            2_000,
+            "declares a sample rate of 2,000 Hz, below the 4,000 Hz minimum: too little of speech is left",
+        ),
+        (400_000, "declares a sample rate of 400,000 Hz, above the 384,000 Hz maximum"),
+    ],
+)
+def test_a_real_rate_outside_the_range_says_which_limit_and_not_that_the_header_is_broken(
+    wav_file, rate, says
+):
+    path = wav_file(noise(0.5, sr=rate), sr=rate)
+    with pytest.raises(AudioFileError, match=says) as caught:
+        read_wav(path)
+    assert "header" not in str(caught.value)
 
 
 def test_nan_samples_are_an_error_naming_the_file_not_silence(wav_file):

@@ -53,13 +53,34 @@ def test_load_recordings_reads_a_folder_and_names_the_bad_file(tmp_path):
         load_recordings(tmp_path / "nowhere")
     for i in range(2):
         write_wav(tmp_path / f"take{i}.wav", word(seed=i))
-    with pytest.raises(ValueError, match="holds 2 .wav file"):
+    with pytest.raises(ValueError, match="holds 2 audio file"):
         load_recordings(tmp_path)
     write_wav(tmp_path / "take2.wav", word(seed=2))
     clips = load_recordings(tmp_path)
     assert len(clips) == 3 and all(abs(dbfs(c) - TARGET_DBFS) < 0.01 for c in clips)
     write_wav(tmp_path / "take3.wav", tone(4.0, 300.0, 0.3))
     with pytest.raises(ValueError, match="take3.wav"):
+        load_recordings(tmp_path)
+
+
+def test_load_recordings_reads_the_formats_detect_reads(tmp_path):
+    import soundfile as sf
+
+    for i, (suffix, fmt) in enumerate([(".flac", "FLAC"), (".ogg", "OGG"), (".mp3", "MP3"), (".WAV", "WAV")]):
+        sf.write(tmp_path / f"take{i}{suffix}", word(seed=i), SR, format=fmt)
+    (tmp_path / "notes.txt").write_text("not audio")
+    clips = load_recordings(tmp_path)
+    assert len(clips) == 4 and all(abs(dbfs(c) - TARGET_DBFS) < 0.01 for c in clips)
+    for i, clip in enumerate(clips):  # each one the word, in name order: 0.6 s, trimmed to about 0.7 s
+        assert 0.6 <= clip.size / SR <= 0.8, i
+
+
+def test_load_recordings_names_the_files_it_cannot_read(tmp_path):
+    for i in range(3):
+        (tmp_path / f"take{i}.wma").write_bytes(b"0&\xb2u")
+    with pytest.raises(
+        ValueError, match=r"holds 0 audio file.*3 other file\(s\) \(take0.wma, take1.wma, take2.wma\).*ffmpeg"
+    ):
         load_recordings(tmp_path)
 
 
@@ -107,6 +128,20 @@ def test_personalize_fine_tunes_a_copy_and_keeps_the_original(heldout_voice):
         personalize(base, heldout_voice[:2], clips=8)
     with pytest.raises(ValueError, match="no_word_share"):
         personalize(base, heldout_voice, no_word_share=-1)
+
+
+def test_cli_personalize_names_the_folder_option_that_is_wrong(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "takes").mkdir()
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    out = ["--out", "p.keras"]
+    for argv, expected in (
+        (["takes", "--other-words", "missing"], "--other-words: the folder missing does not exist"),
+        (["takes", "--other-words", "a.wav"], "--other-words: a.wav is a file, not a folder"),
+        (["missing"], "recordings: the folder missing does not exist"),
+    ):
+        assert main(["personalize", *argv, *out]) == 1
+        assert capsys.readouterr().err.splitlines() == [f"twd-lab: error: {expected}"]
 
 
 @needs_onnx

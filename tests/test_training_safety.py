@@ -202,6 +202,66 @@ def test_ctrl_c_in_train_says_where_the_checkpoint_is(capsys, tmp_path, monkeypa
     assert f"saved in {ckpt / LAST_NAME}" in line and f"twd-lab train --resume {ckpt}" in line
 
 
+class InterruptFirstBatch(keras.callbacks.Callback):
+    """Ctrl-C before the first batch: no epoch of the run finishes."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        raise KeyboardInterrupt
+
+
+def interrupt_before_the_first_epoch(monkeypatch):
+    """``twd-lab train`` runs the real :func:`train` (its CSVLogger and checkpoints), stopped by Ctrl-C."""
+    import twd_lab.training
+
+    real = twd_lab.training.train
+    monkeypatch.setattr(
+        "twd_lab.training.train", lambda model, **kw: real(model, callbacks=[InterruptFirstBatch()], **kw)
+    )
+
+
+SMALL = ("--steps-per-epoch", "1", "--batch-size", "1", "--dev-clips", "1", "--no-augment", "--quiet")
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_the_first_epoch_leaves_nothing_that_blocks_a_rerun(capsys, tmp_path, monkeypatch):
+    interrupt_before_the_first_epoch(monkeypatch)
+    out = tmp_path / "deeper" / "m.keras"  # train() makes deeper/ and deeper/m_checkpoints/
+    for _ in range(2):  # the same command again: interrupted again, not refused
+        code, _, err = run(capsys, "train", "--out", str(out), *SMALL)
+        assert code == 130, err
+        (line,) = err.splitlines()
+        assert "interrupted before the first epoch finished; nothing was saved" in line
+        assert list(tmp_path.iterdir()) == []  # neither the empty history.csv nor the folders it made
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_the_first_epoch_keeps_the_users_files(capsys, tmp_path, monkeypatch):
+    interrupt_before_the_first_epoch(monkeypatch)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    argv = ("train", "--out", str(tmp_path / "m.keras"), "--checkpoint-dir", str(mine), *SMALL)
+    for _ in range(2):
+        code, _, err = run(capsys, *argv)
+        assert code == 130 and "nothing was saved" in err
+        assert [p.name for p in mine.iterdir()] == ["notes.txt"] and (
+            mine / "notes.txt"
+        ).read_text() == "mine"
+
+
+def test_forget_unfinished_run_keeps_a_history_with_epochs(tmp_path):
+    from twd_lab.cli_train import forget_unfinished_run
+
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "history.csv").write_text("epoch,loss\n0,0.5\n")
+    forget_unfinished_run(ckpt, [ckpt])
+    assert (ckpt / "history.csv").read_text() == "epoch,loss\n0,0.5\n"
+    (ckpt / "history.csv").write_text("")
+    forget_unfinished_run(ckpt, [ckpt])
+    assert not ckpt.exists()
+
+
 @pytest.mark.slow
 def test_train_resumes_an_interrupted_run_from_its_checkpoint(capsys, tmp_path):
     out = tmp_path / "m.keras"
@@ -215,3 +275,78 @@ def test_train_resumes_an_interrupted_run_from_its_checkpoint(capsys, tmp_path):
     assert f"resuming from epoch 1 of 2 in {ckpt}" in stdout and out.is_file()
     assert read_checkpoint_state(ckpt)["epochs_done"] == 2
     assert len((ckpt / "history.csv").read_text().splitlines()) == 1 + 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ("--data", "ex.flac"),
+            "--data: ex.flac is a file, not a dataset folder; make one with `twd-lab synth",
+        ),
+        (
+            ("--data", "missing"),
+            "--data: the folder missing does not exist; make a dataset there with `twd-lab synth --out missing`",
+        ),
+        (
+            ("--data", "empty"),
+            "--data: empty holds no twd-lab dataset (manifest.json); make one with `twd-lab synth",
+        ),
+        (("--resume", "missing"), "--resume: the folder missing does not exist"),
+        (("--resume", "ex.flac"), "--resume: ex.flac is a file, not a folder"),
+        (("--checkpoint-dir", "mine.wav"), "--checkpoint-dir: mine.wav is a file, not a folder"),
+        (("--checkpoint-dir", "mine.wav/sub"), "--checkpoint-dir: mine.wav is a file, not a folder"),
+        (("--out", "mine.wav/m.keras"), "--out: mine.wav is a file, not a folder"),
+        (("--out", "folder.keras"), "--out: folder.keras is a folder; give a .keras file name"),
+        (
+            ("--out", "m.keras"),
+            "--out: its checkpoint folder m_checkpoints is a file; choose another folder with --checkpoint-dir",
+        ),
+    ],
+)
+def test_train_refuses_wrong_paths_in_one_line_before_any_work(capsys, tmp_path, monkeypatch, argv, expected):
+    monkeypatch.chdir(tmp_path)
+    for name in ("ex.flac", "mine.wav", "m_checkpoints"):
+        (tmp_path / name).write_bytes(b"the user's")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "folder.keras").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    monkeypatch.setattr("twd_lab.cli_train._quiet_tensorflow", lambda: pytest.fail("work began"))
+    code, out, err = run(capsys, "train", *argv)
+    assert code == 1 and out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(f"twd-lab: error: {expected}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert (tmp_path / "mine.wav").read_bytes() == b"the user's"
+
+
+def test_a_rerun_accepts_the_epochless_history_of_a_killed_run(tmp_path):
+    from twd_lab.cli import build_parser
+    from twd_lab.cli_train import train_setup
+
+    ckpt = tmp_path / "m_checkpoints"
+    ckpt.mkdir()
+    args = build_parser().parse_args(["train", "--out", str(tmp_path / "m.keras")])
+    for history in ("", "epoch,accuracy,loss\n"):  # killed before the first epoch ended (no Ctrl-C to tidy)
+        (ckpt / "history.csv").write_text(history)
+        assert train_setup(args) == (tmp_path / "m.keras", ckpt, None)
+    (ckpt / "history.csv").write_text("epoch,accuracy,loss\n0,0.9,0.3\n")
+    with pytest.raises(FileExistsError, match="already holds history.csv of an earlier run"):
+        train_setup(args)
+
+
+def test_train_refusals_come_before_tensorflow_loads(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "m_checkpoints").mkdir()
+    (tmp_path / "m_checkpoints" / STATE_NAME).write_text(json.dumps({"epochs_done": 1}))
+    code = (
+        "import sys\nfrom twd_lab.cli import main\n"
+        f"status = main(['train', '--out', {str(tmp_path / 'm.keras')!r}])\n"
+        "print(status, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.stdout.split() == ["1", "False", "False"]
+    (line,) = done.stderr.splitlines()  # no TensorFlow start-up chatter before it
+    assert line.startswith("twd-lab: error: ") and "--resume" in line

@@ -285,10 +285,9 @@ def load_raw_audio(path: PathLike | None = None, *, as_arrays: bool = False):
     else:
         root = Path(path)
     if not root.is_dir():
-        what = "a file" if root.exists() else "missing"
+        what = f"{root} is a file" if root.exists() else f"the folder {root} does not exist"
         raise FileNotFoundError(
-            f"path: expected a folder with {', '.join(f + '/' for f in _RAW_FOLDERS)} subfolders, "
-            f"but {root} is {what}"
+            f"path: expected a folder with {', '.join(f + '/' for f in _RAW_FOLDERS)} subfolders, but {what}"
         )
     result = []
     for name in _RAW_FOLDERS:

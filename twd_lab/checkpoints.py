@@ -17,8 +17,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
-LAST_NAME = "last.keras"
-STATE_NAME = "state.json"  # epochs done and the best score so far: what resuming needs besides last.keras
+from twd_lab.checkpoint_files import LAST_NAME, STATE_NAME, read_checkpoint_state
+
+__all__ = [
+    "LAST_NAME",
+    "STATE_NAME",
+    "EpochCheckpoint",
+    "NonFiniteGuard",
+    "NonFiniteTraining",
+    "read_checkpoint_state",
+]
 
 
 class NonFiniteTraining(RuntimeError):
@@ -83,23 +91,3 @@ class EpochCheckpoint(keras.callbacks.Callback):
         part = self.folder / (STATE_NAME + ".part")
         part.write_text(json.dumps(state, indent=1))
         os.replace(part, self.folder / STATE_NAME)
-
-
-def read_checkpoint_state(folder) -> dict:
-    """What :class:`EpochCheckpoint` wrote in ``folder`` (``epochs_done``, ``best_value``, ...), or an
-    error saying why it cannot be resumed from."""
-    folder = Path(folder)
-    state_path = folder / STATE_NAME
-    if not (folder / LAST_NAME).is_file() or not state_path.is_file():
-        raise FileNotFoundError(
-            f"{folder} holds no finished epoch to resume from ({LAST_NAME} and {STATE_NAME} are written "
-            "after each epoch)"
-        )
-    try:
-        state = json.loads(state_path.read_text())
-    except ValueError as err:
-        raise ValueError(f"{state_path} is not valid JSON ({err})") from None
-    done = state.get("epochs_done") if isinstance(state, dict) else None
-    if isinstance(done, bool) or not isinstance(done, int) or done < 1:
-        raise ValueError(f"{state_path} does not say how many epochs are done; it cannot be resumed from")
-    return state

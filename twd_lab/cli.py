@@ -85,6 +85,42 @@ def as_option(err: BaseException, api_name: str, option: str) -> BaseException:
     return err
 
 
+def model_words(err: BaseException) -> BaseException:
+    """``err`` with a leading ``model:`` (the library's argument) as ``--model:``."""
+    return as_option(err, "model:", "--model:") if str(err).startswith("model: ") else err
+
+
+def check_given_file(path: str, option: str) -> None:
+    """A file the user named exists (not a folder), or a one-line error naming ``option``."""
+    from twd_lab.validation import missing_reason
+
+    p = Path(path)
+    if p.is_dir():
+        raise IsADirectoryError(f"{option}: {path} is a folder, not a .keras file")
+    if not p.is_file():
+        reason = missing_reason(p)
+        raise FileNotFoundError(
+            f"{option}: {path} "
+            + ("does not exist" if reason == "no such file" else f"cannot be read: {reason}")
+        )
+
+
+def file_words(err: BaseException, path) -> BaseException:
+    """A decoder's error about FILE (``path: cannot read FILE: why``, ``path: expected an audio file, got a
+    folder: FILE``) as ``FILE: why``, so the error of each FILE starts with its name."""
+    text = str(err)
+    for before, after in (
+        (f"path: cannot read {path}: ", ""),
+        (f"path: expected an audio file, got a folder: {path}", "is a folder, not an audio file"),
+    ):
+        if text.startswith(before):
+            try:
+                return type(err)(f"{path}: {after or text[len(before) :]}")
+            except TypeError:
+                return err
+    return err
+
+
 def _one_line(err: BaseException) -> str:
     text = str(err) or type(err).__name__
     return " ".join(text.split())
@@ -174,6 +210,14 @@ def cmd_demo(args) -> int:
     _quiet_tensorflow()
     from twd_lab.demo import run_demo
 
+    if args.model is not None:  # the lab network, or the same one-line error as detect gives
+        from twd_lab.detectors.lab_network import chunked_model
+
+        try:
+            chunked_model(args.model)
+        except EXPECTED_ERRORS as err:
+            raise model_words(err) from None
+
     result = run_demo(
         args.out,
         seed=args.seed,
@@ -194,9 +238,14 @@ def _load_detector(args):
         kind = detector_kind(args.detector, args.model, head_path=args.head)
     except ValueError as err:  # in the command's words: --model, --head
         raise as_option(as_option(err, "model_path", "--model"), "head_path", "--head") from None
+    if args.head is not None:
+        check_given_file(args.head, "--head")
     if needs_keras(kind, head_path=args.head):
         _quiet_tensorflow()
-    return load_detector(kind, args.model, head_path=args.head)
+    try:
+        return load_detector(kind, args.model, head_path=args.head)
+    except EXPECTED_ERRORS as err:
+        raise model_words(err) from None
 
 
 def cmd_detect(args) -> int:
@@ -233,7 +282,7 @@ def _detect_files(args, chimes: list[Path | None], stdin: Path | None) -> int:
             )
         except EXPECTED_ERRORS as err:
             failed += 1
-            message = _one_line(err)
+            message = _one_line(file_words(err, path))
             if file == STDIN:
                 message = message.replace(str(stdin), "- (standard input)")
             print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
@@ -259,8 +308,14 @@ def cmd_personalize(args) -> int:
     existing = [p for p in (out, out.with_suffix(".json")) if p.exists()]
     if existing and not args.overwrite:
         raise FileExistsError(f"{existing[0]} already exists; choose another --out or pass --overwrite")
+    from twd_lab.cli_files import check_folder
     from twd_lab.personalize import load_recordings
 
+    check_folder(Path(args.recordings), "recordings")
+    if args.other_words is not None:
+        check_folder(Path(args.other_words), "--other-words")
+    if args.head is not None:
+        check_given_file(args.head, "--head")
     recordings = load_recordings(args.recordings)  # checked before Keras loads
     other_words = load_recordings(args.other_words, what="other words") if args.other_words else None
     _quiet_tensorflow()
@@ -340,32 +395,58 @@ def cmd_listen(args) -> int:
     return 0
 
 
+#: What `twd-lab classroom` runs on (pyproject.toml's classroom extra): (module, name in messages).
+CLASSROOM_NEEDS = (
+    ("voila", "Voilà"),
+    ("ipykernel", "ipykernel"),
+    ("ipywidgets", "ipywidgets"),
+    ("anywidget", "anywidget"),
+)
+
+
 def cmd_classroom(args) -> int:
     import importlib.util
     import subprocess
 
     from twd_lab.classroom import classroom_notebook, voila_command
 
-    if importlib.util.find_spec("voila") is None:
-        raise RuntimeError("classroom mode needs Voilà: python -m pip install voila")
+    missing = [name for module, name in CLASSROOM_NEEDS if importlib.util.find_spec(module) is None]
+    if missing:
+        raise RuntimeError(
+            f"classroom mode needs {', '.join(missing)} (the classroom extra): "
+            f'python -m pip install "twd-lab[classroom]" (in a clone: python -m pip install -e ".[classroom]")'
+        )
     folder = Path(args.folder)
-    notebook = classroom_notebook(folder, detector=args.detector, takes_dir=args.takes_dir,
-                                  threshold=args.threshold)
-    print(f"serving the live detector at http://127.0.0.1:{args.port}/ (Ctrl-C to stop); "
-          f"takes go to {Path(args.takes_dir) if Path(args.takes_dir).is_absolute() else folder / args.takes_dir}",
-          flush=True)
-    return subprocess.call(voila_command(notebook, port=args.port, open_browser=not args.no_browser), cwd=folder)
+    notebook = classroom_notebook(
+        folder, detector=args.detector, takes_dir=args.takes_dir, threshold=args.threshold
+    )
+    print(
+        f"serving the live detector at http://127.0.0.1:{args.port}/ (Ctrl-C to stop); "
+        f"takes go to {Path(args.takes_dir) if Path(args.takes_dir).is_absolute() else folder / args.takes_dir}",
+        flush=True,
+    )
+    return subprocess.call(
+        voila_command(notebook, port=args.port, open_browser=not args.no_browser), cwd=folder
+    )
 
 
 def cmd_synth(args) -> int:
     from twd_lab.dataset import build_dataset
+    from twd_lab.dataset_folder import read_manifest
+
+    out = Path(args.out)
+    if out.is_dir() and read_manifest(out) is not None and not args.overwrite:
+        raise FileExistsError(
+            f"--out: {out} already holds a twd-lab dataset; pass --overwrite to replace it (only the files "
+            "it recorded are replaced) or choose another --out"
+        )
 
     try:
         info = build_dataset(
             args.out, args.m, raw=args.raw, seed=args.seed, workers=args.workers, progress=not args.quiet
         )
     except EXPECTED_ERRORS as err:
-        raise as_option(err, "out_dir", "--out") from None
+        raise as_option(as_option(err, "out_dir", "--out"), "path", "--raw") from None
     print(
         f"wrote {info.m} examples ({info.source}, seed {info.seed}) to {info.path} "
         f"in {len(info.shards)} shard(s), {info.seconds:.1f} s"
@@ -425,7 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Trigger word detection, from the Sequence Models lab: synthesize, train, detect.",
-        epilog="Start with `twd-lab demo`; the lessons are notebooks: `jupyter lab notebooks/`.",
+        epilog="Start with `twd-lab demo`; the lessons are notebooks: `jupyter lab notebooks/` in a clone "
+        '(JupyterLab comes with the notebooks extra: python -m pip install -e ".[notebooks]").',
     )
     from twd_lab import __version__
 
@@ -460,7 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--chime",
         metavar="OUT.wav",
-        help="also write the audio with a chime where it fires (with several FILEs: a folder)",
+        help="also write the audio, as WAV, with a chime where it fires: a .wav file in an existing folder, "
+        "or (always with several FILEs) an existing folder for NAME_chimed.wav copies",
     )
     p.add_argument("--overwrite", action="store_true", help="let --chime replace an existing file")
     p.add_argument(
@@ -493,13 +576,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="synthesize a training set to disk",
         description="Synthesize M 10 s examples (spectrograms X and labels Y) into .npy shards in OUT.",
     )
-    p.add_argument("--out", required=True, help="dataset folder (new, empty, or an earlier twd-lab dataset)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="dataset folder: new or empty, or an earlier twd-lab dataset to replace with --overwrite",
+    )
     p.add_argument("-m", type=_count(1), default=32, help="number of examples (32)")
     p.add_argument("--seed", type=_count(0), default=0, help="random seed (0)")
     p.add_argument(
         "--raw", help="lab-style folder with activates/ negatives/ backgrounds/ (default: bundled)"
     )
     p.add_argument("--workers", type=_count(1), help="processes (default: one per CPU)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier dataset in --out (its shards and manifest; other files there stay)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_synth)
 
@@ -583,7 +675,8 @@ def build_parser() -> argparse.ArgumentParser:
         "classroom",
         help="the live detector full-screen in the browser (Voilà on 127.0.0.1)",
         description="Serve a one-widget page on 127.0.0.1 with Voilà: the LiveDetector, listening to the "
-        "browser's microphone as soon as it is allowed, chiming when it hears the word.",
+        "browser's microphone as soon as it is allowed, chiming when it hears the word. Needs the classroom "
+        'extra: python -m pip install "twd-lab[classroom]".',
     )
     p.add_argument("--folder", default="twd-lab-classroom", help="where the page's notebook and takes go")
     p.add_argument("--port", type=_count(1), default=8866, help="port on 127.0.0.1 (8866)")
@@ -596,16 +689,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "personalize",
         help="fine-tune the speech-embedding detector on your own recordings",
-        description="Fine-tune a copy of the speech-embedding detector's head on a folder of WAVs of one "
+        description="Fine-tune a copy of the speech-embedding detector's head on a folder of recordings of one "
         "person saying the word (one word per file; 5-10 files), mixed into clips with the bundled "
         "backgrounds, negatives and voices. About a minute on a CPU; the shipped detector is not changed.",
     )
-    p.add_argument("recordings", help="folder of .wav files, one spoken trigger word each")
+    p.add_argument(
+        "recordings",
+        help="folder of audio files (WAV, FLAC, OGG, MP3; M4A with `pip install av`), one spoken trigger word each",
+    )
     p.add_argument("--out", required=True, help="where to save the new head (.keras, plus a .json beside it)")
     p.add_argument(
         "--other-words",
         metavar="FOLDER",
-        help="optional folder of .wav files of the same person saying other words (one per file); "
+        help="optional folder of audio files of the same person saying other words (one per file); "
         "measured, they cut the extra false accepts personalising brings",
     )
     p.add_argument("--head", help="the head to start from (default: the shipped one)")
@@ -620,7 +716,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``twd-lab`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):  # no command: the help, as a usage error
+        parser.print_help()
+        return 2
+    args = parser.parse_args(argv)
     try:
         return args.func(args)
     except CommandError as err:

@@ -1,7 +1,8 @@
 """Files of a ``twd-lab detect`` run, checked before any work: where each chimed copy goes, and ``-``.
 
 :func:`plan_chimes` refuses, up front, an output that is one of the run's inputs, two inputs chimed to one
-name, an output in a missing folder or under a file, and an existing file without ``--overwrite``.
+name, an output in a missing folder or under a file, a name not ending in ``.wav``, and an existing file
+without ``--overwrite``.
 :func:`stdin_to_file` reads a FILE of ``-`` from standard input, as Unix tools do.
 """
 
@@ -11,9 +12,18 @@ import os
 import sys
 from pathlib import Path
 
+from twd_lab.decoding import AUDIO_SUFFIXES
 from twd_lab.validation import missing_reason
 
-__all__ = ["STDIN", "check_folder", "chime_target", "is_same_path", "plan_chimes", "stdin_to_file"]
+__all__ = [
+    "AUDIO_SUFFIXES",
+    "STDIN",
+    "check_folder",
+    "chime_target",
+    "is_same_path",
+    "plan_chimes",
+    "stdin_to_file",
+]
 
 STDIN = "-"  # a FILE of "-" is read from standard input, as Unix tools do
 
@@ -52,8 +62,9 @@ def plan_chimes(chime: str | None, files: list[str], overwrite: bool) -> list[Pa
     """Every ``--chime`` output of a ``detect`` run, checked before any work: one per FILE (or None).
 
     Refused: an output that is one of this run's inputs (even with ``--overwrite``), two inputs that
-    would be chimed to the same file, an output in a missing folder or under a file, and an existing
-    file without ``--overwrite``. With several FILEs ``--chime`` is a folder, made if it is missing.
+    would be chimed to the same file, an output in a missing folder or under a file, a file name not
+    ending in ``.wav`` (it writes WAV), and an existing file without ``--overwrite``. With several FILEs
+    ``--chime`` is a folder that must exist (a name like ``x.wav`` is refused).
     """
     if chime is None:
         return [None] * len(files)
@@ -62,11 +73,19 @@ def plan_chimes(chime: str | None, files: list[str], overwrite: bool) -> list[Pa
     if folder:
         if root.exists() and not root.is_dir():
             raise NotADirectoryError(f"--chime: with several FILEs --chime is a folder, but {root} is a file")
-        existing = next((p for p in root.parents if p.exists()), None)  # the folder mkdir would start from
-        if existing is not None and not existing.is_dir():
-            raise NotADirectoryError(f"--chime: {existing} is a file, not a folder")
+        if not root.exists() and root.suffix.lower() in AUDIO_SUFFIXES:
+            raise ValueError(
+                f"--chime: with several FILEs --chime is an existing folder (each file's copy goes in it as "
+                f"NAME_chimed.wav), but {root} looks like a file name"
+            )
+        check_folder(root, "--chime")
     else:
         check_folder(root.parent, "--chime")
+        if root.suffix.lower() != ".wav":
+            raise ValueError(
+                f"--chime: the chimed copy is written as WAV, so its name must end in .wav (or be an "
+                f"existing folder), got {root.name}"
+            )
     targets = [chime_target(chime, f, folder) for f in files]
     inputs = [Path(f) for f in files if f != STDIN]
     seen: dict[Path, str] = {}
@@ -88,8 +107,6 @@ def plan_chimes(chime: str | None, files: list[str], overwrite: bool) -> list[Pa
             raise IsADirectoryError(f"--chime: {target} is a folder; give a .wav file name")
         if target.exists() and not overwrite:
             raise FileExistsError(f"{target} already exists; pass --overwrite to replace it")
-    if folder:
-        root.mkdir(parents=True, exist_ok=True)
     return targets
 
 

@@ -3,7 +3,8 @@
 Everything a user can get wrong is checked before TensorFlow loads (:func:`train_setup`): the output, an
 earlier run's checkpoints (offered for resuming), a checkpoint folder to resume from. Training itself is
 :func:`twd_lab.training.train`, which writes ``last.keras`` and ``state.json`` after every epoch and stops
-on a non-finite loss; Ctrl-C says where the last finished epoch is and how to go on.
+on a non-finite loss; Ctrl-C says where the last finished epoch is and how to go on (before the first, it
+leaves nothing behind that would stop the same command from running again).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from twd_lab.cli import PROG, _quiet_tensorflow, as_option
 
-__all__ = ["RESUMED", "cmd_train", "train_setup"]
+__all__ = ["RESUMED", "cmd_train", "forget_unfinished_run", "train_setup"]
 
 #: The options a resumed run takes from the interrupted one (state.json), so it goes on with the same data.
 RESUMED = ("data", "raw", "batch_size", "steps_per_epoch", "learning_rate", "seed", "dev_clips", "no_augment")
@@ -21,10 +22,13 @@ RESUMED = ("data", "raw", "batch_size", "steps_per_epoch", "learning_rate", "see
 
 def train_setup(args) -> tuple[Path, Path, dict | None]:
     """``(out, checkpoint folder, resumed state or None)`` for ``train``, every refusal before any work."""
-    from twd_lab.training import read_checkpoint_state
+    from twd_lab.checkpoint_files import read_checkpoint_state
 
     state = None
     if args.resume is not None:
+        _existing_folder(
+            Path(args.resume), "--resume", "the checkpoint folder of an interrupted `twd-lab train`"
+        )
         state = read_checkpoint_state(args.resume)
         for key in RESUMED:
             setattr(args, key, state["options"][key])
@@ -34,23 +38,96 @@ def train_setup(args) -> tuple[Path, Path, dict | None]:
             raise ValueError(
                 f"{args.resume} already holds {state['epochs_done']} epoch(s); ask for more with --epochs"
             )
+    if args.data is not None:
+        _check_data(Path(args.data))
     out = Path(args.out or "model.keras")
     if out.suffix != ".keras":
         raise ValueError(f"--out must be a .keras file, got {out}")
+    if out.is_dir():
+        raise IsADirectoryError(f"--out: {out} is a folder; give a .keras file name")
+    _no_file_above(out, "--out")
     if out.exists() and not args.overwrite:
         raise FileExistsError(f"{out} already exists; choose another --out or pass --overwrite")
     if args.resume is not None:
         return out, Path(args.resume), state
     ckpt = Path(args.checkpoint_dir) if args.checkpoint_dir else out.with_name(f"{out.stem}_checkpoints")
-    from twd_lab.training import BEST_NAME, HISTORY_NAME, LAST_NAME, STATE_NAME
+    what = "--checkpoint-dir" if args.checkpoint_dir else f"--out: its checkpoint folder {ckpt}"
+    if ckpt.exists() and not ckpt.is_dir():
+        raise NotADirectoryError(
+            f"{what}: {ckpt} is a file, not a folder"
+            if args.checkpoint_dir
+            else f"{what} is a file; choose another folder with --checkpoint-dir"
+        )
+    _no_file_above(ckpt, "--checkpoint-dir" if args.checkpoint_dir else "--out")
+    from twd_lab.checkpoint_files import BEST_NAME, HISTORY_NAME, LAST_NAME, STATE_NAME
 
-    existing = [n for n in (BEST_NAME, LAST_NAME, HISTORY_NAME, STATE_NAME) if (ckpt / n).exists()]
+    existing = [n for n in (BEST_NAME, LAST_NAME, STATE_NAME) if (ckpt / n).exists()]
+    if (ckpt / HISTORY_NAME).exists() and (existing or _has_epochs(ckpt / HISTORY_NAME)):
+        existing.append(HISTORY_NAME)  # alone and without an epoch: a run killed in its first epoch
     if existing and not args.overwrite:
         raise FileExistsError(
             f"{ckpt} already holds {', '.join(existing)} of an earlier run: pass --resume {ckpt} to go on "
             "with it, --overwrite to start again, or choose another --checkpoint-dir"
         )
     return out, ckpt, None
+
+
+def _existing_folder(folder: Path, option: str, what: str) -> None:
+    """``folder`` is an existing folder, or a one-line error naming ``option`` and ``what`` it should be."""
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise NotADirectoryError(f"{option}: {folder} is a file, not a folder ({what})")
+    raise FileNotFoundError(f"{option}: the folder {folder} does not exist ({what})")
+
+
+def _check_data(data: Path) -> None:
+    """``--data`` is a dataset folder from ``twd-lab synth``, or a one-line error saying how to make one."""
+    from twd_lab.dataset_folder import MANIFEST
+
+    make = f"make one with `{PROG} synth --out FOLDER`"
+    if data.is_dir():
+        if not (data / MANIFEST).is_file():
+            raise FileNotFoundError(f"--data: {data} holds no twd-lab dataset ({MANIFEST}); {make}")
+        return
+    if data.exists():
+        raise NotADirectoryError(f"--data: {data} is a file, not a dataset folder; {make}")
+    raise FileNotFoundError(
+        f"--data: the folder {data} does not exist; make a dataset there with `{PROG} synth --out {data}`"
+    )
+
+
+def _no_file_above(path: Path, option: str) -> None:
+    """Refuse ``path`` when a folder it would be made in is a file (found before training, not after)."""
+    above = next((p for p in path.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise NotADirectoryError(f"{option}: {above} is a file, not a folder")
+
+
+def _has_epochs(history: Path) -> bool:
+    """Whether a ``history.csv`` holds a row for a finished epoch (not just its header, or nothing)."""
+    try:
+        return len(history.read_text().splitlines()) > 1
+    except (OSError, UnicodeDecodeError):
+        return True  # unreadable: treat it as a run's, never replace it unasked
+
+
+def forget_unfinished_run(ckpt: Path, made: list[Path]) -> None:
+    """After Ctrl-C before any epoch finished: remove what the run left that would block running it again,
+    a ``history.csv`` without a row and the folders it made, once empty; nothing else is touched."""
+    from twd_lab.checkpoint_files import HISTORY_NAME
+
+    history = ckpt / HISTORY_NAME
+    try:
+        if history.is_file() and not _has_epochs(history):
+            history.unlink()
+    except OSError:
+        return
+    for folder in made:  # the deepest first
+        try:
+            folder.rmdir()  # only an empty folder: a file of the user's keeps it
+        except OSError:
+            return
 
 
 def cmd_train(args) -> int:
@@ -70,9 +147,12 @@ def cmd_train(args) -> int:
         except (ValueError, OSError) as err:
             raise as_option(err, "out_dir", "--data") from None
     else:
-        data = OnTheFlyDataset(
-            args.raw, args.steps_per_epoch, args.batch_size, seed=args.seed, augment=not args.no_augment
-        )
+        try:
+            data = OnTheFlyDataset(
+                args.raw, args.steps_per_epoch, args.batch_size, seed=args.seed, augment=not args.no_augment
+            )
+        except (ValueError, OSError) as err:
+            raise as_option(err, "path", "--raw") from None
     if state is None:
         mu0, sigma0 = log_power_prior(data[0][0])  # the input normalisation's prior, from one batch
         model = build_model("functional", norm_config={"mu0": mu0.tolist(), "sigma0": sigma0.tolist()})
@@ -86,6 +166,9 @@ def cmd_train(args) -> int:
         print(f"resuming from epoch {done} of {args.epochs} in {ckpt}", flush=True)
     dev = build_test_set(args.raw or "train", args.dev_clips, seed=10_000 + args.seed)  # picks the best epoch
     options = {key: getattr(args, key) for key in RESUMED}
+    made = [folder for folder in (ckpt, *ckpt.parents) if not folder.exists()]  # train() creates these
+    last = ckpt / LAST_NAME
+    last_before = last.stat().st_mtime_ns if last.is_file() else None
     print(
         f"a checkpoint after every epoch in {ckpt} (after Ctrl-C: {PROG} train --resume {ckpt})", flush=True
     )
@@ -105,14 +188,14 @@ def cmd_train(args) -> int:
             checkpoint_meta={"options": {**options, "out": str(out)}},
         )
     except KeyboardInterrupt:
-        last = ckpt / LAST_NAME
-        if last.is_file():
+        if last.is_file() and last.stat().st_mtime_ns != last_before:  # this run finished an epoch
             print(
                 f"{PROG}: interrupted; the last finished epoch is saved in {last}. Go on with: "
                 f"{PROG} train --resume {ckpt}" + (f" --epochs {args.epochs}" if args.epochs != 10 else ""),
                 file=sys.stderr,
             )
         else:
+            forget_unfinished_run(ckpt, made)
             print(f"{PROG}: interrupted before the first epoch finished; nothing was saved", file=sys.stderr)
         return 130
     check_finite_weights(model, "the trained model")  # never saved with NaN weights

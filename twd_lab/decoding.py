@@ -37,8 +37,14 @@ MIN_RATE, MAX_RATE = 4_000, 384_000
 #: Seconds per block when a file is read block by block.
 BLOCK_S = 10.0
 PYAV_HINT = "pip install av (the optional PyAV decoder; or convert it: ffmpeg -i FILE out.wav)"
+#: File names the decoder reads as audio (M4A/AAC/MP4/WebM with PyAV), for picking audio out of a folder.
+AUDIO_SUFFIXES = (
+    ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
+    ".m4a", ".aac", ".mp4", ".webm",
+)  # fmt: skip
 
 __all__ = [
+    "AUDIO_SUFFIXES",
     "BLOCK_S",
     "MAX_RATE",
     "MIN_RATE",
@@ -141,11 +147,17 @@ def _truncated(sf_file) -> str | None:
 
 
 def _check_rate(p: Path, rate: int) -> None:
-    if not MIN_RATE <= rate <= MAX_RATE:
-        raise AudioFileError(
-            f"{p}: declares a sample rate of {rate} Hz; expected {MIN_RATE:,}-{MAX_RATE:,} Hz "
-            "(a broken or hand-made header)"
-        )
+    """Refuse a rate outside ``MIN_RATE``-``MAX_RATE``, saying which side; far outside, the header is broken."""
+    if MIN_RATE <= rate <= MAX_RATE:
+        return
+    if rate < MIN_RATE:
+        why = f"below the {MIN_RATE:,} Hz minimum: too little of speech is left at that rate to hear a word"
+    else:
+        why = f"above the {MAX_RATE:,} Hz maximum"
+    broken = rate < 1_000 or rate > 10 * MAX_RATE  # no recorder writes that: the header is broken
+    raise AudioFileError(
+        f"{p}: declares a sample rate of {rate:,} Hz, {why}" + (" (a broken header?)" if broken else "")
+    )
 
 
 # ----------------------------------------------------------------------------------------- reading

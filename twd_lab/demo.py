@@ -31,10 +31,10 @@ DEFAULT_DIR = "twd-lab-demo"
 #: What summary.json's numbers are (written into it).
 SUMMARY_MEANING = {
     "triggers.score": "the probability at the step where the detector fired (the first step above the "
-                      "threshold, or the patience-th)",
+    "threshold, or the patience-th)",
     "triggers.peak": "the highest probability of the run above the threshold in which it fired",
     "triggers.activate": "index into activates_ms of the word the firing detected (within -0.2...+1.2 s of "
-                         "its end), or null for a false alarm",
+    "its end), or null for a false alarm",
     "max_probability": "the highest probability anywhere in the clip",
 }
 FILES = {
@@ -71,12 +71,17 @@ class DemoResult:
         for start, end in self.negatives_ms:
             lines.append(f"  another word {start / 1000:5.2f}-{end / 1000:5.2f} s  -> labels stay 0")
         if self.triggers:
-            lines.append(f"The detector fired {len(self.triggers)} time(s) at threshold {self.threshold:g} "
-                         "(p: the probability at the step it fired; peak: the highest of that run above the "
-                         "threshold):")
+            lines.append(
+                f"The detector fired {len(self.triggers)} time(s) at threshold {self.threshold:g} "
+                "(p: the probability at the step it fired; peak: the highest of that run above the "
+                "threshold):"
+            )
             for trigger, word, peak in zip(self.triggers, self.matches, self.peaks):
-                what = (f'right after "activate" {word + 1} (it ended {self.activates_ms[word][1] / 1000:.2f} s)'
-                        if word is not None else 'a false alarm: no "activate" ended just before')
+                what = (
+                    f'right after "activate" {word + 1} (it ended {self.activates_ms[word][1] / 1000:.2f} s)'
+                    if word is not None
+                    else 'a false alarm: no "activate" ended just before'
+                )
                 lines.append(f"  {trigger.time_s:5.2f} s  {what}; p {trigger.score:.2f}, peak {peak:.2f}")
         else:
             lines.append(f"The detector did not fire at threshold {self.threshold:g}.")
@@ -96,11 +101,17 @@ class DemoResult:
 
 
 def lessons_hint() -> str:
-    """How to open the notebooks: from the repository when it is there, else where to get them."""
-    repo_notebooks = Path(__file__).resolve().parents[1] / "notebooks"
-    if repo_notebooks.is_dir():
-        return f"jupyter lab {repo_notebooks}"
-    return "jupyter lab notebooks/   (in a clone of the twd-lab repository)"
+    """How to open the notebooks: from the repository when it is there, else where to get them; with
+    the notebooks extra to install first when JupyterLab is not installed (a plain install has none)."""
+    import importlib.util
+
+    repo = Path(__file__).resolve().parents[1]
+    have_jupyter = importlib.util.find_spec("jupyterlab") is not None
+    if (repo / "notebooks").is_dir():
+        install = "" if have_jupyter else f'python -m pip install -e "{repo}[notebooks]" && '
+        return f"{install}jupyter lab {repo / 'notebooks'}"
+    install = "" if have_jupyter else 'python -m pip install "twd-lab[notebooks]", then '
+    return f"{install}jupyter lab notebooks/   (in a clone of the twd-lab repository)"
 
 
 def new_folder(out: str | os.PathLike | None = None, *, base: str | os.PathLike = ".") -> Path:
@@ -131,8 +142,18 @@ ACTIVATE_COLOUR, OTHER_WORD_COLOUR = "tab:green", "tab:gray"
 CORRECT_COLOUR, FALSE_COLOUR = "darkgreen", "darkviolet"
 
 
-def draw(audio, y, probs, triggers, threshold: float = THRESHOLD, *, activates_ms=(), negatives_ms=(),
-         matches=None, peaks=None):
+def draw(
+    audio,
+    y,
+    probs,
+    triggers,
+    threshold: float = THRESHOLD,
+    *,
+    activates_ms=(),
+    negatives_ms=(),
+    matches=None,
+    peaks=None,
+):
     """The demo's picture as a ``matplotlib.figure.Figure``: spectrogram, labels, probabilities and firings.
 
     ``activates_ms``/``negatives_ms``: where the words are, shaded and named on every row. ``matches``:
@@ -153,9 +174,17 @@ def draw(audio, y, probs, triggers, threshold: float = THRESHOLD, *, activates_m
     for k, (start, end, name, colour) in enumerate(sorted(words)):
         for ax in axes:
             ax.axvspan(start / 1000, end / 1000, color=colour, alpha=0.18, linewidth=0)
-        axes[0].text((start + end) / 2000, 0.97 - 0.16 * (k % 2), name, transform=label_at, ha="center",
-                     va="top", fontsize=8,
-                     color="black", bbox={"facecolor": "white", "edgecolor": colour, "alpha": 0.85, "pad": 1.5})
+        axes[0].text(
+            (start + end) / 2000,
+            0.97 - 0.16 * (k % 2),
+            name,
+            transform=label_at,
+            ha="center",
+            va="top",
+            fontsize=8,
+            color="black",
+            bbox={"facecolor": "white", "edgecolor": colour, "alpha": 0.85, "pad": 1.5},
+        )
     matches = [True] * len(triggers) if matches is None else matches
     peaks = [None] * len(triggers) if peaks is None else peaks
     for trigger, word, peak in zip(triggers, matches, peaks):
@@ -165,18 +194,35 @@ def draw(audio, y, probs, triggers, threshold: float = THRESHOLD, *, activates_m
             ax.axvline(trigger.time_s, color=colour, linestyle=style, linewidth=1.4)
         axes[-1].plot([trigger.time_s], [trigger.score], "o", color=colour, markersize=5)
         text = f"p {trigger.score:.2f}" + ("" if peak is None else f", peak {peak:.2f}")
-        axes[-1].annotate(text, (trigger.time_s, trigger.score), xytext=(6, -3), textcoords="offset points",
-                          fontsize=8, color=colour, va="top",
-                          bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5})
+        axes[-1].annotate(
+            text,
+            (trigger.time_s, trigger.score),
+            xytext=(6, -3),
+            textcoords="offset points",
+            fontsize=8,
+            color=colour,
+            va="top",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5},
+        )
     axes[0].set_title('spectrogram (the model\'s input); shaded: where the words are ("activate" green)')
     axes[1].set_title('labels: 1 for the 50 steps after each "activate" ends')
-    axes[2].set_title("model output; lines: firings (chimes in chimed.wav); p: when it fired, peak: of that run")
-    handles = [Patch(color=ACTIVATE_COLOUR, alpha=0.3, label='"activate"'),
-               Patch(color=OTHER_WORD_COLOUR, alpha=0.3, label="other word"),
-               Line2D([], [], color=CORRECT_COLOUR, label="fires: detects an activate"),
-               Line2D([], [], color=FALSE_COLOUR, linestyle=":", label="fires: false alarm")]
-    axes[-1].legend(handles=handles + axes[-1].get_legend_handles_labels()[0][-1:], loc="upper center",
-                    bbox_to_anchor=(0.5, -0.28), fontsize=8, ncol=5, frameon=False)
+    axes[2].set_title(
+        "model output; lines: firings (chimes in chimed.wav); p: when it fired, peak: of that run"
+    )
+    handles = [
+        Patch(color=ACTIVATE_COLOUR, alpha=0.3, label='"activate"'),
+        Patch(color=OTHER_WORD_COLOUR, alpha=0.3, label="other word"),
+        Line2D([], [], color=CORRECT_COLOUR, label="fires: detects an activate"),
+        Line2D([], [], color=FALSE_COLOUR, linestyle=":", label="fires: false alarm"),
+    ]
+    axes[-1].legend(
+        handles=handles + axes[-1].get_legend_handles_labels()[0][-1:],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.28),
+        fontsize=8,
+        ncol=5,
+        frameon=False,
+    )
     return axes[0].figure
 
 
@@ -192,7 +238,7 @@ def peak_probabilities(probs, triggers, threshold: float) -> list[float]:
         stop = start
         while stop < p.size and p[stop] > threshold:
             stop += 1
-        peaks.append(float(p[start:max(stop, start + 1)].max()))
+        peaks.append(float(p[start : max(stop, start + 1)].max()))
     return peaks
 
 
@@ -224,8 +270,9 @@ def run_demo(
 
     background = backgrounds[int(rng.integers(len(backgrounds)))]
     # clipping=False: example.wav is for listening, so the mix is lowered rather than clipped at its peaks
-    ex = synthesize_example(background, activates, negatives, rng=rng, n_activates=2, n_negatives=2,
-                            clipping=False)
+    ex = synthesize_example(
+        background, activates, negatives, rng=rng, n_activates=2, n_negatives=2, clipping=False
+    )
     probs = detect_triggerword(ex.audio, keras_model)
     fired = triggers(probs, threshold, patience, refractory)
     activates_ms, negatives_ms = sorted(ex.activate_segments), sorted(ex.negative_segments)
@@ -236,8 +283,17 @@ def run_demo(
     files = {key: folder / name for key, name in FILES.items()}
     write_wav(files["example"], ex.audio, SAMPLE_RATE)
     write_wav(files["chimed"], chime_at(ex.audio, fired), SAMPLE_RATE)
-    draw(ex.audio, ex.y, probs, fired, threshold, activates_ms=activates_ms, negatives_ms=negatives_ms,
-         matches=matches, peaks=peaks).savefig(files["figure"], dpi=110)
+    draw(
+        ex.audio,
+        ex.y,
+        probs,
+        fired,
+        threshold,
+        activates_ms=activates_ms,
+        negatives_ms=negatives_ms,
+        matches=matches,
+        peaks=peaks,
+    ).savefig(files["figure"], dpi=110)
     summary = {
         "seed": seed if isinstance(seed, int) else None,
         "voices": "bundled held-out",
@@ -255,4 +311,6 @@ def run_demo(
     }
     with open(files["summary"], "x", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)
-    return DemoResult(folder, files, activates_ms, negatives_ms, fired, threshold, matches=matches, peaks=peaks)
+    return DemoResult(
+        folder, files, activates_ms, negatives_ms, fired, threshold, matches=matches, peaks=peaks
+    )

@@ -1,8 +1,8 @@
 """Personalisation: teach the speech-embedding detector one person's "activate" from a few recordings.
 
-A handful of WAVs of someone saying the word (5-10 is plenty; any file :func:`twd_lab.audio.read_wav`
-reads, one word per file) are trimmed of silence, level-matched and mixed, with augmentation, into lab-style
-10 s clips on the bundled backgrounds beside the bundled negatives. Clips of the bundled voices go in too
+A handful of recordings of someone saying the word (5-10 is plenty; WAV, FLAC, OGG, MP3, ... as
+:func:`twd_lab.audio.read_wav` reads them, one word per file) are trimmed of silence, level-matched and
+mixed, with augmentation, into lab-style 10 s clips on the bundled backgrounds beside the bundled negatives. Clips of the bundled voices go in too
 (so the detector keeps hearing everyone else), and clips without the word (so it does not learn to fire on
 the room). Only the small head learns (a few epochs, under a minute of CPU); the speech embedding stays
 frozen, and the detector passed in is not changed.
@@ -62,20 +62,30 @@ def prepare_recording(samples: np.ndarray, name: str = "recording") -> np.ndarra
 
 
 def load_recordings(folder, *, what: str = "the word") -> list[np.ndarray]:
-    """The ``.wav`` files of ``folder`` (sorted by name), each through :func:`prepare_recording`.
+    """The audio files of ``folder`` (sorted by name; WAV, FLAC, OGG, MP3, ... as ``twd-lab detect`` reads
+    them, see :data:`twd_lab.decoding.AUDIO_SUFFIXES`), each through :func:`prepare_recording`.
 
     Needs at least ``MIN_RECORDINGS`` files (of ``what``, for the message); every error names the file.
     """
     from twd_lab.audio import read_wav
+    from twd_lab.decoding import AUDIO_SUFFIXES
 
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"recordings folder {folder} does not exist or is not a folder")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".wav" and p.is_file())
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
     if len(files) < MIN_RECORDINGS:
+        others = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        others = [name for name in others if Path(name).suffix.lower() not in AUDIO_SUFFIXES]
+        unread = (
+            f"; its {len(others)} other file(s) ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}) "
+            "are not audio it reads: convert recordings to WAV, e.g. ffmpeg -i take1.wma take1.wav"
+            if others
+            else ""
+        )
         raise ValueError(
-            f"recordings folder {folder} holds {len(files)} .wav file(s); at least {MIN_RECORDINGS} "
-            f"recordings of {what} are needed (5-10 is better)"
+            f"recordings folder {folder} holds {len(files)} audio file(s) (WAV, FLAC, OGG, MP3, M4A, ...); "
+            f"at least {MIN_RECORDINGS} recordings of {what} are needed (5-10 is better){unread}"
         )
     return [prepare_recording(read_wav(p), name=str(p)) for p in files]
 

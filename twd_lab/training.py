@@ -26,19 +26,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from twd_lab.checkpoints import (
-    LAST_NAME,
-    STATE_NAME,
-    EpochCheckpoint,
-    NonFiniteGuard,
-    NonFiniteTraining,
-    read_checkpoint_state,
-)
+from twd_lab.checkpoint_files import BEST_NAME, HISTORY_NAME, LAST_NAME, STATE_NAME, read_checkpoint_state
+from twd_lab.checkpoints import EpochCheckpoint, NonFiniteGuard, NonFiniteTraining
 from twd_lab.constants import BACKGROUND_GAIN_DB, N_FREQ, PATIENCE, REFRACTORY, THRESHOLD, TX, TY
 from twd_lab.evaluation import TestSet, build_test_set, load_raw_arrays, predict_probs, score_probs
 
-BEST_NAME = "best.keras"
-HISTORY_NAME = "history.csv"
 __all__ = [
     "BEST_NAME",
     "HISTORY_NAME",

@@ -353,6 +353,8 @@ def runner_for(model=None) -> tuple[ChunkedModel | None, object]:
 
             model = model_path()
         path = Path(model).resolve()
+        if path.is_dir():
+            raise IsADirectoryError(f"model: {model} is a folder, not a .keras model file")
         if not path.is_file():
             raise FileNotFoundError(f"model: no such file: {path}")
         st = path.stat()
@@ -389,5 +391,11 @@ def chunked_model(model=None) -> ChunkedModel:
     """
     runner, keras_model = runner_for(model)
     if runner is None:
-        ChunkedModel(keras_model)  # raises the ValueError that names the missing layers
+        missing = [name for name in LAB_LAYERS if not _has_layer(keras_model, name)]
+        if missing and isinstance(model, (str, os.PathLike)):  # the file the user gave, by its name
+            raise ValueError(
+                f"model: {model} is not the lab network: it has no layer named "
+                f"{', '.join(repr(m) for m in missing)} (see twd_lab.models.build_model)"
+            )
+        ChunkedModel(keras_model)  # raises the ValueError that says why
     return runner
