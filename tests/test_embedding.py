@@ -302,6 +302,18 @@ def test_detector_saves_and_loads_with_its_settings(tmp_path):
         det.save(tmp_path / "head.h5")
 
 
+def test_a_head_path_that_is_not_there_is_a_typo_not_a_head_to_train(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match=r"hed\.keras does not exist$"):
+        D.EmbeddingDetector.load(tmp_path / "hed.keras")
+    with pytest.raises(FileNotFoundError, match="is a folder, not a .keras file"):
+        D.EmbeddingDetector.load(tmp_path)
+    from twd_lab.detectors import embedding
+
+    monkeypatch.setattr(embedding, "default_head_path", lambda: tmp_path / "gone.keras")
+    with pytest.raises(FileNotFoundError, match="bundled embedding head .* train one with"):
+        D.EmbeddingDetector.load()
+
+
 def test_firing_respects_threshold_and_refractory_in_seconds():
     det = D.EmbeddingDetector(None, D.DetectorConfig(threshold=0.5, patience=1, refractory_s=0.4))
     probs = np.array([0.1, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.1])  # refractory 0.4 s = 5 steps

@@ -173,10 +173,13 @@ class EmbeddingDetector(Detector):
         it matches (:mod:`twd_lab.detectors.numpy_head`), the head runs in NumPy and Keras is not even imported."""
         from twd_lab.detectors.numpy_head import NumpyHead
 
+        if path is not None and not Path(path).is_file():  # a path the caller named: a typo, most likely
+            what = "is a folder, not a .keras file" if Path(path).is_dir() else "does not exist"
+            raise FileNotFoundError(f"embedding head {path} {what}")
         path = Path(path) if path is not None else default_head_path()
         if not path.is_file():
             raise FileNotFoundError(
-                f"embedding head {path} is missing; train one with "
+                f"the bundled embedding head {path} is missing; train one with "
                 "`python tools/train_embedding_detector.py --out assets/embedding_head.keras`"
             )
         cfg_path = path.with_suffix(".json")
