@@ -90,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="the head (.keras; .json and .front.npz beside)")
     ap.add_argument("--overwrite", action="store_true", help="replace --out if it is there")
     args = ap.parse_args(argv)
-    for name in ("words", "talk", "epochs", "batch_size"):
-        if getattr(args, name) < (1 if name != "talk" else 0):
-            ap.error(f"--{name.replace('_', '-')} must be a positive count, got {getattr(args, name)}")
+    for name, least in (("words", 1), ("talk", 0), ("epochs", 1), ("batch_size", 1)):
+        if getattr(args, name) < least:
+            ap.error(f"--{name.replace('_', '-')} must be a count >= {least}, got {getattr(args, name)}")
     if args.out.suffix != ".keras":
         ap.error(f"--out must end in .keras, got {args.out.name!r}")
     start = D.EmbeddingDetector.load(args.head)

@@ -544,10 +544,11 @@ def distillation_pairs(
 def pair_features(noisy: np.ndarray, clean: np.ndarray, stages=None):
     """What :func:`distill` reads of one pair (44.1 kHz): the frozen stages' output of each (float16) and
     the shipped embeddings of the clean clip (float16). ``stages``: a :class:`FrozenStages` to reuse."""
+    from twd_lab.constants import SAMPLE_RATE
     from twd_lab.detectors.speech_embedding import embed_frames, mel_frames, to_16k
 
     stages = FrozenStages() if stages is None else stages
-    mel_noisy, mel_clean = (mel_frames(to_16k(x, 44_100)) for x in (noisy, clean))
+    mel_noisy, mel_clean = (mel_frames(to_16k(x, SAMPLE_RATE)) for x in (noisy, clean))
     return (
         stages(mel_noisy).astype(np.float16),
         stages(mel_clean).astype(np.float16),
