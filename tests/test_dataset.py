@@ -116,7 +116,7 @@ def test_bad_arguments_are_named(tmp_path, raw):
         build_dataset(tmp_path / "a", 3, raw=raw, shard_size=0)
     with pytest.raises(ValueError, match="negatives"):
         build_dataset(tmp_path / "a", 3, raw=(raw[0], [], raw[2]))
-    with pytest.raises(FileNotFoundError, match="missing"):
+    with pytest.raises(FileNotFoundError, match="no_such_folder does not exist"):
         build_dataset(tmp_path / "a", 3, raw=tmp_path / "no_such_folder")
     with pytest.raises(FileNotFoundError, match="manifest.json"):
         load_dataset(tmp_path)
