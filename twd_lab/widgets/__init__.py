@@ -31,13 +31,24 @@ _EXPORTS = {
     "TrainingMonitor": "training_monitor",
     "embed_audio_in_static_copies": "_common",
     "LiveDetector": "live_detector",
+    # the browser-drawn views the widgets are made of, and the LiveDetector's kernel side
+    "LiveSession": "live_session",
+    "AudioView": "audio_view",
+    "DetView": "det_view",
+    "CurvesView": "curves_view",
+    "StylesView": "styles_view",
 }
 
 __all__ = [
     "AudioPlayer",
+    "AudioView",
+    "CurvesView",
+    "DetView",
     "DetectionDemo",
     "KerasStylesStepper",
     "LiveDetector",
+    "LiveSession",
+    "StylesView",
     "SynthesisExplorer",
     "ThresholdExplorer",
     "TrainingMonitor",
