@@ -290,6 +290,9 @@ def test_each_files_error_starts_with_its_name(capsys, two_folders, monkeypatch)
         "twd-lab: error: nodir/x.wav: the folder nodir does not exist",
         "twd-lab: error: 3 of 4 file(s) failed",
     ]
+    code, out, err = run(capsys, "detect", "missing.wav", "--detector", "embedding")
+    assert code == 1 and out == ""
+    assert lines(err) == ["twd-lab: error: missing.wav: no such file"]  # one file, one line
 
 
 @pytest.mark.parametrize("raw", ["missing", "a/x.wav"])

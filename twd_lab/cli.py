@@ -39,7 +39,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 class CommandError(Exception):
-    """An error already reported (one line each); the command exits 1."""
+    """An error already reported (one line each); the command exits 1, adding its message as one more
+    line when it has one."""
 
 
 def _quiet_tensorflow() -> None:
@@ -296,8 +297,8 @@ def _detect_files(args, chimes: list[Path | None], stdin: Path | None) -> int:
             print(f"{file}  {result['duration_s']:.2f} s  activate: {found}", flush=True)
         if chime is not None:
             print(f"wrote {chime}", file=sys.stderr if args.json else sys.stdout, flush=True)
-    if failed:
-        raise CommandError(f"{failed} of {len(args.files)} file(s) failed")
+    if failed:  # one file's own line says it all; several files get a count of the failed ones
+        raise CommandError(f"{failed} of {len(args.files)} file(s) failed" if len(args.files) > 1 else "")
     return 0
 
 
@@ -724,7 +725,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except CommandError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        if str(err):
+            print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1
     except EXPECTED_ERRORS as err:
         print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr)
