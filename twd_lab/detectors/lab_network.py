@@ -101,12 +101,7 @@ class ChunkedModel:
 
         from twd_lab.models import norm_layer
 
-        missing = [name for name in LAB_LAYERS if not _has_layer(model, name)]
-        if missing:
-            raise ValueError(
-                f"model {getattr(model, 'name', model)!r} is not the lab network: it has no layer named "
-                f"{', '.join(repr(m) for m in missing)} (see twd_lab.models.build_model)"
-            )
+        check_lab_layers(model, f"model {getattr(model, 'name', model)!r}")
         self._source = weakref.ref(model)  # weak: a cache keyed by the model must not keep it alive
         self.norm = norm_layer(model)
         src = {name: model.get_layer(name) for name in LAB_LAYERS}
@@ -391,11 +386,18 @@ def chunked_model(model=None) -> ChunkedModel:
     """
     runner, keras_model = runner_for(model)
     if runner is None:
-        missing = [name for name in LAB_LAYERS if not _has_layer(keras_model, name)]
-        if missing and isinstance(model, (str, os.PathLike)):  # the file the user gave, by its name
-            raise ValueError(
-                f"model: {model} is not the lab network: it has no layer named "
-                f"{', '.join(repr(m) for m in missing)} (see twd_lab.models.build_model)"
-            )
+        if isinstance(model, (str, os.PathLike)):  # the file the user gave, by its name
+            check_lab_layers(keras_model, f"model: {model}")
         ChunkedModel(keras_model)  # raises the ValueError that says why
     return runner
+
+
+def check_lab_layers(model, shown: str) -> None:
+    """Raise ``ValueError`` (``shown`` first: the model as the message names it) when ``model`` lacks a
+    layer of the lab network that streaming needs."""
+    missing = [name for name in LAB_LAYERS if not _has_layer(model, name)]
+    if missing:
+        raise ValueError(
+            f"{shown} is not the lab network: it has no layer named "
+            f"{', '.join(repr(m) for m in missing)} (see twd_lab.models.build_model)"
+        )
