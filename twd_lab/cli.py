@@ -91,21 +91,6 @@ def model_words(err: BaseException) -> BaseException:
     return as_option(err, "model:", "--model:") if str(err).startswith("model: ") else err
 
 
-def check_given_file(path: str, option: str) -> None:
-    """A file the user named exists (not a folder), or a one-line error naming ``option``."""
-    from twd_lab.validation import missing_reason
-
-    p = Path(path)
-    if p.is_dir():
-        raise IsADirectoryError(f"{option}: {path} is a folder, not a .keras file")
-    if not p.is_file():
-        reason = missing_reason(p)
-        raise FileNotFoundError(
-            f"{option}: {path} "
-            + ("does not exist" if reason == "no such file" else f"cannot be read: {reason}")
-        )
-
-
 def file_words(err: BaseException, path) -> BaseException:
     """A decoder's error about FILE (``path: cannot read FILE: why``, ``path: expected an audio file, got a
     folder: FILE``) as ``FILE: why``, so the error of each FILE starts with its name."""
@@ -240,7 +225,9 @@ def _load_detector(args):
     except ValueError as err:  # in the command's words: --model, --head
         raise as_option(as_option(err, "model_path", "--model"), "head_path", "--head") from None
     if args.head is not None:
-        check_given_file(args.head, "--head")
+        from twd_lab.cli_files import check_file
+
+        check_file(Path(args.head), "--head", ".keras")
     if needs_keras(kind, head_path=args.head):
         _quiet_tensorflow()
     try:
@@ -309,14 +296,14 @@ def cmd_personalize(args) -> int:
     existing = [p for p in (out, out.with_suffix(".json")) if p.exists()]
     if existing and not args.overwrite:
         raise FileExistsError(f"{existing[0]} already exists; choose another --out or pass --overwrite")
-    from twd_lab.cli_files import check_folder
+    from twd_lab.cli_files import check_file, check_folder
     from twd_lab.personalize import load_recordings
 
     check_folder(Path(args.recordings), "recordings")
     if args.other_words is not None:
         check_folder(Path(args.other_words), "--other-words")
     if args.head is not None:
-        check_given_file(args.head, "--head")
+        check_file(Path(args.head), "--head", ".keras")
     recordings = load_recordings(args.recordings)  # checked before Keras loads
     other_words = load_recordings(args.other_words, what="other words") if args.other_words else None
     _quiet_tensorflow()

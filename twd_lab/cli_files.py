@@ -18,6 +18,7 @@ from twd_lab.validation import missing_reason
 __all__ = [
     "AUDIO_SUFFIXES",
     "STDIN",
+    "check_file",
     "check_folder",
     "chime_target",
     "is_same_path",
@@ -55,6 +56,18 @@ def check_folder(folder: Path, what: str) -> None:
         raise NotADirectoryError(f"{what}: {reason}")
     raise FileNotFoundError(
         f"{what}: {f'the folder {folder} does not exist' if reason == 'no such file' else reason}"
+    )
+
+
+def check_file(path: Path, what: str, kind: str) -> None:
+    """``path`` is a file (a ``kind`` one, as the message says), or a one-line error naming ``what``."""
+    if path.is_file():
+        return
+    if path.is_dir():
+        raise IsADirectoryError(f"{what}: {path} is a folder, not a {kind} file")
+    reason = missing_reason(path)
+    raise FileNotFoundError(
+        f"{what}: {path} " + ("does not exist" if reason == "no such file" else f"cannot be read: {reason}")
     )
 
 

@@ -26,9 +26,9 @@ def train_setup(args) -> tuple[Path, Path, dict | None]:
 
     state = None
     if args.resume is not None:
-        _existing_folder(
-            Path(args.resume), "--resume", "the checkpoint folder of an interrupted `twd-lab train`"
-        )
+        from twd_lab.cli_files import check_folder
+
+        check_folder(Path(args.resume), "--resume")
         state = read_checkpoint_state(args.resume)
         for key in RESUMED:
             setattr(args, key, state["options"][key])
@@ -70,15 +70,6 @@ def train_setup(args) -> tuple[Path, Path, dict | None]:
             "with it, --overwrite to start again, or choose another --checkpoint-dir"
         )
     return out, ckpt, None
-
-
-def _existing_folder(folder: Path, option: str, what: str) -> None:
-    """``folder`` is an existing folder, or a one-line error naming ``option`` and ``what`` it should be."""
-    if folder.is_dir():
-        return
-    if folder.exists():
-        raise NotADirectoryError(f"{option}: {folder} is a file, not a folder ({what})")
-    raise FileNotFoundError(f"{option}: the folder {folder} does not exist ({what})")
 
 
 def _check_data(data: Path) -> None:
