@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 
@@ -17,6 +18,17 @@ def test_the_classroom_notebook_is_one_autostarting_live_detector(tmp_path):
     assert "LiveDetector('embedding', autostart=True, takes_dir='takes', threshold=0.8)" in code[0]
     compile(code[0], "cell", "exec")
     assert classroom_notebook(tmp_path / "new") == path  # its own notebook may be written again
+
+
+def test_the_classroom_notebook_is_valid_nbformat_without_warnings(tmp_path):
+    nbformat = pytest.importorskip("nbformat", reason="nbformat comes with the notebooks extra")
+    path = classroom_notebook(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nbformat warns (MissingIDFieldWarning) when a cell has no id
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    assert len({c["id"] for c in nb.cells}) == len(nb.cells)
+    assert path.read_bytes() == classroom_notebook(tmp_path).read_bytes()  # the same file every time
 
 
 def test_the_classroom_never_replaces_a_notebook_of_the_user(tmp_path):
