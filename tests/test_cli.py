@@ -174,7 +174,10 @@ def test_detect_reports_each_bad_file_in_one_line_and_goes_on(capsys, model_file
     assert len(lines) == len(bad) + 1  # one per bad file, then the summary
     assert all(line.startswith("twd-lab: error: ") for line in lines)
     assert "Traceback" not in err
-    assert [json.loads(line)["file"] for line in out.splitlines()] == [str(speech)]
+    records = [json.loads(line) for line in out.splitlines()]  # one per file, in order, failed ones too
+    assert [r["file"] for r in records] == [str(p) for p in bad] + [str(speech)]
+    assert [line.removeprefix("twd-lab: error: ") for line in lines[:-1]] == [r["error"] for r in records[:-1]]
+    assert "triggers" in records[-1] and "error" not in records[-1]
     assert {p: snapshot(p) for p in before} == before
 
 

@@ -274,6 +274,8 @@ def _detect_files(args, chimes: list[Path | None], stdin: Path | None) -> int:
             if file == STDIN:
                 message = message.replace(str(stdin), "- (standard input)")
             print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+            if args.json:  # one object per file, a failed one too: a reader of the lines misses none
+                print(json.dumps({"file": file, "error": message}), flush=True)
             continue
         result["file"] = file
         if args.json:
@@ -543,7 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--json",
         action="store_true",
-        help='one JSON object per file: {"file", "duration_s", "triggers": [{"time_s", "score"}]}',
+        help='one JSON object per file: {"file", "duration_s", "triggers": [{"time_s", "score"}]}, or '
+        '{"file", "error"} for a file that could not be read',
     )
     p.set_defaults(func=cmd_detect)
 
