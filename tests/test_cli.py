@@ -176,7 +176,9 @@ def test_detect_reports_each_bad_file_in_one_line_and_goes_on(capsys, model_file
     assert "Traceback" not in err
     records = [json.loads(line) for line in out.splitlines()]  # one per file, in order, failed ones too
     assert [r["file"] for r in records] == [str(p) for p in bad] + [str(speech)]
-    assert [line.removeprefix("twd-lab: error: ") for line in lines[:-1]] == [r["error"] for r in records[:-1]]
+    assert [line.removeprefix("twd-lab: error: ") for line in lines[:-1]] == [
+        r["error"] for r in records[:-1]
+    ]
     assert "triggers" in records[-1] and "error" not in records[-1]
     assert {p: snapshot(p) for p in before} == before
 
