@@ -12,6 +12,7 @@ import pytest
 from twd_lab import embedding_detector as D
 from twd_lab.detectors import onnx_sliding
 from twd_lab.detectors import speech_embedding as E
+from twd_lab.talk_eval import front_end_tag
 
 HAVE_ONNX = all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "openwakeword", "onnx"))
 pytestmark = pytest.mark.skipif(
@@ -303,3 +304,36 @@ def test_the_distilling_tool_puts_the_head_as_it_was_over_the_new_front_end(F, t
             tool.main([*argv, "--out", str(bad)])
     with pytest.raises(SystemExit):  # a head that already hears through a tuned front end
         tool.main(["--head", str(out), "--words", "2", "--talk", "0", "--out", str(tmp_path / "e.keras")])
+
+
+def test_the_training_tool_fits_a_head_on_a_front_ends_embeddings_and_saves_it_with_them(
+    shifted_front_end, tmp_path, capsys
+):
+    from conftest import load_tool
+
+    tool = load_tool("train_embedding_detector")
+    _, weights = shifted_front_end
+    cache, out = tmp_path / "c", tmp_path / "h" / "head.keras"
+    argv = ["--augmented", "2", "--plain", "0", "--hard-negatives", "0", "--members", "1", "--epochs", "1"]
+    argv += ["--cache", str(cache)]
+    assert tool.main([*argv, "--front-end", str(weights), "--out", str(out)]) == 0
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved["front_end"] == "head.front.npz" and saved["notes"]["front_end"] == str(weights)
+    assert D.EmbeddingDetector.load(out).front_end.read_bytes() == weights.read_bytes()
+    (cached,) = cache.glob("*.npz")  # the clips' embeddings, named apart from the shipped front end's
+    assert front_end_tag(weights) in cached.name
+    clips = D.EmbeddedClips.load(cached)
+    # the cached embeddings are the front end's, not the shipped model's, of the same two clips
+    assert tool.main([*argv, "--out", str(tmp_path / "plain.keras")]) == 0
+    (plain,) = set(cache.glob("*.npz")) - {cached}
+    assert not np.allclose(D.EmbeddedClips.load(plain).emb, clips.emb, atol=1e-3)
+    assert D.EmbeddingDetector.load(tmp_path / "plain.keras").front_end is None
+    (tmp_path / "w.txt").write_text("not weights")
+    for bad in (tmp_path / "w.txt", tmp_path / "missing.npz", out):  # not .npz; missing; a head, not weights
+        with pytest.raises(SystemExit):
+            tool.main([*argv, "--front-end", str(bad), "--out", str(tmp_path / "x.keras")])
+        assert "--front-end" in capsys.readouterr().err
+    assert not (tmp_path / "x.keras").exists()
+    with pytest.raises(SystemExit):  # refused before any clip is made, not after the training
+        tool.main([*argv, "--out", str(tmp_path / "head.h5")])
+    assert "--out must end in .keras" in capsys.readouterr().err

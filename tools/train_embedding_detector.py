@@ -7,6 +7,10 @@ half plain at the lab's levels), turns them into speech embeddings once (cached 
 levers can be tried without recomputing them), fits ``--members`` heads and averages them, with one round
 of hard-negative mining on negative-only clips (:func:`twd_lab.embedding_detector.fit_heads`).
 Needs ``pip install "twd-lab[embedding]"``. Never point ``--raw`` at the real recordings you measure on.
+
+With ``--front-end W.front.npz`` (the weights a tuned or distilled front end keeps beside its head,
+``tools/distill_front_end.py``) the clips are embedded through those weights, cached apart, and the
+new head is saved with them: a head fitted on the features it will hear.
 """
 
 from __future__ import annotations
@@ -156,6 +160,21 @@ def with_confusables(raw, n: int, seed: int):
     return (acts, list(negs) + extra, bgs)
 
 
+def front_end_features(weights: Path, ap: argparse.ArgumentParser):
+    """``features(audio)`` for the clip generators: a 44.1 kHz clip's embeddings through ``weights``
+    (``(steps, 96)``), or an argument error naming ``--front-end`` when they cannot be used."""
+    from twd_lab.constants import SAMPLE_RATE
+    from twd_lab.detectors.speech_embedding import embeddings
+
+    if weights.suffix != ".npz":
+        ap.error(f"--front-end must be a .npz of top weights (a head's .front.npz), got {weights.name!r}")
+    try:  # the weights are checked here, before any clip is made
+        embeddings(np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE, front_end=weights)
+    except (FileNotFoundError, ValueError) as err:
+        ap.error(f"--front-end: {err}")
+    return lambda audio: embeddings(audio, SAMPLE_RATE, front_end=weights)[0]
+
+
 def add_clip_arguments(ap: argparse.ArgumentParser, **defaults) -> None:
     """The options that say which training clips to make and how many (shared with
     ``tools/tune_front_end.py``); ``defaults`` overrides this tool's defaults by option name."""
@@ -248,8 +267,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--patience", type=int, default=D.PATIENCE, help="patience saved with the head")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=Path("runs/embedding_cache"), help="embeddings cache")
+    ap.add_argument(
+        "--front-end",
+        type=Path,
+        default=None,
+        help="embed through these top weights (a head's .front.npz) and save the head with them "
+        "(default: the embedding as shipped)",
+    )
     ap.add_argument("--out", type=Path, required=True, help="the head (.keras; its .json goes beside it)")
     args = ap.parse_args(argv)
+    if args.out.suffix != ".keras":
+        ap.error(f"--out must end in .keras, got {args.out.name!r}")
+    features = None
+    if args.front_end is not None:
+        features = front_end_features(args.front_end, ap)
 
     trained_on = str(args.raw)
     if args.raw is None:
@@ -258,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         args.raw, trained_on = bundled_raw_dir("train"), "bundled:train (assets/raw/train)"
     raw = load_raw_audio(args.raw, as_arrays=True)
     key = talk_key = raw_key(args.raw)  # talk says only activates over backgrounds: not keyed on negatives
+    if args.front_end is not None:  # embeddings of two front ends never share a cache file
+        from twd_lab.talk_eval import front_end_tag
+
+        key, talk_key = key + front_end_tag(args.front_end), talk_key + front_end_tag(args.front_end)
     if args.partial_words:
         from twd_lab.synthesis import partial_words
 
@@ -267,8 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.confusables:
         raw = with_confusables(raw, args.confusables, args.seed)
         key += f"_cf{args.confusables}"
-    common = {"cache": args.cache, "key": key}
-    talk_common = {"cache": args.cache, "key": talk_key}
+    common = {"cache": args.cache, "key": key, "features": features}
+    talk_common = {"cache": args.cache, "key": talk_key, "features": features}
     parts = [
         cached_clips(raw, args.augmented, args.seed, augment=True, n_activates=None, tag="aug", **common),
         cached_clips(raw, args.plain, args.seed + 1, augment=False, n_activates=None, tag="plain", **common),
@@ -280,7 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         crowd = (talk.talk_sentences("train"), talk.talk_voices("train"))
 
     def noisy(n: int, seed: int, tag: str, n_activates):
-        return cached_noisy(args, raw, crowd, n, seed, tag=tag, n_activates=n_activates, key=key)
+        return cached_noisy(
+            args, raw, crowd, n, seed, tag=tag, n_activates=n_activates, key=key, features=features
+        )
 
     parts.append(noisy(args.noisy, args.seed + 8, "noisy", None))
     parts += [
@@ -346,13 +383,15 @@ def main(argv: list[str] | None = None) -> int:
         "epochs": args.epochs,
         "seed": args.seed,
         "train_seconds": round(time.time() - t, 1),
+        "front_end": None if args.front_end is None else str(args.front_end),
         "command": "python tools/train_embedding_detector.py "
         + " ".join(sys.argv[1:] if argv is None else argv),
     }
     config = D.DetectorConfig(
         history=args.history, threshold=args.threshold, patience=args.patience, notes=notes
     )
-    D.EmbeddingDetector(model, config).save(args.out)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    D.EmbeddingDetector(model, config, front_end=args.front_end).save(args.out)
     print(f"saved {args.out} and {args.out.with_suffix('.json')}", file=sys.stderr)
     return 0
 
