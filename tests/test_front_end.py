@@ -304,6 +304,26 @@ def test_the_distilling_tool_puts_the_head_as_it_was_over_the_new_front_end(F, t
             tool.main([*argv, "--out", str(bad)])
     with pytest.raises(SystemExit):  # a head that already hears through a tuned front end
         tool.main(["--head", str(out), "--words", "2", "--talk", "0", "--out", str(tmp_path / "e.keras")])
+    kept = tmp_path / "k" / "head.keras"
+    assert tool.main([*argv, "--keep-mixed", "3", "--out", str(kept)]) == 0
+    assert json.loads(kept.with_suffix(".json").read_text())["notes"]["front_end"]["keep_mixed"] == 3
+    assert len(list((tmp_path / "c").glob("*_keep_n3_*.npz"))) == 1  # kept clips cached beside the pairs
+
+
+def test_kept_clips_are_mixed_clips_as_detect_hears_them_cut_to_ten_seconds(F):
+    from twd_lab.constants import CLIP_SAMPLES, DETECT_LEAD_S, DETECT_TAIL_S, SAMPLE_RATE
+    from twd_lab.detection import pad_edges
+    from twd_lab.evaluation import iter_test_clips
+
+    raw = _raw(1)
+    kept = list(F.keep_clips(raw, 4, rng=5))
+    clips = [pad_edges(c) for c, _ in iter_test_clips(raw, 4, 5)]
+    assert all(k.shape == (CLIP_SAMPLES,) for k in kept)
+    lead, tail = round(DETECT_LEAD_S * SAMPLE_RATE), round(DETECT_TAIL_S * SAMPLE_RATE)
+    for i, (k, heard) in enumerate(zip(kept, clips)):
+        np.testing.assert_array_equal(k, heard[:CLIP_SAMPLES] if i % 2 == 0 else heard[-CLIP_SAMPLES:])
+        edge = k[:lead] if i % 2 == 0 else k[-tail:]
+        assert not edge.any() and k.any()  # the silence detect adds, then the clip itself
 
 
 def test_the_training_tool_fits_a_head_on_a_front_ends_embeddings_and_saves_it_with_them(

@@ -2,13 +2,15 @@
 
     python tools/distill_front_end.py --out runs/fe/distilled/head.keras
     python tools/distill_front_end.py --words 4800 --talk 1600 --seed 1 --out runs/fe/d2/head.keras
+    python tools/distill_front_end.py --seed 1 --clean-weight 2 --keep-mixed 1600 --out runs/fe/dist4/head.keras
 
 No word or label is in the loss (:func:`twd_lab.front_end_tuning.distill`): each training clip is made
 twice from the bundled TRAIN voices (lab clips of words, and clips of one synthetic talker), once over the
 lab's quiet room and once with loud noise on top (a crowd of training-split talkers, dishes, traffic or
 music, 0-20 dB below the speech; :func:`~twd_lab.front_end_tuning.distillation_pairs`), and the top is
 trained so that the noisy clip gives the embeddings the shipped model gives the quiet one, and the quiet
-one its own. The head (``--head``, default the shipped one) is copied unchanged beside the new weights
+one its own; with ``--keep-mixed N``, N lab mixed clips heard as ``twd-lab detect`` hears a file are kept
+as they are too (:func:`~twd_lab.front_end_tuning.keep_clips`). The head (``--head``, default the shipped one) is copied unchanged beside the new weights
 (``<out>.front.npz``, which its settings name). The pairs are kept in ``--cache`` (1.8 GB for the
 defaults). About 25 min on 2 CPU cores with the defaults, half of it making the pairs. Needs
 ``pip install "twd-lab[embedding]"``.
@@ -71,6 +73,44 @@ def cached_pairs(args, raw, key: str) -> dict[str, np.ndarray]:
     return out
 
 
+def cached_keep(args, raw, key: str) -> dict[str, np.ndarray]:
+    """Features of ``--keep-mixed`` clips (:func:`~twd_lab.front_end_tuning.keep_clips`, drawn from the seed
+    ``--seed`` + 10) as pairs of a clip with itself, cached in ``args.cache`` beside the pairs."""
+    from twd_lab import front_end_tuning as F
+
+    name = f"{key}_keep_n{args.keep_mixed}_seed{args.seed + 10}.npz"
+    path = None if args.cache is None else args.cache / name
+    if path is not None and path.is_file():
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    from tqdm.auto import tqdm
+
+    stages = F.FrozenStages()
+    clips = F.keep_clips(raw, args.keep_mixed, rng=args.seed + 10)
+    parts = [
+        F.pair_features(x, x, stages) for x in tqdm(clips, total=args.keep_mixed, desc="kept", unit="clip")
+    ]
+    out = {"below": np.stack([p[0] for p in parts]), "target": np.stack([p[2] for p in parts])}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **out)
+    return out
+
+
+def with_kept(
+    features: dict[str, np.ndarray], kept: dict[str, np.ndarray], seed: int
+) -> dict[str, np.ndarray]:
+    """The pairs and the kept clips (each its own noisy and clean clip) in one shuffled order, so
+    :func:`~twd_lab.front_end_tuning.distill`'s held-out share has both."""
+    joined = {
+        "below_noisy": np.concatenate([features["below_noisy"], kept["below"]]),
+        "below_clean": np.concatenate([features["below_clean"], kept["below"]]),
+        "target": np.concatenate([features["target"], kept["target"]]),
+    }
+    order = np.random.default_rng(seed).permutation(len(joined["target"]))
+    return {k: v[order] for k, v in joined.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--head", type=Path, default=None, help="the head put on top (default: the shipped one)")
@@ -79,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--words", type=int, default=4800, help="lab clips of words")
     ap.add_argument("--talk", type=int, default=1600, help="clips of one synthetic talker")
+    ap.add_argument(
+        "--keep-mixed",
+        type=int,
+        default=0,
+        help="lab mixed clips, heard as detect hears a file, whose embeddings the top must keep (0: none)",
+    )
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--learning-rate", type=float, default=1e-4)
     ap.add_argument(
@@ -90,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="the head (.keras; .json and .front.npz beside)")
     ap.add_argument("--overwrite", action="store_true", help="replace --out if it is there")
     args = ap.parse_args(argv)
-    for name, least in (("words", 1), ("talk", 0), ("epochs", 1), ("batch_size", 1)):
+    for name, least in (("words", 1), ("talk", 0), ("keep_mixed", 0), ("epochs", 1), ("batch_size", 1)):
         if getattr(args, name) < least:
             ap.error(f"--{name.replace('_', '-')} must be a count >= {least}, got {getattr(args, name)}")
     if args.out.suffix != ".keras":
@@ -115,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         args.raw, trained_on = bundled_raw_dir("train"), "bundled:train (assets/raw/train)"
     raw = load_raw_audio(args.raw, as_arrays=True)
     features = cached_pairs(args, raw, raw_key(args.raw))
+    if args.keep_mixed:
+        features = with_kept(features, cached_keep(args, raw, raw_key(args.raw)), args.seed)
     t = time.time()
 
     def progress(epoch, info):
@@ -143,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 "distilled_on": trained_on,
                 "words": args.words,
                 "talk": args.talk,
+                "keep_mixed": args.keep_mixed,
                 **info,
                 "epochs": args.epochs,
                 "learning_rate": args.learning_rate,

@@ -541,6 +541,21 @@ def distillation_pairs(
         yield noisy * gain, clean * gain
 
 
+def keep_clips(raw, n: int, *, rng=None):
+    """``n`` 10 s clips at 44.1 kHz for :func:`distill` to leave as they are, one at a time: the lab's
+    mixed clips of ``raw`` (0-4 activates and 0-2 other words over one of its rooms, as
+    :func:`twd_lab.evaluation.iter_test_clips` makes them) heard as ``twd-lab detect`` hears a file
+    (silence before and after, :func:`twd_lab.detection.pad_edges`), cut back to 10 s: the even ones
+    keep their start with the silence before it, the odd ones their end with the silence after it."""
+    from twd_lab.constants import CLIP_SAMPLES
+    from twd_lab.detection import pad_edges
+    from twd_lab.evaluation import iter_test_clips
+
+    for i, (clip, _) in enumerate(iter_test_clips(raw, n, rng)):
+        heard = pad_edges(clip)
+        yield heard[:CLIP_SAMPLES] if i % 2 == 0 else heard[-CLIP_SAMPLES:]
+
+
 def pair_features(noisy: np.ndarray, clean: np.ndarray, stages=None):
     """What :func:`distill` reads of one pair (44.1 kHz): the frozen stages' output of each (float16) and
     the shipped embeddings of the clean clip (float16). ``stages``: a :class:`FrozenStages` to reuse."""
