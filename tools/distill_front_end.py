@@ -40,61 +40,58 @@ from twd_lab.audio import load_raw_audio
 CROWD_TALKERS = 60
 
 
-def cached_pairs(args, raw, key: str) -> dict[str, np.ndarray]:
-    """The pairs' features (:func:`~twd_lab.front_end_tuning.pair_features`), made once per recipe and
-    kept in ``args.cache``."""
-    from twd_lab import front_end_tuning as F
-    from twd_lab.talk_eval import clean_talk_clips
-
-    name = f"{key}_pairs_w{args.words}_t{args.talk}_seed{args.seed}.npz"
-    path = None if args.cache is None else args.cache / name
+def cached_arrays(cache: Path | None, name: str, make) -> dict[str, np.ndarray]:
+    """``make()`` (named arrays), kept in ``cache`` as ``name`` and read from there when it is made."""
+    path = None if cache is None else cache / name
     if path is not None and path.is_file():
         with np.load(path) as f:
             return {k: f[k] for k in f.files}
-    t = time.time()
-    talkers = clean_talk_clips(args.talk + CROWD_TALKERS, split="train", seed=args.seed + 1000)
-    crowd, talk = talkers[:CROWD_TALKERS], talkers[CROWD_TALKERS:]
-    stages = F.FrozenStages()
-    pairs = F.distillation_pairs(raw, args.words, talk, crowd, rng=np.random.default_rng(args.seed))
-    from tqdm.auto import tqdm
-
-    parts = [
-        F.pair_features(noisy, clean, stages)
-        for noisy, clean in tqdm(pairs, total=args.words + args.talk, desc="pairs", unit="pair")
-    ]
-    out = {
-        name: np.stack([p[i] for p in parts])
-        for i, name in enumerate(("below_noisy", "below_clean", "target"))
-    }
-    print(f"{len(parts)} pairs made in {time.time() - t:.0f} s", file=sys.stderr)
+    out = make()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, **out)
     return out
+
+
+def cached_pairs(args, raw, key: str) -> dict[str, np.ndarray]:
+    """The pairs' features (:func:`~twd_lab.front_end_tuning.pair_features`), made once per recipe and
+    kept in ``args.cache``."""
+    from tqdm.auto import tqdm
+
+    from twd_lab import front_end_tuning as F
+    from twd_lab.talk_eval import clean_talk_clips
+
+    def make():
+        t = time.time()
+        talkers = clean_talk_clips(args.talk + CROWD_TALKERS, split="train", seed=args.seed + 1000)
+        crowd, talk = talkers[:CROWD_TALKERS], talkers[CROWD_TALKERS:]
+        stages = F.FrozenStages()
+        pairs = F.distillation_pairs(raw, args.words, talk, crowd, rng=np.random.default_rng(args.seed))
+        parts = [
+            F.pair_features(noisy, clean, stages)
+            for noisy, clean in tqdm(pairs, total=args.words + args.talk, desc="pairs", unit="pair")
+        ]
+        print(f"{len(parts)} pairs made in {time.time() - t:.0f} s", file=sys.stderr)
+        names = ("below_noisy", "below_clean", "target")
+        return {name: np.stack([p[i] for p in parts]) for i, name in enumerate(names)}
+
+    return cached_arrays(args.cache, f"{key}_pairs_w{args.words}_t{args.talk}_seed{args.seed}.npz", make)
 
 
 def cached_keep(args, raw, key: str) -> dict[str, np.ndarray]:
     """Features of ``--keep-mixed`` clips (:func:`~twd_lab.front_end_tuning.keep_clips`, drawn from the seed
     ``--seed`` + 10) as pairs of a clip with itself, cached in ``args.cache`` beside the pairs."""
-    from twd_lab import front_end_tuning as F
-
-    name = f"{key}_keep_n{args.keep_mixed}_seed{args.seed + 10}.npz"
-    path = None if args.cache is None else args.cache / name
-    if path is not None and path.is_file():
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
     from tqdm.auto import tqdm
 
-    stages = F.FrozenStages()
-    clips = F.keep_clips(raw, args.keep_mixed, rng=args.seed + 10)
-    parts = [
-        F.pair_features(x, x, stages) for x in tqdm(clips, total=args.keep_mixed, desc="kept", unit="clip")
-    ]
-    out = {"below": np.stack([p[0] for p in parts]), "target": np.stack([p[2] for p in parts])}
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **out)
-    return out
+    from twd_lab import front_end_tuning as F
+
+    def make():
+        stages = F.FrozenStages()
+        clips = F.keep_clips(raw, args.keep_mixed, rng=args.seed + 10)
+        parts = [F.pair_features(x, x, stages) for x in tqdm(clips, total=args.keep_mixed, desc="kept")]
+        return {"below": np.stack([p[0] for p in parts]), "target": np.stack([p[2] for p in parts])}
+
+    return cached_arrays(args.cache, f"{key}_keep_n{args.keep_mixed}_seed{args.seed + 10}.npz", make)
 
 
 def with_kept(
