@@ -10,9 +10,9 @@ lab's quiet room and once with loud noise on top (a crowd of training-split talk
 music, 0-20 dB below the speech; :func:`~twd_lab.front_end_tuning.distillation_pairs`), and the top is
 trained so that the noisy clip gives the embeddings the shipped model gives the quiet one, and the quiet
 one its own; with ``--keep-mixed N``, N lab mixed clips heard as ``twd-lab detect`` hears a file are kept
-as they are too (:func:`~twd_lab.front_end_tuning.keep_clips`). The head (``--head``, default the shipped one) is copied unchanged beside the new weights
-(``<out>.front.npz``, which its settings name). The pairs are kept in ``--cache`` (1.8 GB for the
-defaults). About 25 min on 2 CPU cores with the defaults, half of it making the pairs. Needs
+as they are too (:func:`~twd_lab.front_end_tuning.keep_clips`). The head (``--head``, default the shipped
+one) is copied unchanged beside the new weights (``<out>.front.npz``, which its settings name). The pairs
+are kept in ``--cache`` (1.8 GB for the defaults). About 25 min on 2 CPU cores with the defaults, half of it making the pairs. Needs
 ``pip install "twd-lab[embedding]"``.
 """
 
