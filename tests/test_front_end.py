@@ -337,6 +337,10 @@ def test_the_training_tool_fits_a_head_on_a_front_ends_embeddings_and_saves_it_w
     argv = ["--augmented", "2", "--plain", "0", "--hard-negatives", "0", "--members", "1", "--epochs", "1"]
     argv += ["--cache", str(cache)]
     assert tool.main([*argv, "--front-end", str(weights), "--out", str(out)]) == 0
+    made = out.read_bytes()
+    with pytest.raises(SystemExit):  # a head already there is the user's: refused before any work
+        tool.main([*argv, "--out", str(out)])
+    assert "pass --overwrite" in capsys.readouterr().err and out.read_bytes() == made
     saved = json.loads(out.with_suffix(".json").read_text())
     assert saved["front_end"] == "head.front.npz" and saved["notes"]["front_end"] == str(weights)
     assert D.EmbeddingDetector.load(out).front_end.read_bytes() == weights.read_bytes()

@@ -1,6 +1,9 @@
 """Train the speech-embedding detector's head on the bundled TRAIN voices, and save it.
 
-    python tools/train_embedding_detector.py --out assets/embedding_head.keras
+    python tools/train_embedding_detector.py --out runs/heads/mine.keras
+
+(the shipped head's own options are the ``command`` in ``assets/embedding_head.json``; an existing
+``--out`` is replaced only with ``--overwrite``)
 
 Synthesizes lab-style 10 s clips from ``assets/raw/train`` (half with word and background augmentation,
 half plain at the lab's levels), turns them into speech embeddings once (cached as .npz in ``--cache``, so
@@ -275,9 +278,12 @@ def main(argv: list[str] | None = None) -> int:
         "(default: the embedding as shipped)",
     )
     ap.add_argument("--out", type=Path, required=True, help="the head (.keras; its .json goes beside it)")
+    ap.add_argument("--overwrite", action="store_true", help="replace --out if it is there")
     args = ap.parse_args(argv)
     if args.out.suffix != ".keras":
         ap.error(f"--out must end in .keras, got {args.out.name!r}")
+    if args.out.exists() and not args.overwrite:  # before the work, not after it
+        ap.error(f"--out {args.out} is there already; pass --overwrite to replace it")
     features = None
     if args.front_end is not None:
         features = front_end_features(args.front_end, ap)
