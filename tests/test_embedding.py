@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from twd_lab import embedding as E
 from twd_lab import embedding_detector as D
+
+ROOT = Path(__file__).resolve().parents[1]
 
 HAVE_ONNX = all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "openwakeword"))
 needs_onnx = pytest.mark.skipif(
@@ -310,8 +314,20 @@ def test_a_head_path_that_is_not_there_is_a_typo_not_a_head_to_train(tmp_path, m
     from twd_lab.detectors import embedding
 
     monkeypatch.setattr(embedding, "default_head_path", lambda: tmp_path / "gone.keras")
-    with pytest.raises(FileNotFoundError, match="bundled embedding head .* train one with"):
+    with pytest.raises(FileNotFoundError, match="bundled embedding head .* rebuild it with") as missing:
         D.EmbeddingDetector.load()
+    assert embedding.SHIPPED_HEAD_COMMAND in str(missing.value)
+
+
+def test_the_missing_head_message_gives_the_command_that_made_the_bundled_head():
+    """The command a user is told to run is the one the shipped head's notes and README's rebuild line hold,
+    not a bare one that would build a different (words-only) head."""
+    from twd_lab.detectors.embedding import SHIPPED_HEAD_COMMAND
+
+    notes = json.loads((ROOT / "assets" / "embedding_head.json").read_text())["notes"]
+    assert notes["command"] == SHIPPED_HEAD_COMMAND
+    readme = " ".join((ROOT / "README.md").read_text().replace("\\\n", " ").split())
+    assert SHIPPED_HEAD_COMMAND in readme
 
 
 def test_firing_respects_threshold_and_refractory_in_seconds():

@@ -44,6 +44,11 @@ REFRACTORY_S = 1.0
 
 HEAD_NAME = "embedding_head.keras"
 CONFIG_NAME = "embedding_head.json"
+#: The command that made the bundled head (its ``.json`` notes hold the same; README "Rebuilding what ships").
+SHIPPED_HEAD_COMMAND = (
+    "python tools/train_embedding_detector.py --talk 2500 --talk-words 400 --talk-mining 2500 --confusables 300 "
+    "--noisy 600 --noisy-mining 600 --mining-rounds 5 --out assets/embedding_head.keras"
+)
 
 
 def history_windows(emb: np.ndarray, history: int = HISTORY) -> np.ndarray:
@@ -179,8 +184,8 @@ class EmbeddingDetector(Detector):
         path = Path(path) if path is not None else default_head_path()
         if not path.is_file():
             raise FileNotFoundError(
-                f"the bundled embedding head {path} is missing; train one with "
-                "`python tools/train_embedding_detector.py --out assets/embedding_head.keras`"
+                f"the bundled embedding head {path} is missing; rebuild it with `{SHIPPED_HEAD_COMMAND}` "
+                "(README: Rebuilding what ships)"
             )
         cfg_path = path.with_suffix(".json")
         config = _read_config(cfg_path) if cfg_path.is_file() else DetectorConfig()
