@@ -295,6 +295,9 @@ def test_the_distilling_tool_puts_the_head_as_it_was_over_the_new_front_end(F, t
     saved = json.loads(out.with_suffix(".json").read_text())
     assert saved["front_end"] == "head.front.npz" and saved["threshold"] == 0.9
     assert saved["notes"]["front_end"]["words"] == 2 and len(saved["notes"]["front_end"]["loss"]) == 1
+    assert saved["notes"]["front_end"]["command"] == " ".join(
+        ["python tools/distill_front_end.py", *argv, "--out", str(out)]
+    )
     made, kept = D.EmbeddingDetector.load(out), D.EmbeddingDetector.load(start)
     windows = np.random.default_rng(0).standard_normal((3, 16, 96)).astype(np.float32)
     np.testing.assert_allclose(made.predict(windows), kept.predict(windows), atol=1e-6)  # the head as it was
@@ -343,6 +346,11 @@ def test_the_training_tool_fits_a_head_on_a_front_ends_embeddings_and_saves_it_w
     assert "pass --overwrite" in capsys.readouterr().err and out.read_bytes() == made
     saved = json.loads(out.with_suffix(".json").read_text())
     assert saved["front_end"] == "head.front.npz" and saved["notes"]["front_end"] == str(weights)
+    # the notes' command reruns this fit: the tool's own name and the arguments it was given, not pytest's
+    want = " ".join(
+        ["python tools/train_embedding_detector.py", *argv, "--front-end", str(weights), "--out", str(out)]
+    )
+    assert saved["notes"]["command"] == want
     assert D.EmbeddingDetector.load(out).front_end.read_bytes() == weights.read_bytes()
     (cached,) = cache.glob("*.npz")  # the clips' embeddings, named apart from the shipped front end's
     assert front_end_tag(weights) in cached.name

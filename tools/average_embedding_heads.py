@@ -17,6 +17,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tools folder: tool_command
+
+from tool_command import command_line
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,8 +45,7 @@ def main(argv=None) -> int:
         "averaged_heads": [str(p) for p in args.heads],
         "members": len(members),
         "parts": [det.config.notes for det in detectors],
-        "command": "python tools/average_embedding_heads.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line(__file__, argv),
     }
     config = D.DetectorConfig(
         history=first.history,

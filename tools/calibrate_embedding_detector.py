@@ -26,6 +26,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tools folder: tool_command
+
+from tool_command import command_line
+
 from twd_lab.constants import CLIP_MS
 from twd_lab.metrics import threshold_for_false_accepts
 
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             "hours": round(hours, 2),
             "seed": args.seed,
             "source": source,
-            "command": "python tools/calibrate_embedding_detector.py " + " ".join(sys.argv[1:]),
+            "command": command_line(__file__, argv),
         }
         cfg_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {cfg_path}")

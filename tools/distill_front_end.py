@@ -31,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from tool_command import command_line
 from train_embedding_detector import raw_key
 
 from twd_lab import embedding_detector as D
@@ -195,8 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 "clean_weight": args.clean_weight,
                 "seed": args.seed,
                 "train_seconds": round(time.time() - t, 1),
-                "command": "python tools/distill_front_end.py "
-                + " ".join(sys.argv[1:] if argv is None else argv),
+                "command": command_line(__file__, argv),
             },
         }
         config = D.DetectorConfig(**{**vars(start.config), "front_end": None, "notes": notes})

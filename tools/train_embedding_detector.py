@@ -27,7 +27,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tools folder: tool_command
+
 import numpy as np
+from tool_command import command_line
 
 from twd_lab import embedding_detector as D
 from twd_lab.audio import load_raw_audio
@@ -390,8 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "train_seconds": round(time.time() - t, 1),
         "front_end": None if args.front_end is None else str(args.front_end),
-        "command": "python tools/train_embedding_detector.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line(__file__, argv),
     }
     config = D.DetectorConfig(
         history=args.history, threshold=args.threshold, patience=args.patience, notes=notes

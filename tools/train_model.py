@@ -25,6 +25,10 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tools folder: tool_command
+
+from tool_command import command_line
+
 from twd_lab.constants import DEV_CLIPS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,9 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.overwrite and (model_out.exists() or meta_out.exists()):
         parser.error(f"{model_out} or {meta_out} exists; pass --overwrite to replace it")
 
-    command = "python tools/train_model.py " + " ".join(argv if argv is not None else sys.argv[1:])
     meta: dict = {
-        "command": command.strip(),
+        "command": command_line(__file__, argv),
         "git_commit": _git_commit(),
         "asset_index_sha256": _index_sha256(),
         "keras": keras.__version__,
@@ -124,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         old = ckpt / "train_meta.json"
         if old.is_file():
             meta = {**json.loads(old.read_text()), **{k: meta[k] for k in ("created",)}}
-            meta["export_command"] = command.strip()
+            meta["export_command"] = command_line(__file__, argv)
     else:
         ckpt = Path(args.checkpoint_dir)
         previous = json.loads((ckpt / "train_meta.json").read_text()) if args.resume else None

@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from tool_command import command_line
 from train_embedding_detector import (
     add_clip_arguments,
     cached_clips,
@@ -183,8 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                 "learning_rate": args.learning_rate,
                 "seed": args.seed,
                 "train_seconds": round(time.time() - t, 1),
-                "command": "python tools/tune_front_end.py "
-                + " ".join(sys.argv[1:] if argv is None else argv),
+                "command": command_line(__file__, argv),
             },
         )
         args.out.parent.mkdir(parents=True, exist_ok=True)
