@@ -76,8 +76,10 @@ ARM = """(exprs) => {
 
 PLAYER = "document.querySelectorAll('.twd-player')[{}].dataset.{}"
 DET = "document.querySelector('.twd-det').dataset.{}"
-DEMO_MESSAGE = ("[...document.querySelectorAll('.widget-html-content')].map((e) => e.innerText)"
-                ".filter((t) => t.includes('steps of')).join()")
+DEMO_MESSAGE = (
+    "[...document.querySelectorAll('.widget-html-content')].map((e) => e.innerText)"
+    ".filter((t) => t.includes('steps of')).join()"
+)
 
 
 def free_port() -> int:
@@ -107,26 +109,30 @@ def kernel_handlers(moves: int) -> dict[str, float]:
 
     figures = {}
     explorer = SynthesisExplorer(seed=0)
-    figures["SynthesisExplorer seed (re-synthesize)"] = timed(lambda v: setattr(explorer.seed, "value", v),
-                                                               range(1, moves + 1))
+    figures["SynthesisExplorer seed (re-synthesize)"] = timed(
+        lambda v: setattr(explorer.seed, "value", v), range(1, moves + 1)
+    )
     t0 = time.perf_counter()
     _ = explorer.png
     figures["(the static PNG it no longer draws on each move)"] = 1000 * (time.perf_counter() - t0)
     demo = DetectionDemo(examples=_many_examples(moves))
     names = list(demo.examples)
     figures["DetectionDemo clip, heard for the first time (lab network)"] = timed(
-        lambda v: setattr(demo.source, "value", v), names[1:])
+        lambda v: setattr(demo.source, "value", v), names[1:]
+    )
     figures["DetectionDemo clip, heard before"] = timed(lambda v: setattr(demo.source, "value", v), names)
-    figures["DetectionDemo threshold"] = timed(lambda v: setattr(demo.threshold, "value", v),
-                                               np.linspace(0.3, 0.9, moves))
+    figures["DetectionDemo threshold"] = timed(
+        lambda v: setattr(demo.threshold, "value", v), np.linspace(0.3, 0.9, moves)
+    )
     rng = np.random.default_rng(0)
     clips = [rng.beta(1, 6, TY).astype(np.float32) for _ in range(100)]
     ends = [[1.0 + (i % 20) * 0.4] for i in range(100)]
     for p, e in zip(clips, ends):
         p[int(e[0] / STEP_S) : int(e[0] / STEP_S) + 40] = 0.8
     te = ThresholdExplorer(clips, ends, [10.0] * 100)
-    figures["ThresholdExplorer threshold (100 clips)"] = timed(lambda v: setattr(te.threshold, "value", v),
-                                                               np.linspace(0.3, 0.9, moves))
+    figures["ThresholdExplorer threshold (100 clips)"] = timed(
+        lambda v: setattr(te.threshold, "value", v), np.linspace(0.3, 0.9, moves)
+    )
     return figures
 
 
@@ -149,13 +155,27 @@ def browser_round_trips(moves: int) -> dict[str, tuple[float, float | None]]:
         port = free_port()
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
         server = subprocess.Popen(
-            [sys.executable, "-m", "voila", "bench.ipynb", "--no-browser", f"--port={port}",
-             "--Voila.ip=127.0.0.1", "--Voila.port_retries=0"],
-            cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "voila",
+                "bench.ipynb",
+                "--no-browser",
+                f"--port={port}",
+                "--Voila.ip=127.0.0.1",
+                "--Voila.port_retries=0",
+            ],
+            cwd=tmp,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             for _ in range(240):
                 try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/voila.js", timeout=2).close()
+                    urllib.request.urlopen(
+                        f"http://127.0.0.1:{port}/voila/static/voila.js", timeout=2
+                    ).close()
                     break
                 except OSError:
                     time.sleep(0.5)
@@ -164,8 +184,10 @@ def browser_round_trips(moves: int) -> dict[str, tuple[float, float | None]]:
                 page = browser.new_page(viewport={"width": 1100, "height": 1200})
                 page.goto(f"http://127.0.0.1:{port}/", timeout=300_000)
                 page.wait_for_selector(".twd-styles[data-drawn-at]", timeout=300_000)
-                page.wait_for_function("() => document.querySelectorAll('.twd-player[data-drawn-at]').length === 3",
-                                       timeout=300_000)
+                page.wait_for_function(
+                    "() => document.querySelectorAll('.twd-player[data-drawn-at]').length === 3",
+                    timeout=300_000,
+                )
 
                 def measure(exprs, act, n=moves):
                     out = []
@@ -178,30 +200,45 @@ def browser_round_trips(moves: int) -> dict[str, tuple[float, float | None]]:
                     return [statistics.median(t[k] for t in out) for k in range(len(exprs))]
 
                 slider = lambda label, nth=0: page.locator(
-                    f".widget-slider:has(.widget-label:text-is('{label}')) .noUi-handle").nth(nth)
+                    f".widget-slider:has(.widget-label:text-is('{label}')) .noUi-handle"
+                ).nth(nth)
 
                 def key_on(handle, key="ArrowRight"):
                     def act(_):
                         handle.focus()
                         page.keyboard.press(key)
+
                     return act
 
-                b, k = measure([DET.format("drawnThreshold"), DET.format("kernelThreshold")],
-                               key_on(slider("threshold", 0)))
-                figures["ThresholdExplorer threshold: table, point and curve (browser) / kernel's answer"] = (b, k)
+                b, k = measure(
+                    [DET.format("drawnThreshold"), DET.format("kernelThreshold")],
+                    key_on(slider("threshold", 0)),
+                )
+                figures["ThresholdExplorer threshold: table, point and curve (browser) / kernel's answer"] = (
+                    b,
+                    k,
+                )
                 (b,) = measure([DET.format("scores")], key_on(slider("patience", 0)), n=min(moves, 5))
                 figures["ThresholdExplorer patience: table, point and curve (browser)"] = (b, None)
-                b, k = measure([PLAYER.format(2, "drawnThreshold"), DEMO_MESSAGE],
-                               key_on(slider("threshold", 1), "ArrowLeft"))
+                b, k = measure(
+                    [PLAYER.format(2, "drawnThreshold"), DEMO_MESSAGE],
+                    key_on(slider("threshold", 1), "ArrowLeft"),
+                )
                 figures["DetectionDemo threshold: line and detections (browser) / kernel's message"] = (b, k)
-                (k,) = measure([PLAYER.format(1, "triggers") + " + " + PLAYER.format(1, "drawnAt")],
-                               key_on(slider("seed")))
+                (k,) = measure(
+                    [PLAYER.format(1, "triggers") + " + " + PLAYER.format(1, "drawnAt")],
+                    key_on(slider("seed")),
+                )
                 figures["SynthesisExplorer seed: new clip drawn (kernel round trip)"] = (None, k)
                 clip = page.locator(".widget-dropdown:has(.widget-label:text-is('clip')) select")
                 options = clip.locator("option").all_inner_texts()
-                (k,) = measure([PLAYER.format(2, "drawnAt")],
-                               lambda i: clip.select_option(label=options[(i + 1) % len(options)]))
-                figures["DetectionDemo clip: new clip drawn (kernel round trip; 3 clips, heard once each)"] = (None, k)
+                (k,) = measure(
+                    [PLAYER.format(2, "drawnAt")],
+                    lambda i: clip.select_option(label=options[(i + 1) % len(options)]),
+                )
+                figures[
+                    "DetectionDemo clip: new clip drawn (kernel round trip; 3 clips, heard once each)"
+                ] = (None, k)
                 canvas = page.locator(".twd-player canvas").first
                 canvas.scroll_into_view_if_needed()
                 box = canvas.bounding_box()
@@ -214,11 +251,14 @@ def browser_round_trips(moves: int) -> dict[str, tuple[float, float | None]]:
 
                 (b,) = measure([PLAYER.format(0, "view") + " + " + PLAYER.format(0, "drawnAt")], wheel)
                 figures["AudioPlayer Ctrl+wheel zoom redrawn (browser)"] = (b, None)
-                styles = page.locator(".widget-toggle-button:text-is('Functional'), "
-                                      ".widget-toggle-button:text-is('Sequential')")
+                styles = page.locator(
+                    ".widget-toggle-button:text-is('Functional'), .widget-toggle-button:text-is('Sequential')"
+                )
 
-                (b,) = measure(["document.querySelector('.twd-styles').dataset.drawnAt"],
-                               lambda i: styles.nth((i + 1) % 2).click())
+                (b,) = measure(
+                    ["document.querySelector('.twd-styles').dataset.drawnAt"],
+                    lambda i: styles.nth((i + 1) % 2).click(),
+                )
                 figures["KerasStylesStepper style switched (browser)"] = (b, None)
                 browser.close()
         finally:
@@ -239,7 +279,10 @@ def main(argv=None) -> int:
         return 0
     print(f"in the browser (median of {args.moves}; first frame showing the answer; browser target < 50 ms):")
     for name, (b, k) in browser_round_trips(args.moves).items():
-        parts = [f"browser {b:6.1f} ms" if b is not None else "", f"kernel round trip {k:6.1f} ms" if k else ""]
+        parts = [
+            f"browser {b:6.1f} ms" if b is not None else "",
+            f"kernel round trip {k:6.1f} ms" if k else "",
+        ]
         ratio = f"  (kernel/browser {k / b:.1f}x)" if b and k else ""
         print(f"  {name}: {'; '.join(p for p in parts if p)}{ratio}")
     return 0

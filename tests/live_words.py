@@ -11,8 +11,9 @@ from twd_lab.constants import SAMPLE_RATE
 HELDOUT = Path(__file__).resolve().parent.parent / "assets" / "raw" / "heldout"
 
 
-def words_with_pauses(n_activates: int = 3, n_others: int = 3, *, lead_s: float = 1.0, pause_s: float = 1.6,
-                      dbfs: float = -20.0):
+def words_with_pauses(
+    n_activates: int = 3, n_others: int = 3, *, lead_s: float = 1.0, pause_s: float = 1.6, dbfs: float = -20.0
+):
     """``(audio, activate_ends_s, other_spans_s)``: 44.1 kHz float32 of held-out words, each at ``dbfs``,
     activates and other words alternating after ``lead_s`` of silence, ``pause_s`` between words."""
     acts = sorted((HELDOUT / "activates").glob("*.wav"))[:n_activates]
@@ -33,7 +34,11 @@ def words_with_pauses(n_activates: int = 3, n_others: int = 3, *, lead_s: float 
     order += words[len(order) // 2 : n_activates] + words[n_activates + len(order) // 2 :]
     for path, is_activate in order:
         x = level(read_wav(path))
-        (ends.append((n + x.size) / SAMPLE_RATE) if is_activate else spans.append((n / SAMPLE_RATE, (n + x.size) / SAMPLE_RATE)))
+        (
+            ends.append((n + x.size) / SAMPLE_RATE)
+            if is_activate
+            else spans.append((n / SAMPLE_RATE, (n + x.size) / SAMPLE_RATE))
+        )
         parts += [x, np.zeros(round(pause_s * SAMPLE_RATE), np.float32)]
         n += x.size + parts[-1].size
     return np.concatenate(parts), ends, spans

@@ -174,11 +174,14 @@ def test_create_training_example_check_catches_ones_for_negatives(clips):
         x, y = create_training_example(background, activates, negatives, rng=rng)
         return x, y.reshape(-1)
 
-    result = checks.check_create_training_example(wrong_y_shape, background, activates, negatives, verbose=False)
+    result = checks.check_create_training_example(
+        wrong_y_shape, background, activates, negatives, verbose=False
+    )
     assert not result and "y: expected shape (1, 1375)" in failures(result)
     # labelling negatives too is still a valid-looking y; only the "no activates" case exposes it
-    result = checks.check_create_training_example(labels_everything, background, activates, negatives,
-                                                  verbose=False)
+    result = checks.check_create_training_example(
+        labels_everything, background, activates, negatives, verbose=False
+    )
     assert not result and "no activates given" in failures(result)
 
 
@@ -199,22 +202,37 @@ def test_check_model_names_the_wrong_layer_and_the_parameter_count():
     import keras
     from keras import layers
 
-    model = keras.Sequential([
-        keras.Input((5511, 101)),
-        layers.Conv1D(196, 15, strides=4), layers.BatchNormalization(), layers.Activation("relu"),
-        layers.Dropout(0.2),  # keep_prob thinking: should be rate 0.8
-        layers.GRU(128, return_sequences=True), layers.Dropout(0.8), layers.BatchNormalization(),
-        layers.GRU(128, return_sequences=True), layers.Dropout(0.8), layers.BatchNormalization(),
-        layers.Dropout(0.8), layers.Dense(1, activation="sigmoid"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((5511, 101)),
+            layers.Conv1D(196, 15, strides=4),
+            layers.BatchNormalization(),
+            layers.Activation("relu"),
+            layers.Dropout(0.2),  # keep_prob thinking: should be rate 0.8
+            layers.GRU(128, return_sequences=True),
+            layers.Dropout(0.8),
+            layers.BatchNormalization(),
+            layers.GRU(128, return_sequences=True),
+            layers.Dropout(0.8),
+            layers.BatchNormalization(),
+            layers.Dropout(0.8),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     result = checks.check_model(model, verbose=False)
     assert not result
     text = failures(result)
     assert "layer 4: Dropout" in text and "expected Dropout(rate=0.8), got Dropout(rate=0.2)" in text
     assert "parameters" not in text  # same count: dropout has no weights
 
-    small = keras.Sequential([keras.Input((5511, 101)), layers.Conv1D(196, 15, strides=4), layers.GRU(64),
-                              layers.Dense(1, activation="sigmoid")])
+    small = keras.Sequential(
+        [
+            keras.Input((5511, 101)),
+            layers.Conv1D(196, 15, strides=4),
+            layers.GRU(64),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     text = failures(checks.check_model(small, verbose=False))
     assert "expected 12 layers" in text and "expected 523,329 parameters" in text
 
@@ -224,17 +242,28 @@ def test_check_model_reports_a_missing_layer_once_not_as_a_cascade():
     import keras
     from keras import layers
 
-    model = keras.Sequential([
-        keras.Input((5511, 101)),
-        layers.Conv1D(196, 15, strides=4), layers.Activation("relu"), layers.Dropout(0.8),  # no BatchNorm
-        layers.GRU(128, return_sequences=True), layers.Dropout(0.8), layers.BatchNormalization(),
-        layers.GRU(128, return_sequences=True), layers.Dropout(0.8), layers.BatchNormalization(),
-        layers.Dropout(0.8), layers.Dense(1, activation="sigmoid"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((5511, 101)),
+            layers.Conv1D(196, 15, strides=4),
+            layers.Activation("relu"),
+            layers.Dropout(0.8),  # no BatchNorm
+            layers.GRU(128, return_sequences=True),
+            layers.Dropout(0.8),
+            layers.BatchNormalization(),
+            layers.GRU(128, return_sequences=True),
+            layers.Dropout(0.8),
+            layers.BatchNormalization(),
+            layers.Dropout(0.8),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     result = checks.check_model(model, verbose=False)
     text = failures(result)
     assert len(result.failures) == 3, text  # the count, the missing layer, and the parameters it carried
-    assert "layer 2: BatchNormalization): missing: expected BatchNormalization() here, after the Conv1D" in text
+    assert (
+        "layer 2: BatchNormalization): missing: expected BatchNormalization() here, after the Conv1D" in text
+    )
     assert "this follows from the layer difference at layer 2" in text
     assert "layer 5" not in text  # the layers after it are compared where they belong, and pass
 

@@ -137,8 +137,10 @@ def test_the_live_detector_with_the_embedding_detector_loads_no_tensorflow():
     import sys
 
     skip_without_embedding_detector()
-    code = ("import sys; from twd_lab.widgets import LiveDetector, AudioPlayer; LiveDetector('embedding'); "
-            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    code = (
+        "import sys; from twd_lab.widgets import LiveDetector, AudioPlayer; LiveDetector('embedding'); "
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
 

@@ -30,10 +30,19 @@ course_tool = load_tool("make_nbgrader_course")
 
 
 def nbgrader(course: Path, *args: str) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, capture_output=True,
-                          check=False,
-                          text=True, timeout=900)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
@@ -65,7 +74,9 @@ def test_every_exercise_is_a_solution_cell_followed_by_a_graded_check(lesson):
             assert meta["solution"] and not meta["grade"] and meta["grade_id"]
             test = nb.cells[i + 1].metadata["nbgrader"]
             assert test["grade"] and test["locked"] and test["points"] > 0
-            assert nb.cells[i + 1].source.startswith("checks.check_") and test["grade_id"].startswith("check_")
+            assert nb.cells[i + 1].source.startswith("checks.check_") and test["grade_id"].startswith(
+                "check_"
+            )
 
 
 def test_a_test_cell_that_is_not_a_check_call_is_refused():
@@ -89,7 +100,9 @@ def test_make_course_does_not_overwrite_a_teachers_files(tmp_path):
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
 def test_generate_assignment_releases_the_student_copy(course, lesson):
-    released = nbformat.read(course / "release" / course_tool.assignment_name(lesson) / lesson.name, as_version=4)
+    released = nbformat.read(
+        course / "release" / course_tool.assignment_name(lesson) / lesson.name, as_version=4
+    )
     student = nbformat.read(STUDENT / lesson.name, as_version=4)
     # the same cells, less the banner that make_student_notebooks puts on top
     assert [c.source for c in released.cells] == [c.source for c in student.cells[1:]]
@@ -111,8 +124,9 @@ def test_autograde_gives_full_marks_to_the_filled_copy_and_none_to_the_empty_one
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
 def test_the_unfilled_student_copy_runs_to_the_end_and_its_checks_say_what_is_missing(course, lesson):
-    nb = nbformat.read(course / "autograded" / "empty" / course_tool.assignment_name(lesson) / lesson.name,
-                       as_version=4)
+    nb = nbformat.read(
+        course / "autograded" / "empty" / course_tool.assignment_name(lesson) / lesson.name, as_version=4
+    )
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count is not None for c in code), "autograde ran every cell"
     for cell in code:

@@ -68,7 +68,8 @@ def test_every_cell_excused_from_nbval_says_why(path):
         if any(t.startswith("nbval-") for t in tags):
             assert len(cell.metadata.get("nbval_reason", "")) > 20, cell.source[:80]
             assert cell.metadata["nbval_reason"].split(";")[0][:40] in NOTEBOOKS_README, (
-                "list it in notebooks/README.md, 'Stored outputs, and how they are tested'")
+                "list it in notebooks/README.md, 'Stored outputs, and how they are tested'"
+            )
         assert "nbval-skip" not in tags, "lessons run every cell"
 
 
@@ -88,9 +89,12 @@ def test_student_notebooks_are_valid_python_without_outputs_or_solutions(path):
         if cell.cell_type != "code":
             continue
         assert cell.outputs == [] and cell.execution_count is None
-        ast.parse("\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))))
-        for block in re.findall(rf"{re.escape(students.START)}.*?\n(.*?){re.escape(students.END)}", cell.source,
-                                flags=re.DOTALL):
+        ast.parse(
+            "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        )
+        for block in re.findall(
+            rf"{re.escape(students.START)}.*?\n(.*?){re.escape(students.END)}", cell.source, flags=re.DOTALL
+        ):
             body = [line.strip() for line in block.splitlines() if line.strip()]
             assert body[0] == students.STUB_COMMENT
             assert all(line == "pass" or line.endswith("= None") for line in body[1:]), block
@@ -129,17 +133,21 @@ def test_stub_source_keeps_markers_and_stubs_the_names_assigned_at_the_block_lev
 
 
 def test_stub_source_uses_pass_when_the_block_assigns_nothing():
-    out, n = students.stub_source("for i in range(3):\n    ### START CODE HERE ###\n    y[0, i] = 1\n"
-                                  "    ### END CODE HERE ###\n")
+    out, n = students.stub_source(
+        "for i in range(3):\n    ### START CODE HERE ###\n    y[0, i] = 1\n    ### END CODE HERE ###\n"
+    )
     assert n == 1 and "    pass" in out.splitlines() and "y[0, i]" not in out
     ast.parse(out)
 
 
-@pytest.mark.parametrize("source, problem", [
-    ("### START CODE HERE ###\nx = 1\n", "has no END"),
-    ("x = 1\n### END CODE HERE ###\n", "without a START"),
-    ("### START CODE HERE ###\n### START CODE HERE ###\n", "inside another"),
-])
+@pytest.mark.parametrize(
+    "source, problem",
+    [
+        ("### START CODE HERE ###\nx = 1\n", "has no END"),
+        ("x = 1\n### END CODE HERE ###\n", "without a START"),
+        ("### START CODE HERE ###\n### START CODE HERE ###\n", "inside another"),
+    ],
+)
 def test_stub_source_rejects_unbalanced_markers(source, problem):
     with pytest.raises(students.MarkerError, match=problem):
         students.stub_source(source)
@@ -159,9 +167,17 @@ def test_make_student_notebooks_writes_into_the_given_folder(tmp_path):
 def test_freeze_drops_live_widget_views_and_widget_state_but_keeps_the_static_copy():
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("w")
-    cell.outputs = [nbformat.v4.new_output("execute_result", data={
-        executor.WIDGET_VIEW: {"model_id": "abc", "version_major": 2, "version_minor": 0},
-        "image/png": "iVBORw0KGgo=", "text/plain": "AudioPlayer(1.00 s, 0 detection(s))"}, execution_count=1)]
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "execute_result",
+            data={
+                executor.WIDGET_VIEW: {"model_id": "abc", "version_major": 2, "version_minor": 0},
+                "image/png": "iVBORw0KGgo=",
+                "text/plain": "AudioPlayer(1.00 s, 0 detection(s))",
+            },
+            execution_count=1,
+        )
+    ]
     cell.metadata["execution"] = {"iopub.status.busy": "2026-01-01T00:00:00"}
     nb.cells = [cell]
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {}}

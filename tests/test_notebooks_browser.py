@@ -28,8 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "notebooks" / "1_audio_and_synthesis.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -63,13 +69,27 @@ def jupyterlab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     shutil.copy(LESSON, root / LESSON.name)  # the browser may save; never touch the repository's copy
     state = root / ".state"
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"), JUPYTER_RUNTIME_DIR=str(state / "runtime"))
+    env = dict(
+        os.environ,
+        JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"),
+        JUPYTER_RUNTIME_DIR=str(state / "runtime"),
+    )
     port, token = _free_port(), secrets.token_hex(16)
     log = open(root / "jupyterlab.log", "wb")  # noqa: SIM115 - closed in the teardown below
-    args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
-            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    args = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.port_retries=0",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")  # CI containers run as root
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
@@ -121,10 +141,14 @@ def test_lesson_1_runs_in_jupyterlab_and_its_widgets_render(jupyterlab):
             except PlaywrightError:
                 page.screenshot(path=str(shot.with_name("timeout.png")), full_page=True)
                 log = (jupyterlab["root"] / "jupyterlab.log").read_text(errors="replace")[-3000:]
-                pytest.fail(f"no widget slider after 240 s; screenshot {shot.with_name('timeout.png')}\n{log}")
+                pytest.fail(
+                    f"no widget slider after 240 s; screenshot {shot.with_name('timeout.png')}\n{log}"
+                )
             page.wait_for_function(
                 "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
-                ".some(e => /\\| Idle$/.test(e.textContent))", timeout=120_000)
+                ".some(e => /\\| Idle$/.test(e.textContent))",
+                timeout=120_000,
+            )
             n_sliders = page.locator(".jp-OutputArea-output .widget-slider").count()
             n_audio = page.locator(".jp-OutputArea-output audio").count()
             # the AudioPlayers and the explorer draw on a canvas in the browser: no picture from the kernel
@@ -134,8 +158,10 @@ def test_lesson_1_runs_in_jupyterlab_and_its_widgets_render(jupyterlab):
             stderr = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
             n_tracebacks = page.locator(stderr).count()
             # A round trip through the kernel: move the explorer's seed slider, and its text follows.
-            info = ("() => document.querySelector('.jp-OutputArea-output .widget-slider')"
-                    ".closest('.jp-OutputArea-output').querySelector('.widget-html-content').innerText")
+            info = (
+                "() => document.querySelector('.jp-OutputArea-output .widget-slider')"
+                ".closest('.jp-OutputArea-output').querySelector('.widget-html-content').innerText"
+            )
             before = page.evaluate(info)
             slider.locator(".noUi-handle").focus()
             page.keyboard.press("ArrowRight")
@@ -157,7 +183,7 @@ def test_lesson_1_runs_in_jupyterlab_and_its_widgets_render(jupyterlab):
     assert n_audio >= 4 and n_players >= 4 and n_pictures == 0  # three AudioPlayers and the explorer
 
 
-DEMO_NOTEBOOK = '''import numpy as np
+DEMO_NOTEBOOK = """import numpy as np
 
 from twd_lab.widgets import DetectionDemo
 
@@ -165,7 +191,7 @@ quiet = np.zeros(441_000, np.float32)
 # a stand-in for the lab network (no model, no TensorFlow): the probabilities are all 0.1
 demo = DetectionDemo(probabilities=lambda samples: np.full(100, 0.1, np.float32),
                      examples={"bundled A": (quiet, None), "bundled B": (quiet + 0.001, None)})
-demo'''
+demo"""
 
 
 def test_detection_demo_hears_the_same_upload_again_after_a_bundled_clip(jupyterlab):

@@ -63,7 +63,9 @@ def test_audio_player_shows_spectrogram_labels_and_probabilities_on_one_time_axi
     assert all(ax.get_shared_x_axes().joined(axes[0], ax) for ax in axes)
     assert axes[-1].get_xlim() == pytest.approx((0.0, 10.0))
     label_line = player.axes["labels"].lines[0]
-    assert label_line.get_ydata().max() == 1 and label_line.get_xdata()[-1] == pytest.approx((TY - 1) * STEP_S)
+    assert label_line.get_ydata().max() == 1 and label_line.get_xdata()[-1] == pytest.approx(
+        (TY - 1) * STEP_S
+    )
     # the detection is drawn as a vertical line at its time on every row
     t = 310 * STEP_S
     for ax in axes:
@@ -128,8 +130,12 @@ def explorer(clips):
     from twd_lab.widgets import SynthesisExplorer
 
     background, activates, negatives = clips
-    return SynthesisExplorer(([activates[0]], negatives, [background, background[::-1].copy()]),
-                             seed=0, n_activates=2, n_negatives=1)
+    return SynthesisExplorer(
+        ([activates[0]], negatives, [background, background[::-1].copy()]),
+        seed=0,
+        n_activates=2,
+        n_negatives=1,
+    )
 
 
 def test_synthesis_explorer_highlights_each_inserted_clip_and_plots_y(explorer):
@@ -245,8 +251,14 @@ def test_threshold_explorer_recomputes_the_det_curve_when_patience_changes(score
     fa_patience_1 = explorer.scores.false_accepts_per_hour
     explorer.patience.value = 10  # the noise floor rarely stays above 0.2 for 10 steps
     assert explorer.scores.false_accepts_per_hour < fa_patience_1
-    expected = det_curve(ends, probs, durations_s=durations, thresholds=explorer.thresholds,
-                         patience=10, refractory=explorer.refractory.value)
+    expected = det_curve(
+        ends,
+        probs,
+        durations_s=durations,
+        thresholds=explorer.thresholds,
+        patience=10,
+        refractory=explorer.refractory.value,
+    )
     np.testing.assert_allclose(explorer.curve.miss_rate, expected.miss_rate)
 
 
@@ -274,8 +286,15 @@ def test_training_monitor_draws_each_metric_with_its_validation_curve():
             monitor.on_train_batch_end(batch, {"loss": 1.0 - 0.1 * batch, "accuracy": 0.5})
         assert monitor.widget.batch_bar.value == 4
         assert f"epoch {epoch + 1}, batch 4: loss 0.7000" in monitor.widget.status.value
-        monitor.on_epoch_end(epoch, {"loss": 1.0 / (epoch + 1), "val_loss": 1.2 / (epoch + 1),
-                                     "accuracy": 0.5 + 0.1 * epoch, "val_accuracy": 0.5})
+        monitor.on_epoch_end(
+            epoch,
+            {
+                "loss": 1.0 / (epoch + 1),
+                "val_loss": 1.2 / (epoch + 1),
+                "accuracy": 0.5 + 0.1 * epoch,
+                "val_accuracy": 0.5,
+            },
+        )
     monitor.on_train_end()
     assert monitor.widget.epoch_bar.value == 3 and "training finished" in monitor.widget.status.value
     assert monitor.panels() == ["loss", "accuracy"]
@@ -293,8 +312,17 @@ def test_training_monitor_draws_the_metrics_asked_for_in_their_order():
     monitor.set_params({"epochs": 1, "steps": 1})
     monitor.on_train_begin()
     monitor.on_epoch_begin(0)
-    monitor.on_epoch_end(0, {"loss": 0.7, "accuracy": 0.5, "val_accuracy": 0.5, "dev_f1": 0.0,
-                             "dev_recall": 0.0, "dev_best_f1": 0.1})
+    monitor.on_epoch_end(
+        0,
+        {
+            "loss": 0.7,
+            "accuracy": 0.5,
+            "val_accuracy": 0.5,
+            "dev_f1": 0.0,
+            "dev_recall": 0.0,
+            "dev_best_f1": 0.1,
+        },
+    )
     assert monitor.panels() == ["loss", "accuracy", "dev_f1"]
     assert [ax.get_title() for ax in monitor.widget.figure.axes] == ["loss", "accuracy", "dev_f1"]
 
@@ -362,8 +390,15 @@ def test_model_summary_keeps_every_column_without_a_terminal_width(monkeypatch):
 
 def uploaded(name: str, content: bytes) -> tuple:
     """A ``FileUpload`` value (ipywidgets 8) holding one file."""
-    return ({"name": name, "type": "audio/wav", "size": len(content), "content": memoryview(content),
-             "last_modified": WHEN},)
+    return (
+        {
+            "name": name,
+            "type": "audio/wav",
+            "size": len(content),
+            "content": memoryview(content),
+            "last_modified": WHEN,
+        },
+    )
 
 
 def fake_probabilities(samples):
@@ -501,7 +536,9 @@ def test_detection_demo_hears_an_uploaded_recording_of_the_word_alone(tmp_path):
 
     skip_without_embedding_detector()
     word = min((bundled_raw_dir("heldout") / "activates").glob("*.wav"))
-    demo = DetectionDemo(probabilities=fake_probabilities, examples={"silence": (np.zeros(SAMPLE_RATE), None)})
+    demo = DetectionDemo(
+        probabilities=fake_probabilities, examples={"silence": (np.zeros(SAMPLE_RATE), None)}
+    )
     demo.detector.value = "embedding"
     demo.upload.value = uploaded(word.name, word.read_bytes())
     assert len(demo.triggers) == 1, demo.message.value

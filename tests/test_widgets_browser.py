@@ -25,8 +25,11 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 SR = 44_100
-FAKE_MIC = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            "--autoplay-policy=no-user-gesture-required"]
+FAKE_MIC = [
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 def _needs_browser_and_voila() -> None:
@@ -40,7 +43,9 @@ def _needs_browser_and_voila() -> None:
 @contextlib.contextmanager
 def _serving(args: list[str], cwd: Path, status_url: str, **env_vars: str):
     """Run a server (its kernels import this checkout's twd_lab) until the block ends."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **env_vars)
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **env_vars
+    )
     log = open(cwd / "server.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=env)
     try:
@@ -69,11 +74,30 @@ def classroom(tmp_path_factory):
     audio, ends, spans = words_with_pauses(3, 3)
     sf.write(folder / "mic.wav", to_pcm16(audio), SR, subtype="PCM_16")
     port = _free_port()
-    args = [sys.executable, "-m", "twd_lab.cli", "classroom", "--folder", str(folder), "--port", str(port),
-            "--no-browser", "--detector", "embedding", "--takes-dir", "takes"]
+    args = [
+        sys.executable,
+        "-m",
+        "twd_lab.cli",
+        "classroom",
+        "--folder",
+        str(folder),
+        "--port",
+        str(port),
+        "--no-browser",
+        "--detector",
+        "embedding",
+        "--takes-dir",
+        "takes",
+    ]
     with _serving(args, folder, f"http://127.0.0.1:{port}/voila/static/voila.js") as log:
-        yield {"base": f"http://127.0.0.1:{port}/", "folder": folder, "audio": audio, "ends": ends,
-               "spans": spans, "log": log}
+        yield {
+            "base": f"http://127.0.0.1:{port}/",
+            "folder": folder,
+            "audio": audio,
+            "ends": ends,
+            "spans": spans,
+            "log": log,
+        }
 
 
 def _launch(p, *extra):
@@ -96,10 +120,13 @@ def _page_at(url: str, width: int, height: int, *flags: str, **page_options):
 
 
 def _live_state(page) -> dict:
-    return page.eval_on_selector(".twd-live", """e => ({
+    return page.eval_on_selector(
+        ".twd-live",
+        """e => ({
         triggers: JSON.parse(e.dataset.triggers || "[]"), latency: e.dataset.latencyMs,
         chimes: Number(e.dataset.chimes || 0), message: e.querySelector('.twd-message').textContent,
-        micError: e.dataset.micError || ""})""")
+        micError: e.dataset.micError || ""})""",
+    )
 
 
 def _offset_in_loop(take: np.ndarray, mic: np.ndarray) -> int:
@@ -122,12 +149,15 @@ def _listen_and_keep(page, mic_s: float, shot: Path) -> dict:
     page.click(".twd-start")  # Stop
     page.wait_for_selector(".twd-live:not(.twd-running)")
     page.click(".twd-keep")
-    page.wait_for_function("() => /kept take 1/.test(document.querySelector('.twd-message').textContent)",
-                           timeout=30_000)
+    page.wait_for_function(
+        "() => /kept take 1/.test(document.querySelector('.twd-message').textContent)", timeout=30_000
+    )
     return _live_state(page)
 
 
-def _check_each_activate_fired(state: dict, take_path: Path, mic: np.ndarray, ends: list[float], shot) -> None:
+def _check_each_activate_fired(
+    state: dict, take_path: Path, mic: np.ndarray, ends: list[float], shot
+) -> None:
     """Each activate the take heard (its end 1.5 s or more before the stop) reported once, within 1.5 s of
     its end, and nothing else: the take is aligned with the looping file by correlation."""
     from twd_lab.audio import read_wav
@@ -158,7 +188,9 @@ def test_classroom_serves_the_live_detector_and_it_fires_on_each_activate(classr
             state = _listen_and_keep(page, classroom["audio"].size / SR, shot)  # autostart: listening
         finally:
             browser.close()
-    _check_each_activate_fired(state, folder / "takes" / "take_001.wav", classroom["audio"], classroom["ends"], shot)
+    _check_each_activate_fired(
+        state, folder / "takes" / "take_001.wav", classroom["audio"], classroom["ends"], shot
+    )
 
 
 LIVE_CELL = "from twd_lab.widgets import LiveDetector\n\nLiveDetector('embedding', autostart=True, takes_dir={takes!r})"
@@ -178,20 +210,35 @@ def _notebook_in(app: str, folder: Path, cells: list[str], *flags: str, width: i
     nbformat.write(nb, folder / "page.ipynb")
     state_dir = folder / ".state"
     port, token = _free_port(), "twd-lab-test-token"
-    args = [sys.executable, "-m", app, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}", "--ServerApp.port_retries=0"]
+    args = [
+        sys.executable,
+        "-m",
+        app,
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={folder}",
+        "--ServerApp.port_retries=0",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")
     page_path = "lab/tree" if app == "jupyterlab" else "notebooks"
-    settings = {"JUPYTERLAB_SETTINGS_DIR": str(state_dir / "settings"), "JUPYTER_RUNTIME_DIR": str(state_dir / "run"),
-                "JUPYTERLAB_WORKSPACES_DIR": str(state_dir / "workspaces")}
+    settings = {
+        "JUPYTERLAB_SETTINGS_DIR": str(state_dir / "settings"),
+        "JUPYTER_RUNTIME_DIR": str(state_dir / "run"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(state_dir / "workspaces"),
+    }
     status = f"http://127.0.0.1:{port}/api/status?token={token}"
     with _serving(args, folder, status, **settings), sync_playwright() as p:
         browser = _launch(p, *flags)
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
-            page.goto(f"http://127.0.0.1:{port}/{page_path}/page.ipynb?token={token}&reset",
-                      wait_until="domcontentloaded", timeout=90_000)
+            page.goto(
+                f"http://127.0.0.1:{port}/{page_path}/page.ipynb?token={token}&reset",
+                wait_until="domcontentloaded",
+                timeout=90_000,
+            )
             if app == "jupyterlab":
                 _run_all_cells(page)
             else:
@@ -210,14 +257,19 @@ def test_live_detector_fires_on_each_activate_in_jupyterlab_and_notebook_7(app, 
     mic = f"--use-file-for-fake-audio-capture={classroom['folder'] / 'mic.wav'}"
     with _notebook_in(app, folder, [LIVE_CELL.format(takes=str(folder / "takes"))], *FAKE_MIC, mic) as page:
         state = _listen_and_keep(page, classroom["audio"].size / SR, shot)
-    _check_each_activate_fired(state, folder / "takes" / "take_001.wav", classroom["audio"], classroom["ends"], shot)
+    _check_each_activate_fired(
+        state, folder / "takes" / "take_001.wav", classroom["audio"], classroom["ends"], shot
+    )
 
 
 MIC_PROBLEMS = {  # what the browser is given -> what the widget must say
     "denied": (["--use-fake-device-for-media-stream", "--deny-permission-prompts"], "microphone was denied"),
     "missing": (["--use-fake-ui-for-media-stream"], "No microphone was found"),
     # the page served under a name that is not localhost, over http: no secure context, no microphone
-    "insecure": ([*FAKE_MIC, "--host-resolver-rules=MAP twd-classroom.test 127.0.0.1"], "not a secure context"),
+    "insecure": (
+        [*FAKE_MIC, "--host-resolver-rules=MAP twd-classroom.test 127.0.0.1"],
+        "not a secure context",
+    ),
 }
 
 
@@ -317,16 +369,29 @@ def player_page(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("player")
     word = min((HELDOUT / "activates").glob("*.wav"))
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PLAYER_CELL.format(path=str(word))),
-                                         nbformat.v4.new_code_cell(EXPLORER_CELL),
-                                         nbformat.v4.new_code_cell(BUSY_CELL),
-                                         nbformat.v4.new_code_cell(SYNTHESIS_CELL),
-                                         nbformat.v4.new_code_cell(DEMO_CELL)])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(PLAYER_CELL.format(path=str(word))),
+            nbformat.v4.new_code_cell(EXPLORER_CELL),
+            nbformat.v4.new_code_cell(BUSY_CELL),
+            nbformat.v4.new_code_cell(SYNTHESIS_CELL),
+            nbformat.v4.new_code_cell(DEMO_CELL),
+        ]
+    )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, folder / "player.ipynb")
     port = _free_port()
-    args = [sys.executable, "-m", "voila", "player.ipynb", "--no-browser", f"--port={port}",
-            "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--show_tracebacks=True"]
+    args = [
+        sys.executable,
+        "-m",
+        "voila",
+        "player.ipynb",
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--Voila.port_retries=0",
+        "--show_tracebacks=True",
+    ]
     with _serving(args, folder, f"http://127.0.0.1:{port}/voila/static/voila.js"):
         yield {"url": f"http://127.0.0.1:{port}/", "folder": folder}
 
@@ -337,14 +402,18 @@ def test_audio_player_playhead_moves_during_playback_and_a_click_seeks(player_pa
     with _page_at(player_page["url"], 1000, 520, autoplay, device_scale_factor=2) as page:
         root = page.wait_for_selector(".twd-player[data-position]", timeout=120_000)
         canvas = page.locator(".twd-player canvas").first
-        size = page.evaluate("() => { const c = document.querySelector('.twd-player canvas');"
-                             " return [c.width, c.clientWidth]; }")
+        size = page.evaluate(
+            "() => { const c = document.querySelector('.twd-player canvas');"
+            " return [c.width, c.clientWidth]; }"
+        )
         page.click(".twd-play")
-        page.wait_for_function("() => Number(document.querySelector('.twd-player').dataset.position) > 0.2",
-                               timeout=20_000)
+        page.wait_for_function(
+            "() => Number(document.querySelector('.twd-player').dataset.position) > 0.2", timeout=20_000
+        )
         x1 = float(root.get_attribute("data-playhead-x"))
-        page.wait_for_function("() => Number(document.querySelector('.twd-player').dataset.position) > 0.8",
-                               timeout=20_000)
+        page.wait_for_function(
+            "() => Number(document.querySelector('.twd-player').dataset.position) > 0.8", timeout=20_000
+        )
         x2 = float(root.get_attribute("data-playhead-x"))
         page.click(".twd-play")  # pause
         box = canvas.bounding_box()
@@ -363,14 +432,18 @@ def test_audio_player_playhead_moves_during_playback_and_a_click_seeks(player_pa
         page.keyboard.up("Shift")
         selection = root.get_attribute("data-selection")
         page.click(".twd-play")
-        page.wait_for_function("() => document.querySelector('.twd-play').textContent.includes('Play')"
-                               " && Number(document.querySelector('.twd-player').dataset.position) > 2.5",
-                               timeout=20_000)
+        page.wait_for_function(
+            "() => document.querySelector('.twd-play').textContent.includes('Play')"
+            " && Number(document.querySelector('.twd-player').dataset.position) > 2.5",
+            timeout=20_000,
+        )
         stopped = float(root.get_attribute("data-position"))
         page.mouse.move(at(0.25), box["y"] + 40)
         page.screenshot(path=str(shot))
-    print(f"screenshot: {shot}; playhead {x1} -> {x2} px; seeked to {seeked} s; hover {hover!r}; "
-          f"selection {selection} stopped at {stopped} s")
+    print(
+        f"screenshot: {shot}; playhead {x1} -> {x2} px; seeked to {seeked} s; hover {hover!r}; "
+        f"selection {selection} stopped at {stopped} s"
+    )
     assert size[0] == 2 * size[1]  # drawn at the device's resolution
     assert x2 > x1  # the playhead moved with playback
     assert abs(seeked - 7.5) < 0.1  # a click at 3/4 of the axis seeks to 3/4 of the 10 s clip
@@ -423,30 +496,45 @@ def test_threshold_controls_are_answered_in_the_browser_while_the_kernel_is_busy
     det = "() => document.querySelector('.twd-det').dataset"
     with _page_at(player_page["url"], 1000, 1000) as page:
         page.wait_for_selector(".twd-det[data-scores]", timeout=120_000)
-        page.wait_for_function("() => document.querySelectorAll('.twd-player[data-kernel-triggers]').length === 3",
-                               timeout=120_000)
-        start = {"browser": page.evaluate(browser_table), "kernel": page.evaluate(kernel_table),
-                 "demo": json.loads(_player(page, 2, "triggers"))}
+        page.wait_for_function(
+            "() => document.querySelectorAll('.twd-player[data-kernel-triggers]').length === 3",
+            timeout=120_000,
+        )
+        start = {
+            "browser": page.evaluate(browser_table),
+            "kernel": page.evaluate(kernel_table),
+            "demo": json.loads(_player(page, 2, "triggers")),
+        }
         page.click("button:text-is('keep the kernel busy')")
         _press(page, _slider(page, "threshold", 0), "ArrowRight", 20)  # 0.50 -> 0.70
         page.wait_for_function(f"() => ({det})().drawnThreshold === '0.7000'", timeout=5_000)
         _press(page, _slider(page, "threshold", 1), "ArrowLeft", 10)  # 0.50 -> 0.40
-        page.wait_for_function("() => document.querySelectorAll('.twd-player')[2].dataset.drawnThreshold"
-                               " === '0.4000'", timeout=5_000)
-        asleep = {"browser": page.evaluate(browser_table), "kernel": page.evaluate(kernel_table),
-                  "kernel_threshold": page.evaluate(det)["kernelThreshold"],
-                  "demo": json.loads(_player(page, 2, "triggers")),
-                  "demo_kernel": json.loads(_player(page, 2, "kernelTriggers"))}
+        page.wait_for_function(
+            "() => document.querySelectorAll('.twd-player')[2].dataset.drawnThreshold === '0.4000'",
+            timeout=5_000,
+        )
+        asleep = {
+            "browser": page.evaluate(browser_table),
+            "kernel": page.evaluate(kernel_table),
+            "kernel_threshold": page.evaluate(det)["kernelThreshold"],
+            "demo": json.loads(_player(page, 2, "triggers")),
+            "demo_kernel": json.loads(_player(page, 2, "kernelTriggers")),
+        }
         page.screenshot(path=str(shot))
         # the kernel wakes and answers the moves it was sent
         page.wait_for_function(f"() => ({det})().kernelThreshold === '0.7000'", timeout=60_000)
-        page.wait_for_function("() => { const d = document.querySelectorAll('.twd-player')[2].dataset;"
-                               " return d.kernelTriggers === d.triggers; }", timeout=60_000)
+        page.wait_for_function(
+            "() => { const d = document.querySelectorAll('.twd-player')[2].dataset;"
+            " return d.kernelTriggers === d.triggers; }",
+            timeout=60_000,
+        )
         page.wait_for_function(f"() => ({kernel_table})() !== {json.dumps(start['kernel'])}", timeout=60_000)
         awake = {"browser": page.evaluate(browser_table), "kernel": page.evaluate(kernel_table)}
     print(f"screenshot: {shot}; asleep: {asleep}; awake: {awake}")
     assert start["browser"] == start["kernel"]  # the browser's table is the library's
-    assert asleep["kernel_threshold"] == "0.5000" and asleep["kernel"] == start["kernel"]  # nothing from the kernel
+    assert (
+        asleep["kernel_threshold"] == "0.5000" and asleep["kernel"] == start["kernel"]
+    )  # nothing from the kernel
     assert asleep["browser"] != start["browser"]  # ... and yet the table moved
     assert awake["browser"] == awake["kernel"] == asleep["browser"]  # and it was right
     assert len(start["demo"]) == 3 and len(asleep["demo"]) == 4  # a lower threshold: the fourth bump fires
@@ -459,11 +547,14 @@ def test_synthesis_explorer_draws_the_clip_the_kernel_synthesized(player_page):
 
     shot = player_page["folder"] / "synthesis_explorer.png"
     with _page_at(player_page["url"], 1000, 1000) as page:
-        page.wait_for_function("() => document.querySelectorAll('.twd-player[data-regions]').length >= 2",
-                               timeout=120_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('.twd-player[data-regions]').length >= 2", timeout=120_000
+        )
         before = json.loads(_player(page, 1, "regions"))
-        changed = (f"() => document.querySelectorAll('.twd-player')[1].dataset.regions !== "
-                   f"{json.dumps(_player(page, 1, 'regions'))}")
+        changed = (
+            f"() => document.querySelectorAll('.twd-player')[1].dataset.regions !== "
+            f"{json.dumps(_player(page, 1, 'regions'))}"
+        )
         readout = page.locator(".widget-slider:has(.widget-label:text-is('seed')) .widget-readout")
         for _ in range(3):  # a key pressed while the page still settles can be lost: press again
             _press(page, _slider(page, "seed"), "ArrowRight", 1)
@@ -474,14 +565,19 @@ def test_synthesis_explorer_draws_the_clip_the_kernel_synthesized(player_page):
                 print(f"no new clip yet; the seed reads {readout.inner_text()}")
         page.wait_for_timeout(1000)  # the answer to a pressed-again key, if any, comes in too
         # the drawing and the kernel's description, read at one moment
-        after, info = page.evaluate("""() => [JSON.parse(document.querySelectorAll('.twd-player')[1].dataset.regions),
+        after, info = (
+            page.evaluate("""() => [JSON.parse(document.querySelectorAll('.twd-player')[1].dataset.regions),
             [...document.querySelectorAll('.widget-html-content')].map((e) => e.innerText)
               .find((t) => t.includes('y has'))]""")
+        )
         page.locator(".twd-player").nth(1).screenshot(path=str(shot))
     print(f"screenshot: {shot}; regions {before} -> {after}; info {info!r}")
     assert after != before and sorted(r[0] for r in after) == ["A1", "A2", "N1"]
     for name, start, end in after:  # the kernel's description names the same places, in ms
-        assert f"{name} {'activate' if name[0] == 'A' else 'negative'} {round(start * 1000)}–{round(end * 1000)} ms" in info
+        assert (
+            f"{name} {'activate' if name[0] == 'A' else 'negative'} {round(start * 1000)}–{round(end * 1000)} ms"
+            in info
+        )
 
 
 def test_audio_player_zooms_the_time_axis_in_the_browser(player_page):
@@ -516,7 +612,9 @@ def test_audio_player_zooms_the_time_axis_in_the_browser(player_page):
         canvas.screenshot(path=str(shot))
         canvas.dblclick()
         page.wait_for_function("() => document.querySelector('.twd-player').dataset.view === '0.000,10.000'")
-    print(f"screenshot: {shot}; view {whole} -> wheel {wheeled} -> selection {selected}; seeked to {seeked} s")
+    print(
+        f"screenshot: {shot}; view {whole} -> wheel {wheeled} -> selection {selected}; seeked to {seeked} s"
+    )
     assert whole == [0.0, 10.0]
     assert wheeled[1] - wheeled[0] < 8.0 and wheeled[0] < 7.5 < wheeled[1]
     # the time under the pointer stays put: 3/4 of the way along the zoomed span too
@@ -550,8 +648,12 @@ def test_the_lesson_widgets_render_and_answer_in_jupyterlab_and_notebook_7(app, 
     shot = tmp_path / f"lesson_widgets_{app}.png"
     cells = [SYNTHESIS_CELL, EXPLORER_CELL, MONITOR_CELL, STEPPER_CELL]
     with _notebook_in(app, tmp_path, cells, width=1200, height=1400) as page:
-        for selector in (".twd-player[data-regions]", ".twd-det[data-scores]", ".twd-curves[data-points]",
-                         ".twd-styles[data-style]"):
+        for selector in (
+            ".twd-player[data-regions]",
+            ".twd-det[data-scores]",
+            ".twd-curves[data-points]",
+            ".twd-styles[data-style]",
+        ):
             page.wait_for_selector(selector, state="attached", timeout=240_000)
         drawn = page.evaluate("""() => ({
             regions: JSON.parse(document.querySelector('.twd-player').dataset.regions).map((r) => r[0]),
@@ -560,11 +662,16 @@ def test_the_lesson_widgets_render_and_answer_in_jupyterlab_and_notebook_7(app, 
             errors: document.body.innerText.includes('Error displaying widget')})""")
         table_before = page.locator(".twd-det-table").inner_text()
         # every cell has run (the notebook scrolls to the last one when they end: drag after that)
-        page.wait_for_function("() => [...document.querySelectorAll('.jp-InputPrompt')]"
-                               ".every((e) => /\\[\\d+\\]/.test(e.innerText))", timeout=120_000)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.jp-InputPrompt')]"
+            ".every((e) => /\\[\\d+\\]/.test(e.innerText))",
+            timeout=120_000,
+        )
         page.wait_for_timeout(1000)
         readout = page.locator(".widget-slider:has(.widget-label:text-is('threshold')) .widget-readout")
-        for _ in range(3):  # drag the threshold's handle to the right (Notebook 7 does not pass it arrow keys)
+        for _ in range(
+            3
+        ):  # drag the threshold's handle to the right (Notebook 7 does not pass it arrow keys)
             _slider(page, "threshold").scroll_into_view_if_needed()
             handle = _slider(page, "threshold").bounding_box()
             x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
@@ -573,12 +680,16 @@ def test_the_lesson_widgets_render_and_answer_in_jupyterlab_and_notebook_7(app, 
             page.mouse.move(x + 30, y, steps=5)
             page.mouse.up()
             try:
-                page.wait_for_function("() => document.querySelector('.twd-det').dataset.drawnThreshold"
-                                       " !== '0.5000'", timeout=10_000)
+                page.wait_for_function(
+                    "() => document.querySelector('.twd-det').dataset.drawnThreshold !== '0.5000'",
+                    timeout=10_000,
+                )
                 break
             except PlaywrightTimeout:  # the page moved under the pointer: drag again
                 print(f"the threshold reads {readout.inner_text()}; dragging again")
-        drawn_threshold = float(page.evaluate("() => document.querySelector('.twd-det').dataset.drawnThreshold"))
+        drawn_threshold = float(
+            page.evaluate("() => document.querySelector('.twd-det').dataset.drawnThreshold")
+        )
         moved_to = float(readout.inner_text())
         table_after = page.locator(".twd-det-table").inner_text()
         page.click(".widget-toggle-button:text-is('Subclassed')")
@@ -588,8 +699,14 @@ def test_the_lesson_widgets_render_and_answer_in_jupyterlab_and_notebook_7(app, 
         page.screenshot(path=str(shot))
     print(f"screenshot: {shot}; {drawn}")
     assert not drawn["errors"]
-    assert sorted(drawn["regions"]) == ["A1", "A2", "N1"]  # SynthesisExplorer(seed=0): 2 activates, 1 negative
-    assert drawn["panels"] == "loss,accuracy" and drawn["points"] == "9"  # loss, val_loss, accuracy x 3 epochs
+    assert sorted(drawn["regions"]) == [
+        "A1",
+        "A2",
+        "N1",
+    ]  # SynthesisExplorer(seed=0): 2 activates, 1 negative
+    assert (
+        drawn["panels"] == "loss,accuracy" and drawn["points"] == "9"
+    )  # loss, val_loss, accuracy x 3 epochs
     assert moved_to > 0.5 and drawn_threshold == pytest.approx(moved_to)
     assert table_after != table_before and "precision" in table_after
     assert "trigger_word_subclassed" in summary or "TriggerWordModel" in summary

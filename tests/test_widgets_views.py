@@ -34,7 +34,8 @@ def test_synthesis_explorer_sends_the_clip_its_words_and_y_once_per_change(small
     assert view.value == wav_bytes(ex.audio) and view.duration_s == pytest.approx(10.0)
     names = [(name, round(a * 1000), round(b * 1000)) for a, b, name, _ in view.regions]
     assert names == [(f"A{i + 1}", s, e) for i, (s, e) in enumerate(ex.activate_segments)] + [
-        (f"N{i + 1}", s, e) for i, (s, e) in enumerate(ex.negative_segments)]
+        (f"N{i + 1}", s, e) for i, (s, e) in enumerate(ex.negative_segments)
+    ]
     assert view.label_spans == label_spans(ex.y, STEP_S) and len(view.label_spans) == 2
     envelope = np.frombuffer(view.wave, "<f4").reshape(-1, 2)
     np.testing.assert_array_equal(envelope, wave_envelope(ex.audio))
@@ -63,8 +64,12 @@ def test_detection_demo_hears_each_clip_once_and_lets_the_browser_fire():
         return p
 
     quiet = np.zeros(10 * SAMPLE_RATE, np.float32)
-    demo = DetectionDemo(probabilities=probabilities,
-                         examples={"a": (quiet, None), "b": (quiet + 0.01, None)}, patience=3, refractory=10)
+    demo = DetectionDemo(
+        probabilities=probabilities,
+        examples={"a": (quiet, None), "b": (quiet + 0.01, None)},
+        patience=3,
+        refractory=10,
+    )
     view = demo.player.view
     assert view.fire_in_browser and (view.threshold, view.patience, view.refractory) == (0.5, 3, 10)
     clip = view.value
@@ -89,7 +94,9 @@ def test_threshold_explorer_sends_the_clips_for_the_browser_to_score():
     np.testing.assert_array_equal(np.frombuffer(view.clip_probs, "<f4"), np.concatenate(probs))
     assert view.clip_lengths == [TY] * 3 and view.clip_ends == ends and view.step_s == STEP_S
     assert view.clip_negative_s == [event_scores(e, [], 10.0).negative_s for e in ends]
-    assert explorer.det_view in explorer.children and explorer.table not in explorer.children  # the browser's table
+    assert (
+        explorer.det_view in explorer.children and explorer.table not in explorer.children
+    )  # the browser's table
 
 
 def test_training_monitor_sends_its_history_with_nan_as_null():
@@ -113,7 +120,9 @@ def test_keras_styles_stepper_sends_every_style_and_follows_the_toggle():
 
     stepper = KerasStylesStepper(input_length=200)
     view = stepper.view
-    assert view.styles == ["sequential", "functional", "subclassed"] and sorted(view.pages) == sorted(view.styles)
+    assert view.styles == ["sequential", "functional", "subclassed"] and sorted(view.pages) == sorted(
+        view.styles
+    )
     assert "class TriggerWordModel" in view.pages["subclassed"]["code"]
     stepper.next()
     assert view.index == 1 and stepper.code.value == view.pages["functional"]["code"]
@@ -146,21 +155,32 @@ def test_the_browser_s_firing_rule_and_matching_are_the_library_s(tmp_path):
         p = rng.beta(1, 5, 400).astype(np.float32)
         for start in rng.integers(0, 380, 4):
             p[start : start + rng.integers(1, 25)] = rng.uniform(0.3, 1.0)
-        cases.append({"probs": p.tolist(), "threshold": float(rng.choice([0.2, 0.5, 0.52, 0.9])),
-                      "patience": int(rng.integers(1, 6)), "refractory": int(rng.integers(0, 40)),
-                      "ends": sorted(rng.uniform(0, 400 * STEP_S, rng.integers(0, 4)).round(3).tolist()),
-                      "step": STEP_S})
+        cases.append(
+            {
+                "probs": p.tolist(),
+                "threshold": float(rng.choice([0.2, 0.5, 0.52, 0.9])),
+                "patience": int(rng.integers(1, 6)),
+                "refractory": int(rng.integers(0, 40)),
+                "ends": sorted(rng.uniform(0, 400 * STEP_S, rng.integers(0, 4)).round(3).tolist()),
+                "step": STEP_S,
+            }
+        )
     script = tmp_path / "check.js"
     script.write_text((JS_DIR / "_common.js").read_text() + DRIVER)
-    out = json.loads(subprocess.run([node, str(script)], input=json.dumps(cases), capture_output=True,
-                                    text=True, check=True).stdout)
+    out = json.loads(
+        subprocess.run(
+            [node, str(script)], input=json.dumps(cases), capture_output=True, text=True, check=True
+        ).stdout
+    )
     for case, got in zip(cases, out):
         p = np.asarray(case["probs"], np.float32)
         fires = find_triggers(p, case["threshold"], case["patience"], case["refractory"])
         assert got["fires"] == fires.tolist()
         matches = match_firings(case["ends"], fires * STEP_S)
         assert got["hits"] == sum(m is not None for m in matches)
-    assert sum(len(g["fires"]) for g in out) > 60 and sum(g["hits"] for g in out) > 5  # the cases fire and hit
+    assert (
+        sum(len(g["fires"]) for g in out) > 60 and sum(g["hits"] for g in out) > 5
+    )  # the cases fire and hit
 
 
 def test_every_name_the_widgets_package_offers_imports_from_it_without_tensorflow():

@@ -29,8 +29,10 @@ from nbclient import NotebookClient
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 REAL_SPEECH_TAG = "real-speech"
-NOT_STORED = ("(output not stored: this cell shows ../shared/real_speech, recordings the project does not "
-              "ship; run it where they exist to see it)\n")
+NOT_STORED = (
+    "(output not stored: this cell shows ../shared/real_speech, recordings the project does not "
+    "ship; run it where they exist to see it)\n"
+)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -51,8 +53,13 @@ def freeze(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def execute(path: Path, timeout: int = 600, kernel_name: str = "python3") -> float:
     """Execute ``path`` in place; return the seconds it took."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, record_timing=False,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        record_timing=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     t0 = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - t0

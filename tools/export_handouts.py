@@ -64,8 +64,13 @@ def run_for_handout(nb: nbformat.NotebookNode, path: Path, timeout: int = 600) -
     setup = nbformat.v4.new_code_cell(SETUP)
     setup.id = "handout-setup"
     nb.cells.insert(0, setup)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        record_timing=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     nb.cells.pop(0)
     return freeze(nb)
 
@@ -73,8 +78,14 @@ def run_for_handout(nb: nbformat.NotebookNode, path: Path, timeout: int = 600) -
 def exporter() -> HTMLExporter:
     # The lessons use no LaTeX, no Mermaid diagrams and (frozen) no live widgets: every script the
     # template would fetch from a CDN is left out (an empty URL, whose tag export() then removes).
-    return HTMLExporter(template_name="lab", embed_images=True, mathjax_url="", require_js_url="",
-                        mermaid_js_url="", mermaid_layout_elk_js_url="")
+    return HTMLExporter(
+        template_name="lab",
+        embed_images=True,
+        mathjax_url="",
+        require_js_url="",
+        mermaid_js_url="",
+        mermaid_layout_elk_js_url="",
+    )
 
 
 def export(path: Path, out_dir: Path, exp: HTMLExporter | None = None, *, run: bool = True) -> Path:
@@ -89,12 +100,17 @@ def export(path: Path, out_dir: Path, exp: HTMLExporter | None = None, *, run: b
     # The template still writes <script src=""> tags for the empty URLs, and a module that would import
     # Mermaid if the page had diagrams: drop them.
     body = re.sub(r"<script[^>]*src=\"\"[^>]*>\s*</script>", "", body)
-    body = re.sub(r"<script type=\"module\">(?:(?!</script>).)*mermaid(?:(?!</script>).)*</script>", "", body,
-                  flags=re.DOTALL)
+    body = re.sub(
+        r"<script type=\"module\">(?:(?!</script>).)*mermaid(?:(?!</script>).)*</script>",
+        "",
+        body,
+        flags=re.DOTALL,
+    )
     remote = REMOTE.findall(body)
     if remote:
-        raise RuntimeError(f"{path.name}: the handout would load {len(remote)} resource(s) from the network: "
-                           f"{remote[:3]}")
+        raise RuntimeError(
+            f"{path.name}: the handout would load {len(remote)} resource(s) from the network: {remote[:3]}"
+        )
     target = out_dir / f"{path.stem}.html"
     target.write_text(body, encoding="utf-8")
     return target
@@ -102,8 +118,10 @@ def export(path: Path, out_dir: Path, exp: HTMLExporter | None = None, *, run: b
 
 def write_index(out_dir: Path, entries: list[tuple[str, Path]]) -> Path:
     items = "\n".join(f'  <li><a href="{html.escape(p.name)}">{html.escape(t)}</a></li>' for t, p in entries)
-    page = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>twd-lab lessons</title></head>\n"
-            f"<body><h1>twd-lab lessons</h1>\n<ol>\n{items}\n</ol></body></html>\n")
+    page = (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>twd-lab lessons</title></head>\n'
+        f"<body><h1>twd-lab lessons</h1>\n<ol>\n{items}\n</ol></body></html>\n"
+    )
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")
     return index
@@ -112,9 +130,14 @@ def write_index(out_dir: Path, entries: list[tuple[str, Path]]) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/[0-9]*.ipynb")
-    parser.add_argument("--out", type=Path, default=Path("handouts"), help="output folder (default ./handouts)")
-    parser.add_argument("--stored", action="store_true",
-                        help="export the stored outputs without running the lessons (no audio)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("handouts"), help="output folder (default ./handouts)"
+    )
+    parser.add_argument(
+        "--stored",
+        action="store_true",
+        help="export the stored outputs without running the lessons (no audio)",
+    )
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
     if not paths:

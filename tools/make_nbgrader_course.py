@@ -41,7 +41,7 @@ ROOT = TOOLS.parent
 sys.path.insert(0, str(TOOLS))
 import make_student_notebooks as students  # a sibling script, found through TOOLS
 
-HIDDEN = "### BEGIN HIDDEN TESTS\nassert {quiet}, \"{name}: see the report above\"\n### END HIDDEN TESTS"
+HIDDEN = '### BEGIN HIDDEN TESTS\nassert {quiet}, "{name}: see the report above"\n### END HIDDEN TESTS'
 CONFIG = '''"""nbgrader settings for the twd-lab lessons (written by tools/make_nbgrader_course.py)."""
 import sys
 
@@ -59,7 +59,9 @@ def assignment_name(path: Path) -> str:
     """``notebooks/3_training_and_evaluation.ipynb`` -> ``lesson3``."""
     match = re.match(r"(\d+)_", path.name)
     if not match:
-        raise ValueError(f"{path.name}: a lesson's name starts with its number, e.g. 1_audio_and_synthesis.ipynb")
+        raise ValueError(
+            f"{path.name}: a lesson's name starts with its number, e.g. 1_audio_and_synthesis.ipynb"
+        )
     return f"lesson{int(match.group(1))}"
 
 
@@ -68,10 +70,16 @@ def with_hidden_assert(source: str, where: str) -> str:
     call = source.strip()
     tree = ast.parse(call)
     node = tree.body[0].value if len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr) else None
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name) and node.func.value.id == "checks"
-            and node.func.attr.startswith("check_")):
-        raise ValueError(f"{where}: a graded test cell must be one call `checks.check_...(...)`, got {call[:60]!r}")
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "checks"
+        and node.func.attr.startswith("check_")
+    ):
+        raise ValueError(
+            f"{where}: a graded test cell must be one call `checks.check_...(...)`, got {call[:60]!r}"
+        )
     quiet = call[:-1].rstrip() + ", verbose=False)"
     return call + "\n" + HIDDEN.format(quiet=quiet, name=node.func.attr)
 
@@ -123,7 +131,9 @@ def make_course(out: Path, lessons: list[Path], *, overwrite: bool = False) -> l
         targets[out / "source" / assignment_name(path) / path.name] = path
     existing = [str(t) for t in targets if t.exists()]
     if existing and not overwrite:
-        raise FileExistsError(f"{existing[0]} exists (and {len(existing) - 1} more); pass --overwrite to replace")
+        raise FileExistsError(
+            f"{existing[0]} exists (and {len(existing) - 1} more); pass --overwrite to replace"
+        )
     notebooks = {t: source_notebook(nbformat.read(p, as_version=4), p.name) for t, p in targets.items() if p}
     out.mkdir(parents=True, exist_ok=True)
     (out / "nbgrader_config.py").write_text(CONFIG.format(tools=str(TOOLS)), encoding="utf-8")
@@ -136,7 +146,9 @@ def make_course(out: Path, lessons: list[Path], *, overwrite: bool = False) -> l
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/[0-9]*.ipynb")
-    parser.add_argument("--out", type=Path, default=Path("course"), help="the course folder (default ./course)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("course"), help="the course folder (default ./course)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace the config and source notebooks")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
@@ -145,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, SyntaxError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"{args.out}: assignments {', '.join(names)}; next, in {args.out}: nbgrader generate_assignment {names[0]}")
+    print(
+        f"{args.out}: assignments {', '.join(names)}; next, in {args.out}: nbgrader generate_assignment {names[0]}"
+    )
     return 0
 
 

@@ -56,9 +56,9 @@ def _assigned_names(lines: list[str], indent: str) -> list[str]:
     """Names assigned by the statements of ``lines`` that sit at ``indent`` (not nested deeper)."""
     names: list[str] = []
     for line in lines:
-        if not line.startswith(indent) or line[len(indent):len(indent) + 1].isspace():
+        if not line.startswith(indent) or line[len(indent) : len(indent) + 1].isspace():
             continue
-        stmt = line[len(indent):]
+        stmt = line[len(indent) :]
         try:
             tree = ast.parse(stmt)
         except SyntaxError:  # the first line of a multi-line statement, or a block header
@@ -68,8 +68,11 @@ def _assigned_names(lines: list[str], indent: str) -> list[str]:
             tree = ast.parse(match.group(1).strip() + " = None")
         for node in tree.body:
             # Only plain names are (re)bound here; `x[i] = ...`, `obj.a = ...` and `x += ...` need x already.
-            targets = node.targets if isinstance(node, ast.Assign) else (
-                [node.target] if isinstance(node, ast.AnnAssign) else [])
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else ([node.target] if isinstance(node, ast.AnnAssign) else [])
+            )
             for target in targets:
                 elements = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
                 for element in elements:
@@ -145,8 +148,12 @@ def student_notebook(nb: nbformat.NotebookNode, source_name: str) -> tuple[nbfor
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/[0-9]*.ipynb")
-    parser.add_argument("--out", type=Path, default=ROOT / "notebooks" / "student",
-                        help="folder for the student notebooks (default notebooks/student)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "notebooks" / "student",
+        help="folder for the student notebooks (default notebooks/student)",
+    )
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
     args.out.mkdir(parents=True, exist_ok=True)

@@ -99,8 +99,10 @@ class _Runner:
 
 
 #: Keras's complaint when a layer that needs a sequence gets one vector per clip.
-_NDIM = re.compile(r"layer '(?P<layer>[^']+)' is incompatible with the layer: expected ndim=3, found ndim=2\."
-                   r"(?: Full shape received: (?P<shape>\([^)]*\)))?")
+_NDIM = re.compile(
+    r"layer '(?P<layer>[^']+)' is incompatible with the layer: expected ndim=3, found ndim=2\."
+    r"(?: Full shape received: (?P<shape>\([^)]*\)))?"
+)
 
 
 def _explain(exc: Exception) -> str:
@@ -109,9 +111,11 @@ def _explain(exc: Exception) -> str:
     ndim = _NDIM.search(text)
     if ndim:
         shape = ndim.group("shape") or "(batch, features)"
-        return (f" -- in words: layer '{ndim.group('layer')}' needs a sequence, (batch, steps, features), but "
-                f"received one vector per clip, {shape}. A GRU before it returned only its last step: give "
-                "every GRU return_sequences=True, so that each of the 1,375 steps has an output.")
+        return (
+            f" -- in words: layer '{ndim.group('layer')}' needs a sequence, (batch, steps, features), but "
+            f"received one vector per clip, {shape}. A GRU before it returned only its last step: give "
+            "every GRU return_sequences=True, so that each of the 1,375 steps has an output."
+        )
     if "NoneType" in text or "'None'" in text or "=None" in text:
         return " (is something still None? fill in the code between the markers)"
     return ""
@@ -145,15 +149,25 @@ def check_is_overlapping(fn: Callable, *, verbose: bool = True) -> CheckResult:
     cases = [
         ("no previous segments", (950, 1430), [], False),
         ("well before and after the previous ones", (950, 1430), [(2000, 2550), (260, 949)], False),
-        ("partly overlapping the start of one", (2305, 2950), [(824, 1532), (1900, 2305), (3424, 3656)], True),
+        (
+            "partly overlapping the start of one",
+            (2305, 2950),
+            [(824, 1532), (1900, 2305), (3424, 3656)],
+            True,
+        ),
         ("inside a longer one", (3000, 3500), [(2500, 4000)], True),
         ("containing a shorter one", (2000, 5000), [(3000, 3100)], True),
         ("touching: starts where the previous ends (ends are included)", (1000, 2000), [(0, 1000)], True),
         ("touching: ends where the previous starts", (1000, 2000), [(2000, 2500)], True),
-        ("only the LAST previous segment overlaps (don't return after the first)", (5000, 6000),
-         [(0, 100), (200, 300), (5500, 7000)], True),
+        (
+            "only the LAST previous segment overlaps (don't return after the first)",
+            (5000, 6000),
+            [(0, 100), (200, 300), (5500, 7000)],
+            True,
+        ),
     ]
     for description, segment, previous, expected in cases:
+
         def thunk(segment=segment, previous=previous, expected=expected):
             prev_copy = list(previous)
             got = fn(segment, prev_copy)
@@ -205,12 +219,16 @@ def check_get_random_time_segment(fn: Callable, *, verbose: bool = True) -> Chec
         return thunk
 
     for ms in (1, 500, 2345, 9000):
-        run.case(f"{ms} ms clip: a (start, end) tuple inside the clip with end - start = {ms - 1}",
-                 shape_and_bounds(ms))
+        run.case(
+            f"{ms} ms clip: a (start, end) tuple inside the clip with end - start = {ms - 1}",
+            shape_and_bounds(ms),
+        )
 
     def varies():
         starts = {int(seg[0]) for seg in draws(500, 2, 50)}
-        return None if len(starts) > 10 else f"50 draws gave only {len(starts)} different starts; is it random?"
+        return (
+            None if len(starts) > 10 else f"50 draws gave only {len(starts)} different starts; is it random?"
+        )
 
     def spreads():
         starts = [int(seg[0]) for seg in draws(500, 3, 400)]
@@ -222,7 +240,11 @@ def check_get_random_time_segment(fn: Callable, *, verbose: bool = True) -> Chec
     def reproducible():
         a, b = draws(700, 42, 5), draws(700, 42, 5)
         norm = [tuple(int(v) for v in s) for s in a], [tuple(int(v) for v in s) for s in b]
-        return None if norm[0] == norm[1] else f"the same seed gave {norm[0]} then {norm[1]}; use rng, not np.random"
+        return (
+            None
+            if norm[0] == norm[1]
+            else f"the same seed gave {norm[0]} then {norm[1]}; use rng, not np.random"
+        )
 
     run.case("draws differ from one another", varies)
     run.case("starts spread over the whole clip", spreads)
@@ -251,10 +273,16 @@ def _runs_of_ones(v: np.ndarray) -> str:
 def _describe_diff(expected: np.ndarray, got: np.ndarray) -> str:
     wrong = np.flatnonzero(expected != got)
     first = int(wrong[0])
-    where = f"ones expected at steps {_runs_of_ones(expected)}" if np.any(expected == 1) else "no ones expected"
+    where = (
+        f"ones expected at steps {_runs_of_ones(expected)}" if np.any(expected == 1) else "no ones expected"
+    )
     n_got = int(np.count_nonzero(got == 1))
-    got_where = f"got ones at {_runs_of_ones(got)} ({n_got} step{'s' * (n_got != 1)})" if n_got else "got none"
-    return f"{where}, {got_where}; first wrong step {first} (expected {expected[first]:g}, got {got[first]:g})"
+    got_where = (
+        f"got ones at {_runs_of_ones(got)} ({n_got} step{'s' * (n_got != 1)})" if n_got else "got none"
+    )
+    return (
+        f"{where}, {got_where}; first wrong step {first} (expected {expected[first]:g}, got {got[first]:g})"
+    )
 
 
 def check_insert_ones(fn: Callable, *, verbose: bool = True) -> CheckResult:
@@ -277,8 +305,10 @@ def check_insert_ones(fn: Callable, *, verbose: bool = True) -> CheckResult:
             expected = _expected_ones([end_ms])
             if not np.array_equal(got[0], expected):
                 e = int(end_ms * TY / CLIP_MS)
-                return (f"segment_end_ms={end_ms} -> end step int({end_ms} * {TY} / {CLIP_MS}) = {e}: "
-                        + _describe_diff(expected, got[0]))
+                return (
+                    f"segment_end_ms={end_ms} -> end step int({end_ms} * {TY} / {CLIP_MS}) = {e}: "
+                    + _describe_diff(expected, got[0])
+                )
             return None
 
         return thunk
@@ -361,14 +391,19 @@ def check_insert_audio_clip(fn: Callable, *, verbose: bool = True) -> CheckResul
 
     def sound_in_place():
         new_bg, seg, _ = call([], 5)
-        x = np.asarray(new_bg.get_array_of_samples(), np.float32) / 32768 if hasattr(new_bg, "frame_rate") \
+        x = (
+            np.asarray(new_bg.get_array_of_samples(), np.float32) / 32768
+            if hasattr(new_bg, "frame_rate")
             else np.asarray(new_bg, np.float32)
+        )
         start = seg[0] * SAMPLE_RATE // 1000
         inside = np.abs(x[start : start + n_clip]).mean()
         outside = np.abs(np.concatenate([x[: max(start - 100, 0)], x[start + n_clip + 100 :]])).mean()
         if inside < 0.1 or outside > 0.01:
-            return (f"the clip should sound at {seg[0]} ms and nowhere else on a silent background; "
-                    f"mean |x| inside {inside:.3f}, outside {outside:.3f}")
+            return (
+                f"the clip should sound at {seg[0]} ms and nowhere else on a silent background; "
+                f"mean |x| inside {inside:.3f}, outside {outside:.3f}"
+            )
         return None
 
     def reproducible():
@@ -535,26 +570,44 @@ def _align(kinds: list[str]) -> tuple[list[tuple[int, int]], tuple[int, str, str
     if first == len(want) == len(kinds):
         return pairs, None
     before = f"after the {want[first - 1]}" if first else "first"
-    if kinds[first:] == want[first + 1:]:  # one missing
+    if kinds[first:] == want[first + 1 :]:  # one missing
         pairs += [(i + 1, i) for i in range(first, len(kinds))]
-        return pairs, (first, f"layer {first + 1}, {want[first]}, is missing", (
-            f"missing: expected {_fmt(*MODEL_SPEC[first])} here, {before}. The first difference; the layers "
-            "after it are one place early because of it (they are compared with the ones they should be)"))
-    if kinds[first + 1:] == want[first:]:  # one extra
+        return pairs, (
+            first,
+            f"layer {first + 1}, {want[first]}, is missing",
+            (
+                f"missing: expected {_fmt(*MODEL_SPEC[first])} here, {before}. The first difference; the layers "
+                "after it are one place early because of it (they are compared with the ones they should be)"
+            ),
+        )
+    if kinds[first + 1 :] == want[first:]:  # one extra
         pairs += [(i, i + 1) for i in range(first, len(want))]
-        return pairs, (first, f"an extra {kinds[first]} at layer {first + 1}", (
-            f"an extra {kinds[first]} layer here, {before}, which the lab network does not have. The first "
-            "difference; the layers after it are one place late because of it"))
-    if first < min(len(want), len(kinds)) and kinds[first + 1:] == want[first + 1:]:  # one of another kind
+        return pairs, (
+            first,
+            f"an extra {kinds[first]} at layer {first + 1}",
+            (
+                f"an extra {kinds[first]} layer here, {before}, which the lab network does not have. The first "
+                "difference; the layers after it are one place late because of it"
+            ),
+        )
+    if first < min(len(want), len(kinds)) and kinds[first + 1 :] == want[first + 1 :]:  # one of another kind
         pairs += [(i, i) for i in range(first + 1, len(want))]
-        return pairs, (first, f"layer {first + 1} is a {kinds[first]}", (
-            f"expected {_fmt(*MODEL_SPEC[first])}, got a {kinds[first]} layer"))
+        return pairs, (
+            first,
+            f"layer {first + 1} is a {kinds[first]}",
+            (f"expected {_fmt(*MODEL_SPEC[first])}, got a {kinds[first]} layer"),
+        )
     got = ", ".join(kinds[first:]) or "nothing"
-    return pairs, (first, f"they differ from layer {first + 1} on", (
-        f"expected {_fmt(*MODEL_SPEC[first]) if first < len(want) else 'no more layers'}, "
-        f"got {kinds[first] if first < len(kinds) else 'no layer'}. "
-        f"The first difference; from here on the layers are {got}, where the lab network has "
-        f"{', '.join(want[first:]) or 'nothing more'}, so they are not compared one by one"))
+    return pairs, (
+        first,
+        f"they differ from layer {first + 1} on",
+        (
+            f"expected {_fmt(*MODEL_SPEC[first]) if first < len(want) else 'no more layers'}, "
+            f"got {kinds[first] if first < len(kinds) else 'no layer'}. "
+            f"The first difference; from here on the layers are {got}, where the lab network has "
+            f"{', '.join(want[first:]) or 'nothing more'}, so they are not compared one by one"
+        ),
+    )
 
 
 def check_model(model, *, input_length: int = TX, verbose: bool = True) -> CheckResult:
@@ -568,8 +621,10 @@ def check_model(model, *, input_length: int = TX, verbose: bool = True) -> Check
     run = _Runner("check_model")
     if not hasattr(model, "layers") and callable(model):  # a builder such as modelf(input_shape)
         builder, built = model, []
-        run.case(f"{getattr(builder, '__name__', 'the builder')}(({input_length}, {N_FREQ})) builds a model",
-                 lambda: built.append(builder((input_length, N_FREQ))))
+        run.case(
+            f"{getattr(builder, '__name__', 'the builder')}(({input_length}, {N_FREQ})) builds a model",
+            lambda: built.append(builder((input_length, N_FREQ))),
+        )
         if not built:
             return run.finish(verbose)
         model = built[0]
@@ -582,8 +637,9 @@ def check_model(model, *, input_length: int = TX, verbose: bool = True) -> Check
     def count():
         if len(layers) != len(MODEL_SPEC):
             got = ", ".join(kind for kind, _ in layers)
-            return (f"expected {len(MODEL_SPEC)} layers after the input, got {len(layers)}: {got}"
-                    + (f" ({difference[1]})" if difference else ""))
+            return f"expected {len(MODEL_SPEC)} layers after the input, got {len(layers)}: {got}" + (
+                f" ({difference[1]})" if difference else ""
+            )
         return None
 
     run.case("number of layers", count)
@@ -601,7 +657,9 @@ def check_model(model, *, input_length: int = TX, verbose: bool = True) -> Check
         cases.append(((i, 1), f"layer {i + 1}: {kind}", thunk))
     if difference:
         i = difference[0]
-        title = f"layer {i + 1}: {MODEL_SPEC[i][0]}" if i < len(MODEL_SPEC) else "nothing after the last layer"
+        title = (
+            f"layer {i + 1}: {MODEL_SPEC[i][0]}" if i < len(MODEL_SPEC) else "nothing after the last layer"
+        )
         cases.append(((i, 0), title, lambda: difference[2]))
     for _, title, thunk in sorted(cases, key=lambda case: case[0]):
         run.case(title, thunk)
@@ -656,13 +714,19 @@ def check_fire_steps(fn: Callable, *, verbose: bool = True) -> CheckResult:
         ("a 3-step blip is ignored with patience 5", _probs((40, 43, 0.8), (100, 160, 0.9)), 0.5, 5, 75),
         ("refractory 0: every step above the threshold", _probs((10, 14, 0.9)), 0.5, 1, 0),
         ("a long run fires again after the refractory time", _probs((50, 250, 0.9)), 0.5, 1, 75),
-        ("a firing blocks the next word during the refractory time", _probs((40, 43, 0.8), (100, 160, 0.9)),
-         0.5, 1, 75),
+        (
+            "a firing blocks the next word during the refractory time",
+            _probs((40, 43, 0.8), (100, 160, 0.9)),
+            0.5,
+            1,
+            75,
+        ),
         ("strictly above: a value equal to the threshold does not count", _probs((20, 30, 0.5)), 0.5, 1, 75),
         ("a run too short for the patience never fires", _probs((230, 240, 0.7)), 0.5, 21, 75),
         ("nothing above the threshold", _probs(), 0.5, 1, 75),
     ]
     for description, probs, threshold, patience, refractory in cases:
+
         def thunk(probs=probs, threshold=threshold, patience=patience, refractory=refractory):
             got = fn(probs.copy(), threshold, patience, refractory)
             if got is None:
@@ -672,8 +736,10 @@ def check_fire_steps(fn: Callable, *, verbose: bool = True) -> CheckResult:
             if got != want:
                 runs = np.flatnonzero(np.diff(np.r_[0, (probs > threshold).astype(int), 0]))
                 above = ", ".join(f"{a}..{b - 1}" for a, b in zip(runs[::2], runs[1::2])) or "none"
-                return (f"steps above {threshold}: {above}; patience {patience}, refractory {refractory}: "
-                        f"expected firings at {want}, got {got}")
+                return (
+                    f"steps above {threshold}: {above}; patience {patience}, refractory {refractory}: "
+                    f"expected firings at {want}, got {got}"
+                )
             return None
 
         run.case(description, thunk)

@@ -277,7 +277,9 @@ def event_scores(
 
 
 def match_firings(
-    true_end_times_s: Sequence[float], trigger_times_s: Sequence[float], window: tuple[float, float] = WINDOW_S
+    true_end_times_s: Sequence[float],
+    trigger_times_s: Sequence[float],
+    window: tuple[float, float] = WINDOW_S,
 ) -> list[int | None]:
     """For each firing (in the order given), the index of the word it detects, or ``None`` (a false accept).
 

@@ -240,7 +240,9 @@ def make_background(
             raise ValueError("kind='babble' needs word clips: pass words=[clip, ...] at sample_rate")
         x = babble(n, sample_rate, words, rng=rng)
     else:
-        x = {"rain": rain, "traffic": traffic, "music": music, "dishes": dishes}[kind](n, sample_rate, rng=rng)
+        x = {"rain": rain, "traffic": traffic, "music": music, "dishes": dishes}[kind](
+            n, sample_rate, rng=rng
+        )
     x = np.asarray(x, dtype=np.float32)
     if room:
         rir = augment.random_rir((0.2, 0.9), (-3.0, 6.0), sample_rate=sample_rate, rng=rng)

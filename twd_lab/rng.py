@@ -26,6 +26,4 @@ def as_generator(rng: RngLike = None, *, name: str = "rng") -> np.random.Generat
         return np.random.default_rng(rng)
     if isinstance(rng, np.random.Generator):
         return rng
-    raise TypeError(
-        f"{name} must be a seed (int), None or numpy.random.Generator, got {type(rng).__name__}"
-    )
+    raise TypeError(f"{name} must be a seed (int), None or numpy.random.Generator, got {type(rng).__name__}")

@@ -19,8 +19,13 @@ def new_figure(n_rows: int = 1, *, height_per_row: float = 1.6, width: float = 9
     A plain matplotlib ``Figure``, not pyplot's: nothing is shown or left open behind the widget's back.
     """
     fig = Figure(figsize=(width, height_per_row * n_rows + 0.4), layout="constrained")
-    axes = fig.subplots(n_rows, 1, sharex=True, squeeze=False,
-                        gridspec_kw={"height_ratios": height_ratios} if height_ratios else None)[:, 0]
+    axes = fig.subplots(
+        n_rows,
+        1,
+        sharex=True,
+        squeeze=False,
+        gridspec_kw={"height_ratios": height_ratios} if height_ratios else None,
+    )[:, 0]
     return fig, list(axes)
 
 
@@ -37,8 +42,19 @@ def wav_bytes(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
     pcm = np.clip(np.round(x * 32768.0), -32768, 32767).astype("<i2").tobytes()
     header = struct.pack(
         "<4sI4s4sIHHIIHH4sI",
-        b"RIFF", 36 + len(pcm), b"WAVE", b"fmt ", 16, 1, 1, int(sample_rate),
-        int(sample_rate) * 2, 2, 16, b"data", len(pcm),
+        b"RIFF",
+        36 + len(pcm),
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,
+        1,
+        int(sample_rate),
+        int(sample_rate) * 2,
+        2,
+        16,
+        b"data",
+        len(pcm),
     )
     return header + pcm
 
@@ -92,8 +108,10 @@ def static_audio_html(clips) -> str:
         x = resample_poly(x.astype(np.float64) / 32768.0, STATIC_AUDIO_RATE, rate)
         data = base64.b64encode(wav_bytes(x, STATIC_AUDIO_RATE)).decode("ascii")
         caption = f"<b>{html_escape(label)}</b><br>" if label else ""
-        parts.append(f'<div style="margin:4px 0">{caption}<audio controls preload="none" '
-                     f'src="data:audio/wav;base64,{data}"></audio></div>')
+        parts.append(
+            f'<div style="margin:4px 0">{caption}<audio controls preload="none" '
+            f'src="data:audio/wav;base64,{data}"></audio></div>'
+        )
     return "".join(parts)
 
 

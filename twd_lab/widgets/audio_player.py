@@ -55,8 +55,14 @@ def draw_spectrogram(ax, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) ->
     spec = spectrogram(samples)
     n_frames = spec.shape[1]
     end_s = (n_frames * HOP + NOVERLAP) / sample_rate
-    ax.imshow(10 * np.log10(spec + 1e-10), origin="lower", aspect="auto", cmap="magma",
-              extent=(0.0, end_s, 0.0, sample_rate / 2000), interpolation="nearest")
+    ax.imshow(
+        10 * np.log10(spec + 1e-10),
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        extent=(0.0, end_s, 0.0, sample_rate / 2000),
+        interpolation="nearest",
+    )
     ax.set_ylim(0, 8)  # the voices live below 8 kHz
     ax.set_ylabel("kHz")
 
@@ -76,8 +82,17 @@ class AudioPlayer(FigureBox):
     exported notebook shows. Call :meth:`update` to show another clip or new probabilities.
     """
 
-    def __init__(self, samples_or_path, *, labels=None, probs=None, triggers: Sequence | None = None,
-                 threshold: float = THRESHOLD, title: str | None = None, sample_rate: int = SAMPLE_RATE):
+    def __init__(
+        self,
+        samples_or_path,
+        *,
+        labels=None,
+        probs=None,
+        triggers: Sequence | None = None,
+        threshold: float = THRESHOLD,
+        title: str | None = None,
+        sample_rate: int = SAMPLE_RATE,
+    ):
         super().__init__()
         self.sample_rate = int(sample_rate)
         from twd_lab.widgets.audio_view import AudioView
@@ -92,8 +107,16 @@ class AudioPlayer(FigureBox):
         self.threshold = float(threshold)
         self.update(samples_or_path, labels=labels, probs=probs, triggers=triggers)
 
-    def update(self, samples_or_path=None, *, labels=None, probs=None, triggers=None,
-               threshold: float | None = None, prob_times=None) -> None:
+    def update(
+        self,
+        samples_or_path=None,
+        *,
+        labels=None,
+        probs=None,
+        triggers=None,
+        threshold: float | None = None,
+        prob_times=None,
+    ) -> None:
         """Show a new clip and/or new labels, probabilities and detections (``None`` keeps nothing).
 
         ``prob_times``: when each probability is decided (s); default the lab network's steps."""
@@ -110,9 +133,18 @@ class AudioPlayer(FigureBox):
         times = None
         if self.probs is not None:
             times = self.prob_times if self.prob_times is not None else np.arange(self.probs.size) * STEP_S
-        self.view.show(self.samples, wav_bytes(self.samples, self.sample_rate) if new_clip else b"",
-                       sample_rate=self.sample_rate, labels=self.labels, label_step_s=STEP_S, probs=self.probs,
-                       prob_times=times, threshold=self.threshold, triggers=self.triggers, new_clip=new_clip)
+        self.view.show(
+            self.samples,
+            wav_bytes(self.samples, self.sample_rate) if new_clip else b"",
+            sample_rate=self.sample_rate,
+            labels=self.labels,
+            label_step_s=STEP_S,
+            probs=self.probs,
+            prob_times=times,
+            threshold=self.threshold,
+            triggers=self.triggers,
+            new_clip=new_clip,
+        )
 
     @property
     def duration_s(self) -> float:
@@ -125,8 +157,11 @@ class AudioPlayer(FigureBox):
         return self._axes
 
     def _static_figure(self):
-        rows = ["spectrogram"] + (["labels"] if self.labels is not None else []) + (
-            ["probabilities"] if self.probs is not None else [])
+        rows = (
+            ["spectrogram"]
+            + (["labels"] if self.labels is not None else [])
+            + (["probabilities"] if self.probs is not None else [])
+        )
         ratios = [2.0] + [1.0] * (len(rows) - 1)
         fig, axes = new_figure(len(rows), height_ratios=ratios)
         self._axes = dict(zip(rows, axes))
@@ -135,8 +170,9 @@ class AudioPlayer(FigureBox):
             plot_labels(self.labels, ax=self._axes["labels"])
             self._axes["labels"].set_ylabel("label y")
         if self.probs is not None:
-            plot_probabilities(self.probs, ax=self._axes["probabilities"], threshold=self.threshold,
-                               times=self.prob_times)
+            plot_probabilities(
+                self.probs, ax=self._axes["probabilities"], threshold=self.threshold, times=self.prob_times
+            )
             self._axes["probabilities"].set_ylabel("p(activate)")
         for t in self.triggers:
             for ax in axes:

@@ -97,9 +97,22 @@ class AudioView(anywidget.AnyWidget):
     position_s = t.Float(0.0).tag(sync=True)
     playing = t.Bool(False).tag(sync=True)
 
-    def show(self, samples: np.ndarray, wav: bytes, *, sample_rate: int = SAMPLE_RATE, labels=None,
-             label_step_s: float = 0.0, probs=None, prob_times=None, threshold: float = 0.5,
-             triggers=(), new_clip: bool = True, regions=(), waveform: bool = False) -> None:
+    def show(
+        self,
+        samples: np.ndarray,
+        wav: bytes,
+        *,
+        sample_rate: int = SAMPLE_RATE,
+        labels=None,
+        label_step_s: float = 0.0,
+        probs=None,
+        prob_times=None,
+        threshold: float = 0.5,
+        triggers=(),
+        new_clip: bool = True,
+        regions=(),
+        waveform: bool = False,
+    ) -> None:
         """Send what is shown; the clip itself (WAV, spectrogram, waveform) only when ``new_clip``."""
         with self.hold_sync():
             if new_clip:

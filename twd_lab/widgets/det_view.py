@@ -84,7 +84,8 @@ class DetView(anywidget.AnyWidget):
             self.clip_probs = bytes(f32_buffer(np.concatenate(probs) if probs else []))
             self.clip_lengths = [int(p.size) for p in probs]
             self.clip_ends = [sorted(float(e) for e in ends) for ends in true_end_times]
-            self.clip_negative_s = [event_scores(ends, [], d, window).negative_s
-                                    for ends, d in zip(true_end_times, durations)]
+            self.clip_negative_s = [
+                event_scores(ends, [], d, window).negative_s for ends, d in zip(true_end_times, durations)
+            ]
             self.step_s = float(step_s)
             self.window = [float(window[0]), float(window[1])]

@@ -73,9 +73,16 @@ class DetectionDemo(w.VBox):
     same file can be uploaded again.
     """
 
-    def __init__(self, model=None, *, probabilities: Callable[[np.ndarray], np.ndarray] | None = None,
-                 examples: dict | None = None, threshold: float = THRESHOLD, patience: int = PATIENCE,
-                 refractory: int = REFRACTORY):
+    def __init__(
+        self,
+        model=None,
+        *,
+        probabilities: Callable[[np.ndarray], np.ndarray] | None = None,
+        examples: dict | None = None,
+        threshold: float = THRESHOLD,
+        patience: int = PATIENCE,
+        refractory: int = REFRACTORY,
+    ):
         super().__init__()
         self._model = model
         self._probabilities = probabilities
@@ -84,17 +91,28 @@ class DetectionDemo(w.VBox):
         self._lab_rule = (threshold, patience, refractory)
         self.examples = dict(examples) if examples is not None else heldout_examples()
         style = {"description_width": "80px"}
-        self.source = w.Dropdown(options=list(self.examples), description="clip", style=style,
-                                 layout=w.Layout(width="520px"))
+        self.source = w.Dropdown(
+            options=list(self.examples), description="clip", style=style, layout=w.Layout(width="520px")
+        )
         self.upload = w.FileUpload(accept=".wav", multiple=False, description="upload a WAV")
-        self.detector = w.ToggleButtons(options=DETECTOR_OPTIONS, value="lab", description="detector",
-                                        style=style)
-        self.threshold = w.FloatSlider(value=threshold, min=0.05, max=0.99, step=0.01, description="threshold",
-                                       style=style, continuous_update=False)
-        self.patience = w.IntSlider(value=patience, min=1, max=40, description="patience", style=style,
-                                    continuous_update=False)
-        self.refractory = w.IntSlider(value=refractory, min=0, max=200, description="refractory", style=style,
-                                      continuous_update=False)
+        self.detector = w.ToggleButtons(
+            options=DETECTOR_OPTIONS, value="lab", description="detector", style=style
+        )
+        self.threshold = w.FloatSlider(
+            value=threshold,
+            min=0.05,
+            max=0.99,
+            step=0.01,
+            description="threshold",
+            style=style,
+            continuous_update=False,
+        )
+        self.patience = w.IntSlider(
+            value=patience, min=1, max=40, description="patience", style=style, continuous_update=False
+        )
+        self.refractory = w.IntSlider(
+            value=refractory, min=0, max=200, description="refractory", style=style, continuous_update=False
+        )
         self.message = w.HTML()
         self.chimed = audio_widget()
         self.samples = np.zeros(0, np.float32)
@@ -108,8 +126,11 @@ class DetectionDemo(w.VBox):
         # the firing rule on the stored probabilities runs in the browser too: the sliders are answered
         # there at once; the kernel's answer (.triggers, the chime, the message) follows
         self.player.view.fire_in_browser = True
-        for slider, name in ((self.threshold, "threshold"), (self.patience, "patience"),
-                             (self.refractory, "refractory")):
+        for slider, name in (
+            (self.threshold, "threshold"),
+            (self.patience, "patience"),
+            (self.refractory, "refractory"),
+        ):
             setattr(self.player.view, name, slider.value)
             w.jslink((slider, "value"), (self.player.view, name))
         self.samples, self._clip_changed = self.player.samples, False  # the player has the first clip
@@ -201,8 +222,11 @@ class DetectionDemo(w.VBox):
             self.message.value = f"<span style='color:#b00'>could not read the file: {err}</span>"
             return
         self._set_quietly(self.source, None)  # the dropdown shows no bundled clip while the upload is shown
-        self.set_clip(pad_edges(samples), labels=None,
-                      title=f"your file: {name} (with 0.5 s of silence before it and 1 s after it)")
+        self.set_clip(
+            pad_edges(samples),
+            labels=None,
+            title=f"your file: {name} (with 0.5 s of silence before it and 1 s after it)",
+        )
 
     def _on_detector(self) -> None:
         # each detector has its own firing rule, in its own steps
@@ -260,14 +284,24 @@ class DetectionDemo(w.VBox):
             return
         rule = FiringRule(float(self.threshold.value), int(self.patience.value), int(self.refractory.value))
         self.triggers = rule.fire(self.probs, self.prob_times)
-        self.player.update(clip, labels=self.labels, probs=self.probs, triggers=self.triggers,
-                           threshold=float(self.threshold.value), prob_times=self.prob_times)
+        self.player.update(
+            clip,
+            labels=self.labels,
+            probs=self.probs,
+            triggers=self.triggers,
+            threshold=float(self.threshold.value),
+            prob_times=self.prob_times,
+        )
         self.chimed.value = wav_bytes(self.chime(), SAMPLE_RATE)
         times = describe_times(t.time_s for t in self.triggers)
-        step = f"{1000 * float(np.median(np.diff(self.prob_times))):.3g} ms" if self.probs.size > 1 else "steps"
-        self.message.value = (f"{len(self.triggers)} detection(s): {times} "
-                              f"(threshold {self.threshold.value:.2f}, patience {self.patience.value}, "
-                              f"refractory {self.refractory.value} steps of {step})")
+        step = (
+            f"{1000 * float(np.median(np.diff(self.prob_times))):.3g} ms" if self.probs.size > 1 else "steps"
+        )
+        self.message.value = (
+            f"{len(self.triggers)} detection(s): {times} "
+            f"(threshold {self.threshold.value:.2f}, patience {self.patience.value}, "
+            f"refractory {self.refractory.value} steps of {step})"
+        )
 
     def chime(self) -> np.ndarray:
         """The clip with the bundled chime added at each detection (:func:`twd_lab.detection.chime_at`)."""
@@ -280,8 +314,9 @@ class DetectionDemo(w.VBox):
         data = super()._repr_mimebundle_(**kwargs)
         if data is not None and self.player.png:
             data["image/png"] = base64.b64encode(self.player.png).decode("ascii")
-            audio = static_audio_html([("the clip", self.player.audio),
-                                       ("with a chime at each detection", self.chimed)])
+            audio = static_audio_html(
+                [("the clip", self.player.audio), ("with a chime at each detection", self.chimed)]
+            )
             if audio:  # a handout: the picture and both players
                 data["text/html"] = f'<img src="data:image/png;base64,{data["image/png"]}">{audio}'
         return data

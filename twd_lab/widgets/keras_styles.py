@@ -13,14 +13,21 @@ from twd_lab.widgets._common import html_escape
 
 STYLE_LABELS = {"sequential": "Sequential", "functional": "Functional", "subclassed": "Subclassed"}
 #: Code and summary in a monospace font whose glyphs all have one width (a handout has no code font).
-PRE_STYLE = ("font-family:'DejaVu Sans Mono',Menlo,Consolas,'Liberation Mono',monospace;font-size:12px;"
-             "white-space:pre;overflow-x:auto")
+PRE_STYLE = (
+    "font-family:'DejaVu Sans Mono',Menlo,Consolas,'Liberation Mono',monospace;font-size:12px;"
+    "white-space:pre;overflow-x:auto"
+)
 
 
 #: Box-drawing characters of Keras's summary -> ASCII: a handout's or browser's "monospace" font often
 #: lacks them, and the substitute glyphs have other widths, which skews the table.
-_ASCII_BOX = str.maketrans({**dict.fromkeys("━─═", "-"), **dict.fromkeys("┃│║", "|"),
-                            **dict.fromkeys("┏┓┗┛┡┩└┘┌┐├┤┬┴┼┳┻╇╋╈╉╊┠┨┯┷┿╞╡╪", "+")})
+_ASCII_BOX = str.maketrans(
+    {
+        **dict.fromkeys("━─═", "-"),
+        **dict.fromkeys("┃│║", "|"),
+        **dict.fromkeys("┏┓┗┛┡┩└┘┌┐├┤┬┴┼┳┻╇╋╈╉╊┠┨┯┷┿╞╡╪", "+"),
+    }
+)
 
 
 @contextmanager
@@ -111,17 +118,24 @@ class KerasStylesStepper(w.VBox):
         self.seed = int(seed)
         self.models: dict = {}
         self.differences: dict[str, float] | None = None
-        self.style = w.ToggleButtons(options=[(label, key) for key, label in STYLE_LABELS.items()],
-                                     value=style, description="style")
+        self.style = w.ToggleButtons(
+            options=[(label, key) for key, label in STYLE_LABELS.items()], value=style, description="style"
+        )
         self.next_button = w.Button(description="next style ▶", tooltip="show the next style")
         self.code = w.HTML()
         self.summary = w.HTML()
         self.proof = w.HTML()
-        self.compare_button = w.Button(description="compare outputs", button_style="info",
-                                       tooltip="copy weights between the styles and compare their outputs")
+        self.compare_button = w.Button(
+            description="compare outputs",
+            button_style="info",
+            tooltip="copy weights between the styles and compare their outputs",
+        )
         # every style's code and summary go to the browser once; the style buttons switch them there
-        self.view = StylesView(styles=list(STYLE_LABELS), index=self.style.index,
-                               pages={key: self._pages(key) for key in STYLE_LABELS})
+        self.view = StylesView(
+            styles=list(STYLE_LABELS),
+            index=self.style.index,
+            pages={key: self._pages(key) for key in STYLE_LABELS},
+        )
         w.jslink((self.style, "index"), (self.view, "index"))
         self.children = (w.HBox([self.style, self.next_button, self.compare_button]), self.view)
         self.style.observe(lambda _: self.show(), names="value")
@@ -136,8 +150,10 @@ class KerasStylesStepper(w.VBox):
         from twd_lab.models import model_source
 
         summary = model_summary(self.model(style))
-        return {"code": f"<pre style=\"{PRE_STYLE};line-height:1.3\">{html_escape(model_source(style))}</pre>",
-                "summary": f"<pre style=\"{PRE_STYLE};line-height:1.2\">{html_escape(summary)}</pre>"}
+        return {
+            "code": f'<pre style="{PRE_STYLE};line-height:1.3">{html_escape(model_source(style))}</pre>',
+            "summary": f'<pre style="{PRE_STYLE};line-height:1.2">{html_escape(summary)}</pre>',
+        }
 
     def next(self) -> None:
         """Show the next style (wrapping around)."""
@@ -186,8 +202,10 @@ class KerasStylesStepper(w.VBox):
         # A static copy of what the tabs show, for exported notebooks and notebooks opened without a kernel.
         data = super()._repr_mimebundle_(**kwargs)
         if data is not None:
-            data["text/html"] = (f"<b>{STYLE_LABELS[self.style.value]}</b>{self.code.value}"
-                                 f"{self.summary.value}<div>{self.proof.value}</div>")
+            data["text/html"] = (
+                f"<b>{STYLE_LABELS[self.style.value]}</b>{self.code.value}"
+                f"{self.summary.value}<div>{self.proof.value}</div>"
+            )
         return data
 
     def __repr__(self) -> str:

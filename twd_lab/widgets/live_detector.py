@@ -64,9 +64,17 @@ class LiveDetector(anywidget.AnyWidget):
     heard_s = t.Float(0.0).tag(sync=True)
     n_takes = t.Int(0).tag(sync=True)
 
-    def __init__(self, detector: str | Detector = "auto", *, threshold: float | None = None,
-                 patience: int | None = None, refractory: int | None = None, autostart: bool = False,
-                 takes_dir: str | os.PathLike | None = "my_takes", gain_db: float = 0.0):
+    def __init__(
+        self,
+        detector: str | Detector = "auto",
+        *,
+        threshold: float | None = None,
+        patience: int | None = None,
+        refractory: int | None = None,
+        autostart: bool = False,
+        takes_dir: str | os.PathLike | None = "my_takes",
+        gain_db: float = 0.0,
+    ):
         from twd_lab.detectors.files import embedding_detector_available
 
         options = [c for c in DETECTOR_CHOICES if c != "embedding" or embedding_detector_available()]
@@ -181,8 +189,10 @@ class LiveDetector(anywidget.AnyWidget):
             self.triggers = self.triggers + new
         self.heard_s = round(self.session.time_s, 3)
         if probs.size or new:
-            self.send({"kind": "probs", "seq": self._seq, "fired": new, "heard_s": self.heard_s},
-                      [f32_buffer(probs), f32_buffer(times)])
+            self.send(
+                {"kind": "probs", "seq": self._seq, "fired": new, "heard_s": self.heard_s},
+                [f32_buffer(probs), f32_buffer(times)],
+            )
 
     def keep_take(self) -> np.ndarray:
         """Keep the audio heard in this take (its last minute): appended to :attr:`takes` as a 44.1 kHz
@@ -196,8 +206,10 @@ class LiveDetector(anywidget.AnyWidget):
         return x
 
     def __repr__(self) -> str:
-        return (f"LiveDetector({self.detector_name}, threshold={self.threshold:.2f}, "
-                f"{len(self.triggers)} trigger(s), {self.n_takes} take(s))")
+        return (
+            f"LiveDetector({self.detector_name}, threshold={self.threshold:.2f}, "
+            f"{len(self.triggers)} trigger(s), {self.n_takes} take(s))"
+        )
 
 
 def _chime_wav() -> bytes:

@@ -30,7 +30,9 @@ def pcm16_to_float(data) -> np.ndarray:
     """Bytes of little-endian 16-bit mono PCM as float32 samples in [-1, 1) ``(n,)``."""
     buf = memoryview(data).cast("B")
     if buf.nbytes % 2:
-        raise ValueError(f"PCM chunk must hold whole 16-bit samples (an even number of bytes), got {buf.nbytes}")
+        raise ValueError(
+            f"PCM chunk must hold whole 16-bit samples (an even number of bytes), got {buf.nbytes}"
+        )
     return np.frombuffer(buf, dtype="<i2").astype(np.float32) / np.float32(32768.0)
 
 
@@ -49,8 +51,14 @@ class LiveSession:
     ``gain_db``: applied to every sample; ``max_take_s``: seconds of audio kept for :meth:`keep_take`.
     """
 
-    def __init__(self, detector: Detector, *, rule: FiringRule | None = None, gain_db: float = 0.0,
-                 max_take_s: float = MAX_TAKE_S):
+    def __init__(
+        self,
+        detector: Detector,
+        *,
+        rule: FiringRule | None = None,
+        gain_db: float = 0.0,
+        max_take_s: float = MAX_TAKE_S,
+    ):
         if not isinstance(detector, Detector):
             raise TypeError(f"detector must be a twd_lab.detectors.Detector, got {type(detector).__name__}")
         if not 0 < float(max_take_s) <= 3600:

@@ -53,27 +53,53 @@ class SynthesisExplorer(FigureBox):
     ``.example`` is the :class:`~twd_lab.synthesis.SynthesizedExample` shown.
     """
 
-    def __init__(self, raw=None, *, seed: int = 0, n_activates: int = 2, n_negatives: int = 1,
-                 background: int = 0, background_db: float = BACKGROUND_GAIN_DB):
+    def __init__(
+        self,
+        raw=None,
+        *,
+        seed: int = 0,
+        n_activates: int = 2,
+        n_negatives: int = 1,
+        background: int = 0,
+        background_db: float = BACKGROUND_GAIN_DB,
+    ):
         super().__init__()
         self.activates, self.negatives, self.backgrounds, names = _load_raw(raw)
         style = {"description_width": "110px"}
         wide = w.Layout(width="340px")
         self.seed = w.IntSlider(value=seed, min=0, max=999, description="seed", style=style, layout=wide)
-        self.n_activates = w.IntSlider(value=n_activates, min=0, max=MAX_ACTIVATES,
-                                       description="activates", style=style, layout=wide)
-        self.n_negatives = w.IntSlider(value=n_negatives, min=0, max=MAX_NEGATIVES,
-                                       description="negatives", style=style, layout=wide)
-        self.background = w.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=background,
-                                     description="background", style=style, layout=wide)
-        self.background_db = w.FloatSlider(value=background_db, min=-40.0, max=0.0, step=1.0,
-                                           description="background dB", style=style, layout=wide)
+        self.n_activates = w.IntSlider(
+            value=n_activates, min=0, max=MAX_ACTIVATES, description="activates", style=style, layout=wide
+        )
+        self.n_negatives = w.IntSlider(
+            value=n_negatives, min=0, max=MAX_NEGATIVES, description="negatives", style=style, layout=wide
+        )
+        self.background = w.Dropdown(
+            options=[(n, i) for i, n in enumerate(names)],
+            value=background,
+            description="background",
+            style=style,
+            layout=wide,
+        )
+        self.background_db = w.FloatSlider(
+            value=background_db,
+            min=-40.0,
+            max=0.0,
+            step=1.0,
+            description="background dB",
+            style=style,
+            layout=wide,
+        )
         self.info = w.HTML()
         from twd_lab.widgets.audio_view import AudioView
 
         self.view = self.audio = AudioView()
-        controls = w.HBox([w.VBox([self.seed, self.n_activates, self.n_negatives]),
-                           w.VBox([self.background, self.background_db])])
+        controls = w.HBox(
+            [
+                w.VBox([self.seed, self.n_activates, self.n_negatives]),
+                w.VBox([self.background, self.background_db]),
+            ]
+        )
         self.children = (controls, self.info, self.view)
         self.example = None
         for control in (self.seed, self.n_activates, self.n_negatives, self.background, self.background_db):
@@ -88,17 +114,31 @@ class SynthesisExplorer(FigureBox):
         from twd_lab.synthesis import synthesize_example
 
         self.example = synthesize_example(
-            self.backgrounds[self.background.value], self.activates, self.negatives,
-            rng=int(self.seed.value), n_activates=int(self.n_activates.value),
-            n_negatives=int(self.n_negatives.value), background_gain_db=float(self.background_db.value),
+            self.backgrounds[self.background.value],
+            self.activates,
+            self.negatives,
+            rng=int(self.seed.value),
+            n_activates=int(self.n_activates.value),
+            n_negatives=int(self.n_negatives.value),
+            background_gain_db=float(self.background_db.value),
         )
         ex = self.example
-        regions = [(start / 1000, end / 1000, f"{kind}{i + 1}", color)
-                   for kind, segments, color in (("A", ex.activate_segments, _ACTIVATE_CSS),
-                                                 ("N", ex.negative_segments, _NEGATIVE_CSS))
-                   for i, (start, end) in enumerate(segments)]
-        self.view.show(ex.audio, wav_bytes(ex.audio, SAMPLE_RATE), labels=ex.y, label_step_s=STEP_S,
-                       regions=regions, waveform=True)
+        regions = [
+            (start / 1000, end / 1000, f"{kind}{i + 1}", color)
+            for kind, segments, color in (
+                ("A", ex.activate_segments, _ACTIVATE_CSS),
+                ("N", ex.negative_segments, _NEGATIVE_CSS),
+            )
+            for i, (start, end) in enumerate(segments)
+        ]
+        self.view.show(
+            ex.audio,
+            wav_bytes(ex.audio, SAMPLE_RATE),
+            labels=ex.y,
+            label_step_s=STEP_S,
+            regions=regions,
+            waveform=True,
+        )
         self._invalidate()
         self.info.value = self.describe()
 
@@ -108,13 +148,24 @@ class SynthesisExplorer(FigureBox):
         t = np.arange(ex.audio.size) / SAMPLE_RATE
         ax_wave.plot(t[::20], ex.audio[::20], color="0.3", lw=0.5)
         ax_wave.set_ylabel("mix")
-        for kind, segments, color in (("A", ex.activate_segments, _ACTIVATE_COLOR),
-                                      ("N", ex.negative_segments, _NEGATIVE_COLOR)):
+        for kind, segments, color in (
+            ("A", ex.activate_segments, _ACTIVATE_COLOR),
+            ("N", ex.negative_segments, _NEGATIVE_COLOR),
+        ):
             for i, (start, end) in enumerate(segments):
                 for ax in (ax_wave, ax_spec, ax_y):
                     ax.axvspan(start / 1000, end / 1000, color=color, alpha=0.25, lw=0)
-                ax_wave.text((start + end) / 2000, 0.9, f"{kind}{i + 1}", transform=ax_wave.get_xaxis_transform(),
-                             ha="center", va="top", fontsize=9, color=color, weight="bold")
+                ax_wave.text(
+                    (start + end) / 2000,
+                    0.9,
+                    f"{kind}{i + 1}",
+                    transform=ax_wave.get_xaxis_transform(),
+                    ha="center",
+                    va="top",
+                    fontsize=9,
+                    color=color,
+                    weight="bold",
+                )
         draw_spectrogram(ax_spec, ex.audio, SAMPLE_RATE)
         plot_labels(ex.y, ax=ax_y)
         for ax in (ax_wave, ax_spec, ax_y):
@@ -131,16 +182,21 @@ class SynthesisExplorer(FigureBox):
         for i, (start, end) in enumerate(ex.activate_segments):
             e = int(end * TY / 10000)
             last = min(e + 50, TY - 1)
-            rows.append(f"<span style='color:green'><b>A{i + 1}</b></span> activate {start}–{end} ms "
-                        f"→ y = 1 at steps {e + 1}–{last} ({(e + 1) * STEP_S:.2f}–{last * STEP_S:.2f} s)")
+            rows.append(
+                f"<span style='color:green'><b>A{i + 1}</b></span> activate {start}–{end} ms "
+                f"→ y = 1 at steps {e + 1}–{last} ({(e + 1) * STEP_S:.2f}–{last * STEP_S:.2f} s)"
+            )
         for i, (start, end) in enumerate(ex.negative_segments):
-            rows.append(f"<span style='color:darkorange'><b>N{i + 1}</b></span> negative {start}–{end} ms "
-                        "→ y stays 0")
+            rows.append(
+                f"<span style='color:darkorange'><b>N{i + 1}</b></span> negative {start}–{end} ms → y stays 0"
+            )
         asked = (self.n_activates.value, self.n_negatives.value)
         placed = (len(ex.activate_segments), len(ex.negative_segments))
         if placed != asked:
-            rows.append(f"(asked for {asked[0]} activates and {asked[1]} negatives; only {placed[0]} and "
-                        f"{placed[1]} found room)")
+            rows.append(
+                f"(asked for {asked[0]} activates and {asked[1]} negatives; only {placed[0]} and "
+                f"{placed[1]} found room)"
+            )
         rows.append(f"y has {int(ex.y.sum())} ones out of {ex.y.size} steps")
         return "<br>".join(rows) if rows else "no words inserted: y is all zeros"
 

@@ -12,8 +12,16 @@ from twd_lab.widgets._common import FigureBox
 from twd_lab.widgets.det_view import scores_table_html
 
 
-def pooled_scores(probs_per_clip, true_end_times, durations, *, threshold: float = THRESHOLD,
-                  patience: int = PATIENCE, refractory: int = REFRACTORY, step_s: float = STEP_S):
+def pooled_scores(
+    probs_per_clip,
+    true_end_times,
+    durations,
+    *,
+    threshold: float = THRESHOLD,
+    patience: int = PATIENCE,
+    refractory: int = REFRACTORY,
+    step_s: float = STEP_S,
+):
     """Event scores pooled over clips at one operating point (:func:`twd_lab.metrics.event_scores`)."""
     from twd_lab.metrics import EventScores, event_scores, find_triggers, steps_to_seconds
 
@@ -38,9 +46,17 @@ class ThresholdExplorer(FigureBox):
     ``.figure`` is the static picture (the curve and the point), drawn when asked for.
     """
 
-    def __init__(self, probs_per_clip: Sequence, true_end_times: Sequence[Sequence[float]],
-                 durations: Sequence[float], *, threshold: float = THRESHOLD, patience: int = PATIENCE,
-                 refractory: int = REFRACTORY, thresholds: Sequence[float] | None = None):
+    def __init__(
+        self,
+        probs_per_clip: Sequence,
+        true_end_times: Sequence[Sequence[float]],
+        durations: Sequence[float],
+        *,
+        threshold: float = THRESHOLD,
+        patience: int = PATIENCE,
+        refractory: int = REFRACTORY,
+        thresholds: Sequence[float] | None = None,
+    ):
         super().__init__()
         if not (len(probs_per_clip) == len(true_end_times) == len(durations)):
             raise ValueError(
@@ -52,21 +68,35 @@ class ThresholdExplorer(FigureBox):
         self.durations = [float(d) for d in durations]
         self.thresholds = np.asarray(thresholds if thresholds is not None else np.linspace(0.05, 0.95, 19))
         style = {"description_width": "80px"}
-        self.threshold = w.FloatSlider(value=threshold, min=0.01, max=0.99, step=0.01,
-                                       description="threshold", style=style, continuous_update=False)
-        self.patience = w.IntSlider(value=patience, min=1, max=40, description="patience",
-                                    style=style, continuous_update=False)
-        self.refractory = w.IntSlider(value=refractory, min=0, max=200, description="refractory",
-                                      style=style, continuous_update=False)
+        self.threshold = w.FloatSlider(
+            value=threshold,
+            min=0.01,
+            max=0.99,
+            step=0.01,
+            description="threshold",
+            style=style,
+            continuous_update=False,
+        )
+        self.patience = w.IntSlider(
+            value=patience, min=1, max=40, description="patience", style=style, continuous_update=False
+        )
+        self.refractory = w.IntSlider(
+            value=refractory, min=0, max=200, description="refractory", style=style, continuous_update=False
+        )
         self.table = w.HTML()  # the kernel's table (the browser draws its own, in the DetView)
         from twd_lab.widgets.det_view import DetView
 
         # the table and DET plot are computed and drawn in the browser, from the clips sent once; the
         # sliders are linked to it there, so they are answered without the kernel
-        self.det_view = DetView(threshold=float(threshold), patience=int(patience), refractory=int(refractory))
+        self.det_view = DetView(
+            threshold=float(threshold), patience=int(patience), refractory=int(refractory)
+        )
         self.det_view.store_clips(self.probs, self.ends, self.durations, step_s=STEP_S)
-        for slider, name in ((self.threshold, "threshold"), (self.patience, "patience"),
-                             (self.refractory, "refractory")):
+        for slider, name in (
+            (self.threshold, "threshold"),
+            (self.patience, "patience"),
+            (self.refractory, "refractory"),
+        ):
             w.jslink((slider, "value"), (self.det_view, name))
         self.children = (w.HBox([self.threshold, self.patience, self.refractory]), self.det_view)
         self.curve = None
@@ -82,13 +112,18 @@ class ThresholdExplorer(FigureBox):
 
         kwargs = {"patience": int(self.patience.value), "refractory": int(self.refractory.value)}
         if new_curve or self.curve is None:
-            self.curve = det_curve(self.ends, self.probs, durations_s=self.durations,
-                                   thresholds=self.thresholds, **kwargs)
-            self.det_view.show_curve(self.curve, f"patience {kwargs['patience']}, refractory {kwargs['refractory']}")
-        self.scores = pooled_scores(self.probs, self.ends, self.durations,
-                                    threshold=float(self.threshold.value), **kwargs)
-        self.det_view.show_point(float(self.threshold.value), self.scores.false_accepts_per_hour,
-                                 self.scores.miss_rate)
+            self.curve = det_curve(
+                self.ends, self.probs, durations_s=self.durations, thresholds=self.thresholds, **kwargs
+            )
+            self.det_view.show_curve(
+                self.curve, f"patience {kwargs['patience']}, refractory {kwargs['refractory']}"
+            )
+        self.scores = pooled_scores(
+            self.probs, self.ends, self.durations, threshold=float(self.threshold.value), **kwargs
+        )
+        self.det_view.show_point(
+            float(self.threshold.value), self.scores.false_accepts_per_hour, self.scores.miss_rate
+        )
         self._redraw()
 
     def _redraw(self) -> None:
@@ -104,15 +139,27 @@ class ThresholdExplorer(FigureBox):
         fig = Figure(figsize=(5.5, 3.4), layout="constrained")
         ax = fig.add_subplot()
         # the static picture: the curve's points unlabelled, only the current threshold named
-        plot_det(self.curve, ax=ax, label=f"patience {self.patience.value}, refractory {self.refractory.value}",
-                 annotate=False)
-        ax.plot([s.false_accepts_per_hour], [s.miss_rate], "o", color="tab:red", ms=9,
-                label=f"threshold {self.threshold.value:.2f}: {s.false_accepts_per_hour:.1f} FA/h, "
-                f"miss {100 * s.miss_rate:.1f}%")
+        plot_det(
+            self.curve,
+            ax=ax,
+            label=f"patience {self.patience.value}, refractory {self.refractory.value}",
+            annotate=False,
+        )
+        ax.plot(
+            [s.false_accepts_per_hour],
+            [s.miss_rate],
+            "o",
+            color="tab:red",
+            ms=9,
+            label=f"threshold {self.threshold.value:.2f}: {s.false_accepts_per_hour:.1f} FA/h, "
+            f"miss {100 * s.miss_rate:.1f}%",
+        )
         ax.legend(fontsize=8, loc="upper right")
         return fig
 
     def _summary(self) -> str:
         s = self.scores
-        return (f"threshold={self.threshold.value:.2f}, precision={s.precision:.3f}, recall={s.recall:.3f}, "
-                f"FA/h={s.false_accepts_per_hour:.1f}")
+        return (
+            f"threshold={self.threshold.value:.2f}, precision={s.precision:.3f}, recall={s.recall:.3f}, "
+            f"FA/h={s.false_accepts_per_hour:.1f}"
+        )

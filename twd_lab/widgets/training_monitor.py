@@ -49,8 +49,14 @@ class TrainingMonitor(keras.callbacks.Callback):
     in order (e.g. ``("loss", "accuracy", "dev_f1")``); by default ``loss`` and then the others by name.
     """
 
-    def __init__(self, *, display: bool = True, batch_every: int = 5, max_panels: int = 3,
-                 metrics: tuple[str, ...] | None = None):
+    def __init__(
+        self,
+        *,
+        display: bool = True,
+        batch_every: int = 5,
+        max_panels: int = 3,
+        metrics: tuple[str, ...] | None = None,
+    ):
         super().__init__()
         self.display = display
         self.metrics = None if metrics is None else tuple(metrics)
@@ -99,8 +105,10 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.widget.epoch_bar.value = min(int(epoch) + 1, self.widget.epoch_bar.max)
         self.widget.batch_bar.value = self.widget.batch_bar.max
         last = ", ".join(f"{k} {v[-1]:.4f}" for k, v in self.history.items())
-        self.widget.status.value = (f"epoch {int(epoch) + 1}/{self.widget.epoch_bar.max} done "
-                                    f"({time.perf_counter() - self._t0:.0f} s): {last}")
+        self.widget.status.value = (
+            f"epoch {int(epoch) + 1}/{self.widget.epoch_bar.max} done "
+            f"({time.perf_counter() - self._t0:.0f} s): {last}"
+        )
         self.redraw()
 
     def on_train_end(self, logs=None):
@@ -125,8 +133,9 @@ class TrainingMonitor(keras.callbacks.Callback):
         """Send the history to the browser (and let the static picture be drawn again when asked for)."""
         with self.widget.view.hold_sync():
             # a NaN loss crosses as null: JSON has no NaN
-            self.widget.view.history = {k: [x if math.isfinite(x) else None for x in v]
-                                        for k, v in self.history.items()}
+            self.widget.view.history = {
+                k: [x if math.isfinite(x) else None for x in v] for k, v in self.history.items()
+            }
             self.widget.view.panels = self.panels()
         self.widget._invalidate()
 
