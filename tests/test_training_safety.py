@@ -249,6 +249,64 @@ def test_ctrl_c_before_the_first_epoch_keeps_the_users_files(capsys, tmp_path, m
         ).read_text() == "mine"
 
 
+def earlier_run(ckpt):
+    """An earlier run's checkpoint files (their bytes stand for the real thing)."""
+    ckpt.mkdir(parents=True, exist_ok=True)
+    files = {
+        "best.keras": b"earlier best",
+        LAST_NAME: b"earlier last",
+        STATE_NAME: b'{"epochs_done": 3}',
+        "history.csv": b"epoch,loss\n0,0.5\n1,0.4\n2,0.3\n",
+    }
+    for name, data in files.items():
+        (ckpt / name).write_bytes(data)
+    return files
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_the_first_epoch_with_overwrite_puts_the_earlier_run_back(
+    capsys, tmp_path, monkeypatch
+):
+    interrupt_before_the_first_epoch(monkeypatch)
+    ckpt = tmp_path / "m_checkpoints"
+    files = earlier_run(ckpt)
+    code, _, err = run(capsys, "train", "--out", str(tmp_path / "m.keras"), "--overwrite", *SMALL)
+    assert code == 130, err
+    assert "nothing was saved; the earlier run's checkpoints" in err and "as they were" in err
+    assert {p.name: p.read_bytes() for p in ckpt.iterdir()} == files  # and no folder set aside is left
+
+
+@pytest.mark.slow
+def test_once_an_epoch_is_saved_overwrite_drops_the_earlier_run(capsys, tmp_path, monkeypatch):
+    def one_epoch_then_ctrl_c(model, **kwargs):
+        model.save(kwargs["checkpoint_dir"] / LAST_NAME)  # as if the new run's first epoch had finished
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("twd_lab.training.train", one_epoch_then_ctrl_c)
+    ckpt = tmp_path / "m_checkpoints"
+    earlier_run(ckpt)
+    code, _, err = run(capsys, "train", "--out", str(tmp_path / "m.keras"), "--overwrite", *SMALL)
+    assert code == 130 and f"saved in {ckpt / LAST_NAME}" in err
+    assert [p.name for p in ckpt.iterdir()] == [LAST_NAME]  # the new run's epoch; nothing of the earlier run
+    load_model(ckpt / LAST_NAME)
+
+
+def test_set_aside_and_put_back_leave_other_files_alone(tmp_path):
+    from twd_lab.cli_train import put_back_earlier_run, set_aside_earlier_run
+
+    assert set_aside_earlier_run(tmp_path) is None  # nothing of a run: nothing moved
+    (tmp_path / "notes.txt").write_text("mine")
+    files = earlier_run(tmp_path)
+    aside = set_aside_earlier_run(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["notes.txt", aside.name])
+    (tmp_path / "history.csv").write_text("epoch,loss\n")  # what a new run writes first
+    put_back_earlier_run(aside, tmp_path, keep_new=False)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != "notes.txt"} == files
+    aside = set_aside_earlier_run(tmp_path)
+    put_back_earlier_run(aside, tmp_path, keep_new=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
 def test_forget_unfinished_run_keeps_a_history_with_epochs(tmp_path):
     from twd_lab.cli_train import forget_unfinished_run
 

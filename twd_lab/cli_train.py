@@ -4,17 +4,29 @@ Everything a user can get wrong is checked before TensorFlow loads (:func:`train
 earlier run's checkpoints (offered for resuming), a checkpoint folder to resume from. Training itself is
 :func:`twd_lab.training.train`, which writes ``last.keras`` and ``state.json`` after every epoch and stops
 on a non-finite loss; Ctrl-C says where the last finished epoch is and how to go on (before the first, it
-leaves nothing behind that would stop the same command from running again).
+leaves nothing behind that would stop the same command from running again). With ``--overwrite`` an earlier
+run's checkpoints are set aside, not deleted, until the new run's first epoch is saved: Ctrl-C or a crash
+before then puts them back as they were.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from twd_lab.cli import PROG, _quiet_tensorflow, as_option
 
-__all__ = ["RESUMED", "cmd_train", "forget_unfinished_run", "train_setup"]
+__all__ = [
+    "RESUMED",
+    "cmd_train",
+    "forget_unfinished_run",
+    "put_back_earlier_run",
+    "set_aside_earlier_run",
+    "train_setup",
+]
 
 #: The options a resumed run takes from the interrupted one (state.json), so it goes on with the same data.
 RESUMED = ("data", "raw", "batch_size", "steps_per_epoch", "learning_rate", "seed", "dev_clips", "no_augment")
@@ -121,6 +133,41 @@ def forget_unfinished_run(ckpt: Path, made: list[Path]) -> None:
             return
 
 
+def _run_files() -> tuple[str, ...]:
+    from twd_lab.checkpoint_files import BEST_NAME, HISTORY_NAME, LAST_NAME, STATE_NAME
+
+    return (BEST_NAME, LAST_NAME, STATE_NAME, HISTORY_NAME)
+
+
+def set_aside_earlier_run(ckpt: Path) -> Path | None:
+    """Before a fresh run (``--overwrite``) in a folder holding an earlier run's checkpoints: move them into
+    a hidden folder ``.earlier_run_*`` inside ``ckpt`` and return it (None when there are none)."""
+    names = [n for n in _run_files() if (ckpt / n).is_file()]
+    if not names:
+        return None
+    aside = Path(tempfile.mkdtemp(prefix=".earlier_run_", dir=ckpt))
+    for name in names:
+        os.replace(ckpt / name, aside / name)
+    return aside
+
+
+def put_back_earlier_run(aside: Path | None, ckpt: Path, *, keep_new: bool) -> None:
+    """Settle what :func:`set_aside_earlier_run` moved: deleted once the new run has saved an epoch
+    (``keep_new``), else moved back over whatever the new run left."""
+    if aside is None:
+        return
+    if keep_new:
+        shutil.rmtree(aside, ignore_errors=True)
+        return
+    for name in _run_files():
+        if (aside / name).is_file():
+            os.replace(aside / name, ckpt / name)
+    try:
+        aside.rmdir()
+    except OSError:
+        pass
+
+
 def cmd_train(args) -> int:
     out, ckpt, state = train_setup(args)
     _quiet_tensorflow()
@@ -159,7 +206,13 @@ def cmd_train(args) -> int:
     options = {key: getattr(args, key) for key in RESUMED}
     made = [folder for folder in (ckpt, *ckpt.parents) if not folder.exists()]  # train() creates these
     last = ckpt / LAST_NAME
+    # --overwrite over an earlier run: its files wait aside until this run saves its first epoch
+    aside = set_aside_earlier_run(ckpt) if state is None and ckpt.is_dir() else None
     last_before = last.stat().st_mtime_ns if last.is_file() else None
+
+    def saved_an_epoch() -> bool:  # this run wrote last.keras
+        return last.is_file() and last.stat().st_mtime_ns != last_before
+
     print(
         f"a checkpoint after every epoch in {ckpt} (after Ctrl-C: {PROG} train --resume {ckpt})", flush=True
     )
@@ -179,16 +232,27 @@ def cmd_train(args) -> int:
             checkpoint_meta={"options": {**options, "out": str(out)}},
         )
     except KeyboardInterrupt:
-        if last.is_file() and last.stat().st_mtime_ns != last_before:  # this run finished an epoch
+        saved = saved_an_epoch()
+        if not saved:
+            forget_unfinished_run(ckpt, made)
+        put_back_earlier_run(aside, ckpt, keep_new=saved)
+        if saved:
             print(
                 f"{PROG}: interrupted; the last finished epoch is saved in {last}. Go on with: "
                 f"{PROG} train --resume {ckpt}" + (f" --epochs {args.epochs}" if args.epochs != 10 else ""),
                 file=sys.stderr,
             )
         else:
-            forget_unfinished_run(ckpt, made)
-            print(f"{PROG}: interrupted before the first epoch finished; nothing was saved", file=sys.stderr)
+            kept = "" if aside is None else f"; the earlier run's checkpoints in {ckpt} are as they were"
+            print(
+                f"{PROG}: interrupted before the first epoch finished; nothing was saved{kept}",
+                file=sys.stderr,
+            )
         return 130
+    except BaseException:
+        put_back_earlier_run(aside, ckpt, keep_new=saved_an_epoch())
+        raise
+    put_back_earlier_run(aside, ckpt, keep_new=saved_an_epoch())  # a run stopped by a NaN may have saved none
     check_finite_weights(model, "the trained model")  # never saved with NaN weights
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
