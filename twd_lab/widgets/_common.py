@@ -59,6 +59,29 @@ def wav_bytes(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
     return header + pcm
 
 
+def rule_sliders(
+    threshold: float, patience: int, refractory: int, *, style: dict, threshold_min: float = 0.05
+) -> tuple[w.FloatSlider, w.IntSlider, w.IntSlider]:
+    """The firing rule's three sliders (threshold, patience in steps, refractory in steps), each redrawing
+    only when let go (``continuous_update=False``)."""
+    threshold_slider = w.FloatSlider(
+        value=threshold,
+        min=threshold_min,
+        max=0.99,
+        step=0.01,
+        description="threshold",
+        style=style,
+        continuous_update=False,
+    )
+    patience_slider = w.IntSlider(
+        value=patience, min=1, max=40, description="patience", style=style, continuous_update=False
+    )
+    refractory_slider = w.IntSlider(
+        value=refractory, min=0, max=200, description="refractory", style=style, continuous_update=False
+    )
+    return threshold_slider, patience_slider, refractory_slider
+
+
 def audio_widget(samples: np.ndarray | None = None, sample_rate: int = SAMPLE_RATE) -> w.Audio:
     """An ``ipywidgets.Audio`` player (not autoplaying) for ``samples``."""
     player = w.Audio(format="wav", autoplay=False, loop=False, controls=True)

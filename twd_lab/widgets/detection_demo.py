@@ -11,7 +11,13 @@ import ipywidgets as w
 import numpy as np
 
 from twd_lab.constants import PATIENCE, REFRACTORY, SAMPLE_RATE, THRESHOLD
-from twd_lab.widgets._common import audio_widget, describe_times, static_audio_html, wav_bytes
+from twd_lab.widgets._common import (
+    audio_widget,
+    describe_times,
+    rule_sliders,
+    static_audio_html,
+    wav_bytes,
+)
 from twd_lab.widgets.audio_player import AudioPlayer, load_samples
 
 #: Seeds of the bundled examples: clips synthesized from the held-out voices (never trained on).
@@ -98,20 +104,8 @@ class DetectionDemo(w.VBox):
         self.detector = w.ToggleButtons(
             options=DETECTOR_OPTIONS, value="lab", description="detector", style=style
         )
-        self.threshold = w.FloatSlider(
-            value=threshold,
-            min=0.05,
-            max=0.99,
-            step=0.01,
-            description="threshold",
-            style=style,
-            continuous_update=False,
-        )
-        self.patience = w.IntSlider(
-            value=patience, min=1, max=40, description="patience", style=style, continuous_update=False
-        )
-        self.refractory = w.IntSlider(
-            value=refractory, min=0, max=200, description="refractory", style=style, continuous_update=False
+        self.threshold, self.patience, self.refractory = rule_sliders(
+            threshold, patience, refractory, style=style
         )
         self.message = w.HTML()
         self.chimed = audio_widget()

@@ -8,7 +8,7 @@ import ipywidgets as w
 import numpy as np
 
 from twd_lab.constants import PATIENCE, REFRACTORY, STEP_S, THRESHOLD
-from twd_lab.widgets._common import FigureBox
+from twd_lab.widgets._common import FigureBox, rule_sliders
 from twd_lab.widgets.det_view import scores_table_html
 
 
@@ -68,20 +68,8 @@ class ThresholdExplorer(FigureBox):
         self.durations = [float(d) for d in durations]
         self.thresholds = np.asarray(thresholds if thresholds is not None else np.linspace(0.05, 0.95, 19))
         style = {"description_width": "80px"}
-        self.threshold = w.FloatSlider(
-            value=threshold,
-            min=0.01,
-            max=0.99,
-            step=0.01,
-            description="threshold",
-            style=style,
-            continuous_update=False,
-        )
-        self.patience = w.IntSlider(
-            value=patience, min=1, max=40, description="patience", style=style, continuous_update=False
-        )
-        self.refractory = w.IntSlider(
-            value=refractory, min=0, max=200, description="refractory", style=style, continuous_update=False
+        self.threshold, self.patience, self.refractory = rule_sliders(
+            threshold, patience, refractory, style=style, threshold_min=0.01
         )
         self.table = w.HTML()  # the kernel's table (the browser draws its own, in the DetView)
         from twd_lab.widgets.det_view import DetView
