@@ -28,8 +28,10 @@ and the head's first steps, whose history is filled by repeating the first embed
 in two clips whose words end at 1.1 and 1.7 s. Padded firings after a clip's end still count (as hits
 within +1.2 s of a word, else as false accepts); the hours counted are the clips' own.
 
-Skips (exit 0, with a reason) when ``../shared/real_speech`` is absent; a detector whose model file or
-packages are missing is left out of the table with a note.
+``--sets heldout`` scores only the project's own held-out sets: what heads are compared and chosen on,
+without reading a real row (``--sets real`` the real ones only). With the default (both), the real sets
+are left out with a note when ``../shared/real_speech`` is absent; ``--sets real`` then skips (exit 0, with
+a reason). A detector whose model file or packages are missing is left out of the table with a note.
 """
 
 from __future__ import annotations
@@ -209,24 +211,38 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--detectors", default="lab,embedding", help="which to score, comma-separated (lab,embedding)"
     )
+    ap.add_argument(
+        "--sets",
+        choices=("both", "heldout", "real"),
+        default="both",
+        help="heldout: only the project's own held-out voices (choose on these, never on real rows); "
+        "real: only ../shared/real_speech; both (default)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = ap.parse_args(argv)
 
-    real = real_speech_dir()
-    if real is None:
+    notes, rows = [], []
+    real = real_speech_dir() if args.sets != "heldout" else None
+    if real is None and args.sets == "real":
         print("skipped: ../shared/real_speech/coursera not found (real recordings are not shipped)")
         return 0
+    if real is None and args.sets == "both":
+        notes.append("../shared/real_speech/coursera not found: the held-out sets only")
     thresholds = [float(t) for t in args.thresholds.split(",")]
     t0 = time.time()
     room = {"background_gain_db": args.background_gain_db}
+    own = "heldout" if args.sets != "real" else None
     sets = {
-        "heldout TTS": synth_clips("heldout", args.n, args.seed, **room),
-        "real (coursera)": synth_clips(real, args.n, args.seed, **room),
-        "heldout TTS, no word": synth_clips("heldout", args.n_negative, args.seed + 1, n_activates=0, **room),
-        "real, no word": synth_clips(real, args.n_negative, args.seed + 1, n_activates=0, **room),
+        name: synth_clips(source, n, seed, n_activates=said, **room)
+        for name, source, n, seed, said in (
+            ("heldout TTS", own, args.n, args.seed, None),
+            ("real (coursera)", real, args.n, args.seed, None),
+            ("heldout TTS, no word", own, args.n_negative, args.seed + 1, 0),
+            ("real, no word", real, args.n_negative, args.seed + 1, 0),
+        )
+        if source is not None
     }
     print(f"test sets synthesized in {time.time() - t0:.0f} s", file=sys.stderr)
-    notes, rows = [], []
     kinds = [d.strip() for d in args.detectors.split(",")]
     if not kinds or not set(kinds) <= {"lab", "embedding"}:
         ap.error(f"--detectors must name lab and/or embedding, got {args.detectors!r}")

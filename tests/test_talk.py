@@ -7,6 +7,7 @@ either is missing.
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -515,3 +516,30 @@ def test_bench_talk_scores_noise_kinds_apart_and_keeps_them_out_of_the_trade(tmp
     with pytest.raises(ValueError, match="--plot-kinds needs the words-in-noise tests by kind"):
         bench.plot_kinds(rows[:2], tmp_path / "none.png")
     assert not (tmp_path / "none.png").exists()
+
+
+def test_bench_real_speech_scores_the_held_out_sets_alone(tmp_path, monkeypatch, capsys):
+    """``--sets heldout`` scores heads on the project's own held-out voices without one real row, even
+    where ../shared/real_speech is there; with the default, a missing ../shared leaves only the real sets out."""
+    import importlib.util
+
+    from conftest import ROOT, skip_without_embedding_detector
+
+    skip_without_embedding_detector()
+    spec = importlib.util.spec_from_file_location("brs", ROOT / "benchmarks" / "bench_real_speech.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    small = ["--n", "2", "--n-negative", "2", "--detectors", "embedding", "--padding", "padded"]
+    out = tmp_path / "rows.json"
+    assert bench.main([*small, "--sets", "heldout", "--thresholds", "0.95", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["test set"] for r in rows} == {"heldout TTS", "heldout TTS, no word"}
+    assert sum(r["words"] for r in rows if r["test set"] == "heldout TTS") > 0
+    monkeypatch.setattr(bench, "real_speech_dir", lambda: None)  # as on a machine without ../shared
+    assert bench.main([*small, "--thresholds", "0.95", "--json", str(out)]) == 0
+    saved = json.loads(out.read_text())
+    assert {r["test set"] for r in saved["rows"]} == {"heldout TTS", "heldout TTS, no word"}
+    assert any("held-out sets only" in note for note in saved["notes"])
+    capsys.readouterr()
+    assert bench.main([*small, "--sets", "real"]) == 0
+    assert capsys.readouterr().out.startswith("skipped: ../shared/real_speech")
